@@ -1,0 +1,56 @@
+"""Settings, read once from the environment (``ISPOPS_*``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Database roles (DESIGN.md, "Tenancy and security" 2). Fixed names: migrations grant to them.
+OWNER_ROLE = "ispops_owner"
+APP_ROLE = "ispops_app"
+RADIUS_ROLE = "ispops_radius"
+PLATFORM_ROLE = "ispops_platform"
+LOGIN_ROLES = (APP_ROLE, RADIUS_ROLE, PLATFORM_ROLE)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Unset ``database_url`` means: run the embedded PostgreSQL."""
+
+    model_config = SettingsConfigDict(env_prefix="ISPOPS_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="Admin/migrator URL of an existing PostgreSQL 15+ (superuser, or a role that is a "
+        "member of ispops_owner with CREATEROLE). Unset: embedded PostgreSQL.",
+    )
+    database_name: str = Field(default="ispops", description="Database name used on the embedded server.")
+    app_database_url: str | None = Field(
+        default=None, description="URL for the application role; derived from database_url if unset."
+    )
+    platform_database_url: str | None = Field(
+        default=None, description="URL for the platform-operator role; derived if unset."
+    )
+    db_role_password: str | None = Field(
+        default=None,
+        description="Password given to the login roles (app, radius, platform) when they are created "
+        "or upgraded; needed when the server does not trust local connections.",
+    )
+    data_dir: Path = Field(default=Path(".ispops-data"), description="Where embedded data lives.")
+    radacct_months_ahead: int = Field(default=3, ge=1, le=24)
+    radacct_retention_months: int = Field(default=24, ge=1, le=240)
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return (self.data_dir / "postgres").resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,136 @@
+"""Where the database is: the embedded PostgreSQL (pgserver) or a server named by ``ISPOPS_DATABASE_URL``.
+
+The embedded server listens only on a Unix socket inside its data directory. It is started on first
+use, reused by every later process pointing at the same directory (pgserver counts handles), and
+stopped when the last process holding a handle exits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
+
+from ispops.config import APP_ROLE, PLATFORM_ROLE, RADIUS_ROLE, Settings
+
+_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def sqlalchemy_url(raw: str) -> URL:
+    """Accept ``postgresql://`` or ``postgres://`` URLs and pin the psycopg 3 driver."""
+    url = make_url(raw.replace("postgres://", "postgresql://", 1))
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"ISPOPS_DATABASE_URL must be a PostgreSQL URL, got {url.get_backend_name()!r}")
+    return url.set(drivername="postgresql+psycopg")
+
+
+def libpq_dsn(url: URL) -> str:
+    """The same URL in the form psycopg/libpq accepts (no ``+psycopg``)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass
+class Server:
+    """A running PostgreSQL the platform can use, with one URL per database role."""
+
+    admin_url: URL
+    embedded: bool
+    description: str
+    role_password: str | None = None
+    role_urls: dict[str, URL] = field(default_factory=dict)
+    _handle: Any = None
+
+    @property
+    def database(self) -> str:
+        return str(self.admin_url.database)
+
+    def url_for(self, role: str) -> URL:
+        if role in self.role_urls:
+            return self.role_urls[role]
+        return self.admin_url.set(username=role, password=self.role_password)
+
+    def with_database(self, name: str) -> Server:
+        """The same server and roles, pointed at another database (tests use one per session)."""
+        return Server(
+            admin_url=self.admin_url.set(database=name),
+            embedded=self.embedded,
+            description=self.description,
+            role_password=self.role_password,
+            role_urls={role: url.set(database=name) for role, url in self.role_urls.items()},
+            _handle=self._handle,
+        )
+
+    def close(self) -> None:
+        """Release our handle on the embedded server (it stops when no process holds one)."""
+        if self._handle is not None:
+            self._handle.cleanup()
+            self._handle = None
+
+
+def create_database(admin_url: URL, name: str, *, owner: str) -> bool:
+    """Create database ``name`` owned by ``owner`` if it does not exist. Returns True if created."""
+    if not _DB_NAME.match(name):
+        raise ValueError(f"invalid database name {name!r}")
+    maintenance = admin_url.set(database="postgres")
+    with psycopg.connect(libpq_dsn(maintenance), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(owner)))
+        return True
+
+
+def drop_database(admin_url: URL, name: str) -> None:
+    maintenance = admin_url.set(database="postgres")
+    with psycopg.connect(libpq_dsn(maintenance), autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def open_server(settings: Settings) -> Server:
+    """Start (or attach to) the embedded server, or describe the external one. Does not migrate."""
+    if settings.database_url is not None:
+        url = sqlalchemy_url(settings.database_url)
+        role_urls: dict[str, URL] = {}
+        if settings.app_database_url:
+            role_urls[APP_ROLE] = sqlalchemy_url(settings.app_database_url)
+        if settings.platform_database_url:
+            role_urls[PLATFORM_ROLE] = sqlalchemy_url(settings.platform_database_url)
+        where = f"{url.host or 'local socket'}:{url.port or 5432}/{url.database}"
+        return Server(
+            admin_url=url,
+            embedded=False,
+            description=f"external PostgreSQL at {where} (ISPOPS_DATABASE_URL)",
+            role_password=settings.db_role_password,
+            role_urls=role_urls,
+        )
+
+    import pgserver  # heavy import (psutil, platformdirs): only when embedded
+
+    data = settings.pg_data_dir
+    data.parent.mkdir(parents=True, exist_ok=True)
+    handle = pgserver.get_server(data, cleanup_mode="stop")
+    base = sqlalchemy_url(handle.get_uri())
+    return Server(
+        admin_url=base.set(database=settings.database_name),
+        embedded=True,
+        description=f"embedded PostgreSQL 16 (pgserver), data in {data}",
+        role_password=settings.db_role_password,
+        _handle=handle,
+    )
+
+
+__all__ = [
+    "APP_ROLE",
+    "PLATFORM_ROLE",
+    "RADIUS_ROLE",
+    "Server",
+    "create_database",
+    "drop_database",
+    "libpq_dsn",
+    "open_server",
+    "sqlalchemy_url",
+]
