@@ -11,8 +11,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import URL
 
-from ispops.db.roles import ensure_roles
-from ispops.db.server import Server
+from ispops.config import OWNER_ROLE
+from ispops.db.roles import ensure_roles, grant_database
+from ispops.db.server import Server, create_database
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -42,9 +43,19 @@ def current_revision(url: URL) -> str | None:
         engine.dispose()
 
 
+def prepare(server: Server) -> None:
+    """Roles (created or corrected), the database itself on the embedded server, and its grants."""
+    if server.embedded:
+        ensure_roles(server.admin_url.set(database="postgres"), password=server.role_password)
+        create_database(server.admin_url, server.database, owner=OWNER_ROLE)
+    else:
+        ensure_roles(server.admin_url, password=server.role_password)
+    grant_database(server.admin_url)
+
+
 def upgrade(server: Server, revision: str = "head", *, script_location: Path = MIGRATIONS_DIR) -> None:
-    """Create/correct the roles, then migrate to ``revision`` as the owner role."""
-    ensure_roles(server.admin_url, password=server.role_password)
+    """Prepare roles and database, then migrate to ``revision`` as the owner role."""
+    prepare(server)
     command.upgrade(alembic_config(server.admin_url, script_location), revision)
 
 

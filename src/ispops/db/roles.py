@@ -41,6 +41,10 @@ def ensure_roles(admin_url: URL, *, password: str | None = None) -> None:
             # The migrator must be able to SET ROLE to the owner.
             conn.execute(sql.SQL("grant {} to current_user").format(sql.Identifier(OWNER_ROLE)))
 
+
+def grant_database(admin_url: URL) -> None:
+    """Database-level grants: the roles may connect; the owner may create in schema public."""
+    with psycopg.connect(libpq_dsn(admin_url), autocommit=True) as conn:
         db = sql.Identifier(str(admin_url.database))
         conn.execute(
             sql.SQL("grant connect on database {} to {}").format(

@@ -110,7 +110,7 @@ RADPOSTAUTH = [
     ),
     "CREATE INDEX idx_radpostauth_username ON radpostauth (tenant_id, username, authdate)",
     "CREATE INDEX idx_radpostauth_authdate ON radpostauth (authdate)",
-    *tenant_table("radpostauth", audit=False, app_privileges="SELECT, DELETE"),
+    *tenant_table("radpostauth", audit=False, app_privileges="SELECT, INSERT, DELETE"),
     "GRANT INSERT ON radpostauth TO ispops_radius",
 ]
 
