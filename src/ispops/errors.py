@@ -63,6 +63,7 @@ class ConfigurationError(IspopsError):
 
 _KEY = re.compile(r"Key \((?P<cols>.+?)\)=\((?P<vals>.*)\)")
 _CHECK_NAME = re.compile(r"^ck_(?P<table>.+?)__(?P<field>.+)$")
+_PARTITION = re.compile(r"^(?P<parent>[a-z_]+?)_(?:p\d{6}|default)$")
 _NAMED = re.compile(r"^(?:uq|fk)_[a-z0-9_]+?__(?P<cols>[a-z0-9_]+(?:__[a-z0-9_]+)*)$")
 
 
@@ -76,6 +77,8 @@ def _key_fields(detail: str | None, constraint: str) -> tuple[list[str], str]:
     named = _NAMED.match(constraint)
     if named:
         return named.group("cols").split("__"), ""
+    if constraint:  # a name PostgreSQL made up (partitions): columns joined by single underscores
+        return [constraint.removeprefix("tenant_id_")], ""
     return [], ""
 
 
@@ -87,6 +90,11 @@ def translate(exc: DBAPIError) -> IspopsError | None:
     diag = orig.diag
     table = diag.table_name
     constraint = diag.constraint_name or ""
+    part = _PARTITION.match(table or "")
+    if part:  # report the partitioned parent, and its key as PostgreSQL named it on the partition
+        table = part.group("parent")
+        tail = constraint.removeprefix(f"{diag.table_name}_")
+        constraint = re.sub(r"_(key|idx|fkey)$", "", tail) if tail != constraint else constraint
     if isinstance(orig, pg.UniqueViolation):
         cols, vals = _key_fields(diag.message_detail, constraint)
         fields = [c for c in cols if c != "tenant_id"] or cols

@@ -18,6 +18,9 @@ from ispops.tenancy.service import list_tenant_ids
 
 PARTITION_NAME = re.compile(r"^radacct_p(?P<year>\d{4})(?P<month>\d{2})$")
 DEFAULT_PARTITION = "radacct_default"
+# Months before this one that must have a partition: late or replayed accounting (a session that
+# started up to ~59 days ago always has one).
+BACKFILL_MONTHS = 2
 
 
 def month_start(day: date) -> date:
@@ -75,7 +78,7 @@ def maintain(
     cutoff = add_months(this_month, -retention_months)
 
     with db.owner() as conn:
-        for offset in range(-1, months_ahead + 1):
+        for offset in range(-BACKFILL_MONTHS, months_ahead + 1):
             month = add_months(this_month, offset)
             if month < cutoff:
                 continue

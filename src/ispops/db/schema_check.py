@@ -76,7 +76,7 @@ def check_schema(conn: Connection | Session) -> list[str]:
         )
     }
 
-    expected = f"(tenant_id)::text = {SETTING}"
+    expected = f"((tenant_id)::text = {SETTING})"
     for table, (rls, force, _kind, _is_partition) in sorted(tables.items()):
         if table in GLOBAL_TABLES:
             continue

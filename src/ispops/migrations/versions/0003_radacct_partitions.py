@@ -112,10 +112,10 @@ RADACCT = [
     "ALTER TABLE radacct_default ENABLE ROW LEVEL SECURITY",
     "ALTER TABLE radacct_default FORCE ROW LEVEL SECURITY",
     f"CREATE POLICY tenant_isolation ON radacct_default {POLICY}",
-    # Last month (late accounting for long sessions) through three months ahead; `ispops db maintain`
+    # Two months back (late or replayed accounting) through three months ahead; `ispops db maintain`
     # keeps the window moving.
     "SELECT ispops_radacct_ensure_partition((date_trunc('month', now() AT TIME ZONE 'UTC') "
-    "+ make_interval(months => m))::date) FROM generate_series(-1, 3) AS m",
+    "+ make_interval(months => m))::date) FROM generate_series(-2, 3) AS m",
 ]
 
 

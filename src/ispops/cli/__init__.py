@@ -1,0 +1,25 @@
+"""The ``ispops`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from ispops.cli import db, platform, tenants
+
+app = typer.Typer(
+    name="ispops",
+    help="ispops: the operations platform for Internet service providers.\n\n"
+    "Start with `ispops up`; it starts the database (embedded unless ISPOPS_DATABASE_URL is set), "
+    "applies migrations and creates demo data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(platform.up)
+app.command()(platform.seed)
+app.add_typer(db.app, name="db")
+app.add_typer(tenants.tenant_app, name="tenant")
+app.add_typer(tenants.user_app, name="user")
+
+
+def main() -> None:
+    app()

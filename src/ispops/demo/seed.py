@@ -1,0 +1,308 @@
+"""Demo data: two ISPs with plant realistic enough to click through. Idempotent.
+
+Every object is looked up by its natural key and created only if missing, so running the seed again
+changes nothing (and never overwrites what someone edited). Values are deterministic.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ispops.db.session import Database
+from ispops.models import (
+    AnsibleJob,
+    BandwidthProfile,
+    Customer,
+    Device,
+    FiberCable,
+    IpAllocation,
+    IpPool,
+    Nas,
+    Olt,
+    Onu,
+    RadCheck,
+    RadReply,
+    ServiceActivation,
+    Splitter,
+    Subscriber,
+    Tenant,
+    User,
+    WirelessSector,
+    WirelessSubscriber,
+    WirelessTower,
+)
+from ispops.models.base import Base
+from ispops.tenancy.service import PASSWORD_HASHER
+
+M = TypeVar("M", bound=Base)
+
+DEMO_PASSWORD = "ispops-demo-2026"  # staff login for the demo tenants (documented in the README)
+FIRST_NAMES = ["Amina", "Brian", "Chloe", "David", "Esther", "Farid", "Grace", "Hiro", "Ines", "Jomo", "Kofi", "Lena"]
+LAST_NAMES = ["Otieno", "Smith", "Nakamura", "Mwangi", "Garcia", "Okafor", "Novak", "Haddad", "Silva", "Kim"]
+PROFILES = [
+    # name, down, up, burst down, burst up, monthly cap GB
+    ("Home 20", 20, 5, 30, 8, None),
+    ("Home 50", 50, 10, 75, 15, None),
+    ("Business 100", 100, 50, None, None, None),
+    ("Lite 10", 10, 2, None, None, 200),
+]
+
+
+@dataclass(frozen=True)
+class DemoIsp:
+    slug: str
+    name: str
+    lat: float
+    lng: float
+    nas_ip: str
+    prefix: str  # subscriber number / username prefix
+    plan_type: str
+
+
+DEMO_ISPS = [
+    DemoIsp("lakeside-fibre", "Lakeside Fibre", -0.0917, 34.7680, "198.51.100.1", "LKF", "professional"),
+    DemoIsp("ridgeline-wireless", "Ridgeline Wireless", 40.0150, -105.2705, "198.51.100.2", "RDG", "starter"),
+]
+FTTH_PER_ISP = 8
+WIRELESS_PER_ISP = 4
+
+
+def get_or_create(session: Session, model: type[M], key: dict[str, Any], **values: Any) -> tuple[M, bool]:
+    """The live row matching ``key``, or a new one made from ``key`` and ``values``."""
+    stmt = select(model).filter_by(**key)
+    if hasattr(model, "deleted_at"):
+        stmt = stmt.filter_by(deleted_at=None)
+    found = session.scalars(stmt.limit(1)).first()
+    if found is not None:
+        return found, False
+    obj = model(**key, **values)
+    session.add(obj)
+    session.flush()
+    return obj, True
+
+
+def _offset(isp: DemoIsp, i: int, spread: float = 0.01) -> tuple[Decimal, Decimal]:
+    lat = Decimal(str(round(isp.lat + spread * ((i * 7) % 11 - 5) / 5, 6)))
+    lng = Decimal(str(round(isp.lng + spread * ((i * 3) % 13 - 6) / 6, 6)))
+    return lat, lng
+
+
+def _seed_tenant_row(db: Database, isp: DemoIsp) -> bool:
+    with db.platform() as session:
+        _, made = get_or_create(
+            session,
+            Tenant,
+            {"id": isp.slug},
+            name=isp.name,
+            slug=isp.slug,
+            status="active",
+            plan_type=isp.plan_type,
+            email=f"noc@{isp.slug}.demo",
+            max_subscribers=1000,
+            max_users=20,
+            max_olts=5,
+            max_routers=10,
+            max_wireless_aps=20,
+            country="KE" if isp.slug.startswith("lake") else "US",
+        )
+        return made
+
+
+def _seed_network(session: Session, isp: DemoIsp, t: str) -> dict[str, Any]:
+    router, _ = get_or_create(
+        session, Device, {"tenant_id": t, "name": "core-rtr-1"},
+        device_type="router", vendor="MikroTik", model="CCR2004-1G-12S+2XS", management_ip="10.255.0.1",
+        primary_ip=isp.nas_ip, site_name="Core POP", status="active", operational_status="online",
+        snmp_version="v2c", port_count=14, location_lat=Decimal(str(isp.lat)), location_lng=Decimal(str(isp.lng)),
+    )
+    get_or_create(
+        session, Device, {"tenant_id": t, "name": "agg-sw-1"},
+        device_type="switch", vendor="Cisco", model="C9300-24T", management_ip="10.255.0.2", site_name="Core POP",
+        status="active", operational_status="online", port_count=24,
+    )
+    get_or_create(
+        session, Nas, {"nasname": isp.nas_ip},
+        tenant_id=t, shortname="bras-1", type="mikrotik", secret=secrets.token_urlsafe(18),
+        description=f"{isp.name} PPPoE concentrator (core-rtr-1)",
+    )
+    dynamic, _ = get_or_create(
+        session, IpPool, {"tenant_id": t, "name": "cgnat-subscribers"},
+        network_cidr="100.64.0.0/22", gateway="100.64.0.1", dns_primary="1.1.1.1", dns_secondary="9.9.9.9",
+        start_ip="100.64.0.2", end_ip="100.64.3.254", total_ips=1021, pool_type="dynamic", vlan_id=100,
+    )
+    static, _ = get_or_create(
+        session, IpPool, {"tenant_id": t, "name": "business-static"},
+        network_cidr="203.0.113.0/28", gateway="203.0.113.1", dns_primary="1.1.1.1",
+        start_ip="203.0.113.2", end_ip="203.0.113.14", total_ips=13, pool_type="static", vlan_id=200,
+    )
+    get_or_create(
+        session, AnsibleJob, {"tenant_id": t, "job_name": "nightly-config-backup"},
+        playbook_name="backup_routeros.yml", job_type="backup", target_device_id=router.id, status="success",
+        exit_code=0, changed_tasks=0, failed_tasks=0, triggered_by="system", trigger_source="scheduled",
+    )
+    return {"dynamic": dynamic, "static": static}
+
+
+def _seed_ftth_plant(session: Session, isp: DemoIsp, t: str) -> tuple[Olt, list[Splitter]]:
+    olt_device, _ = get_or_create(
+        session, Device, {"tenant_id": t, "name": "olt-1"},
+        device_type="olt", vendor="Huawei", model="MA5800-X7", management_ip="10.255.1.1", site_name="Core POP",
+        status="active", operational_status="online", port_count=16,
+        location_lat=Decimal(str(isp.lat)), location_lng=Decimal(str(isp.lng)),
+    )
+    olt, _ = get_or_create(
+        session, Olt, {"tenant_id": t, "device_id": olt_device.id},
+        olt_type="gpon", max_pon_ports=16, active_pon_ports=1, total_onu_capacity=2048,
+        management_protocol="snmp",
+    )
+    fdh_lat, fdh_lng = _offset(isp, 1)
+    fdh, _ = get_or_create(
+        session, Splitter, {"tenant_id": t, "name": "FDH-01"},
+        olt_id=olt.id, split_ratio="1x8", input_ports=1, output_ports=8, splitter_type="plc",
+        installation_type="fdh", location_name="Market Street cabinet", location_lat=fdh_lat, location_lng=fdh_lng,
+    )
+    naps = []
+    for n in (1, 2):
+        lat, lng = _offset(isp, 10 + n)
+        nap, _ = get_or_create(
+            session, Splitter, {"tenant_id": t, "name": f"NAP-0{n}"},
+            olt_id=olt.id, split_ratio="1x8", input_ports=1, output_ports=8, installation_type="pole_mount",
+            parent_splitter_id=fdh.id, parent_output_port=n, location_lat=lat, location_lng=lng,
+        )
+        naps.append(nap)
+    get_or_create(
+        session, FiberCable, {"tenant_id": t, "cable_name": "FEEDER-01"},
+        cable_type="single_mode", fiber_count=48, start_device_id=olt_device.id, start_device_port="0/1/0",
+        end_location_name="FDH-01", end_location_lat=fdh_lat, end_location_lng=fdh_lng,
+        length_meters=Decimal("1850.00"), installation_method="duct",
+        geojson_path={"type": "LineString", "coordinates": [[isp.lng, isp.lat], [float(fdh_lng), float(fdh_lat)]]},
+    )
+    return olt, naps
+
+
+def _seed_wireless_plant(session: Session, isp: DemoIsp, t: str) -> list[WirelessSector]:
+    lat, lng = _offset(isp, 20, spread=0.03)
+    tower, _ = get_or_create(
+        session, WirelessTower, {"tenant_id": t, "name": "Hill Site"},
+        tower_type="monopole", height_meters=Decimal("30.00"), latitude=lat, longitude=lng,
+        power_type="grid", has_backup_power=True,
+    )
+    sectors = []
+    for n, azimuth in enumerate((0, 120, 240), start=1):
+        ap, _ = get_or_create(
+            session, Device, {"tenant_id": t, "name": f"ap-hill-{n}"},
+            device_type="wireless_ap", vendor="Cambium", model="ePMP 4525", management_ip=f"10.255.2.{n}",
+            site_name="Hill Site", status="active", operational_status="online", location_lat=lat, location_lng=lng,
+        )
+        sector, _ = get_or_create(
+            session, WirelessSector, {"tenant_id": t, "tower_id": tower.id, "name": f"Sector {n}"},
+            device_id=ap.id, sector_number=n, frequency_mhz=5180 + 40 * n, channel_width_mhz=40, azimuth=azimuth,
+            beamwidth_degrees=90, downtilt_degrees=2, max_range_km=Decimal("8.00"), max_subscribers=64,
+            max_capacity_mbps=400, tx_power_dbm=24, operational_status="online",
+        )
+        sectors.append(sector)
+    return sectors
+
+
+def _seed_subscriber(
+    session: Session, isp: DemoIsp, t: str, i: int, profile: BandwidthProfile, service: str
+) -> Subscriber:
+    first, last = FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[(i * 3) % len(LAST_NAMES)]
+    customer, _ = get_or_create(
+        session, Customer, {"tenant_id": t, "customer_number": f"{isp.prefix}-C{i:04d}"},
+        name=f"{first} {last}", email=f"{first.lower()}.{last.lower()}@example.com", phone=f"+1555{i:07d}",
+    )
+    lat, lng = _offset(isp, i)
+    username = f"{isp.prefix.lower()}{i:04d}"
+    sub, made = get_or_create(
+        session, Subscriber, {"tenant_id": t, "subscriber_number": f"{isp.prefix}-{i:06d}"},
+        customer_id=customer.id, service_type=service, connection_type="pppoe",
+        status="suspended" if i % 9 == 0 else "active", suspension_reason="unpaid invoice" if i % 9 == 0 else None,
+        service_address_line1=f"{10 + i} Lake Road", service_address_city="Kisumu" if isp.prefix == "LKF" else "Boulder",
+        service_location_lat=lat, service_location_lng=lng, installation_status="completed",
+        bandwidth_profile_id=profile.id, pppoe_username=username, billing_cycle_day=1 + i % 28,
+    )
+    if made:
+        session.add(RadCheck(tenant_id=t, subscriber_id=sub.id, username=username,
+                             attribute="Cleartext-Password", op=":=", value=secrets.token_urlsafe(9)))
+        session.add(RadReply(tenant_id=t, subscriber_id=sub.id, username=username, attribute="Mikrotik-Rate-Limit",
+                             op=":=", value=f"{profile.upload_mbps}M/{profile.download_mbps}M"))
+        session.add(ServiceActivation(tenant_id=t, subscriber_id=sub.id, activation_type="new_service",
+                                      workflow_status="completed", bandwidth_profile_id=profile.id,
+                                      steps_completed=["radius_provisioned", "cpe_activated"]))
+        session.flush()
+    return sub
+
+
+def _seed_isp(db: Database, isp: DemoIsp) -> dict[str, int]:
+    created = int(_seed_tenant_row(db, isp))
+    t = isp.slug
+    with db.tenant(t, user_id="demo-seed") as session:
+        _, made = get_or_create(
+            session, User, {"tenant_id": t, "email": f"admin@{t}.demo"},
+            full_name=f"{isp.name} Admin", roles=["tenant_admin"], is_verified=True,
+            password_hash=PASSWORD_HASHER.hash(DEMO_PASSWORD),
+        )
+        created += int(made)
+        profiles = []
+        for name, down, up, bdown, bup, cap in PROFILES:
+            profile, made = get_or_create(
+                session, BandwidthProfile, {"tenant_id": t, "name": name},
+                download_mbps=down, upload_mbps=up, download_burst_mbps=bdown, upload_burst_mbps=bup,
+                burst_threshold_mbps=int(down * 0.75) if bdown else None, burst_time_seconds=16 if bdown else None,
+                monthly_data_cap_gb=cap,
+            )
+            profiles.append(profile)
+            created += int(made)
+        pools = _seed_network(session, isp, t)
+        olt, naps = _seed_ftth_plant(session, isp, t)
+        sectors = _seed_wireless_plant(session, isp, t)
+        for i in range(1, FTTH_PER_ISP + WIRELESS_PER_ISP + 1):
+            ftth = i <= FTTH_PER_ISP
+            profile = profiles[2] if i % 5 == 0 else profiles[i % 2]
+            sub = _seed_subscriber(session, isp, t, i, profile, "ftth" if ftth else "wireless")
+            if ftth:
+                get_or_create(
+                    session, Onu, {"tenant_id": t, "serial_number": f"HWTC{isp.prefix}{i:05d}"},
+                    olt_id=olt.id, subscriber_id=sub.id, splitter_id=naps[i % 2].id, splitter_port=1 + i // 2,
+                    vendor="Huawei", model="HG8145V5", pon_port=0, onu_id=i, status="active", admin_status="enabled",
+                    operational_status="up", rx_power_dbm=Decimal("-19.5") - Decimal(i) / 4,
+                    tx_power_dbm=Decimal("2.10"), distance_meters=1200 + 90 * i, service_profile=profile.name,
+                    vlan_id=100,
+                )
+            else:
+                lat, lng = _offset(isp, i, spread=0.02)
+                get_or_create(
+                    session, WirelessSubscriber, {"tenant_id": t, "subscriber_id": sub.id},
+                    sector_id=sectors[i % 3].id, cpe_mac=f"00:04:56:{i:02x}:{1 if isp.prefix == 'LKF' else 2:02x}:01",
+                    cpe_model="Force 300-25", install_latitude=lat, install_longitude=lng,
+                    signal_strength_dbm=-58 - i, snr_db=32 - i, signal_quality_percent=90 - i,
+                    link_speed_mbps=300, status="active",
+                )
+            if profile.name == "Business 100":
+                get_or_create(
+                    session, IpAllocation, {"tenant_id": t, "subscriber_id": sub.id, "ip_pool_id": pools["static"].id},
+                    ip_address=f"203.0.113.{1 + i}", status="active",
+                )
+    return {"created": created}
+
+
+def seed_demo(db: Database) -> str:
+    """Create whatever of the demo data is missing; return a one-line summary."""
+    created = 0
+    for isp in DEMO_ISPS:
+        created += _seed_isp(db, isp)["created"]
+    names = ", ".join(isp.slug for isp in DEMO_ISPS)
+    per = FTTH_PER_ISP + WIRELESS_PER_ISP
+    what = "created" if created else "already present"
+    return (
+        f"tenants {names} {what}: {per} subscribers each with RADIUS credentials, NAS, IP pools, "
+        f"an OLT with ONUs and splitters, a tower with 3 sectors and CPEs. Staff login admin@<tenant>.demo / "
+        f"{DEMO_PASSWORD}"
+    )
