@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -25,7 +27,7 @@ R = TypeVar("R")
 
 
 def fail(message: str, *, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -44,6 +46,14 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except DBAPIError as exc:
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise fail(f"database error: {first}") from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("ISPOPS_DEBUG"):
+                raise
+            raise fail(
+                f"unexpected {type(exc).__name__}: {exc} (set ISPOPS_DEBUG=1 for the traceback)"
+            ) from None
 
     return wrapper
 

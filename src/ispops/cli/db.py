@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ispops.cli.common import console, fail, friendly_errors, open_database, open_server_ctx
 from ispops.config import get_settings
@@ -83,7 +84,7 @@ def maintain(
     console.print(f"Dropped: {', '.join(report.dropped) or 'none'}")
     console.print(f"Partitions: {len(report.existing)} monthly + default")
     for problem in report.problems:
-        console.print(f"[bold yellow]problem:[/] {problem}", highlight=False)
+        console.print(f"[bold yellow]problem:[/] {escape(problem)}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -97,10 +98,10 @@ def check() -> None:
             problems = check_schema(conn)
         sources, drifts = check_counters(db)
     for problem in problems:
-        console.print(f"[bold red]schema:[/] {problem}", highlight=False)
+        console.print(f"[bold red]schema:[/] {escape(problem)}", highlight=False)
     console.print(f"Schema rules: {'ok' if not problems else f'{len(problems)} problem(s)'}")
     for drift in drifts:
-        console.print(f"[bold red]drift:[/] {drift}", highlight=False)
+        console.print(f"[bold red]drift:[/] {escape(str(drift))}", highlight=False)
     console.print(f"Counters: {len(sources)} checked, {len(drifts)} drifted")
     if problems or drifts:
         raise fail("the database is not consistent (see above)")

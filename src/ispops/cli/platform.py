@@ -8,6 +8,7 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ispops.cli.common import console, fail, friendly_errors, open_database, open_server_ctx
 from ispops.config import get_settings
@@ -53,7 +54,7 @@ def up(
             )
             console.print(f"radacct: {len(report.existing)} monthly partitions + default")
             for problem in report.problems:
-                console.print(f"[bold yellow]problem:[/] {problem}", highlight=False)
+                console.print(f"[bold yellow]problem:[/] {escape(problem)}", highlight=False)
             if demo:
                 _print_seed(db)
         finally:

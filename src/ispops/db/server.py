@@ -8,6 +8,7 @@ stopped when the last process holding a handle exits.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,10 @@ from sqlalchemy.engine import URL, make_url
 from ispops.config import APP_ROLE, PLATFORM_ROLE, RADIUS_ROLE, Settings
 
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# pgserver hands every caller in one process the same handle, and its cleanup stops the server when
+# this process's pid is the last one registered. Count our own users so one close cannot stop it under
+# another.
+_HANDLE_USERS: dict[int, int] = {}
 
 
 def sqlalchemy_url(raw: str) -> URL:
@@ -54,20 +59,26 @@ class Server:
         return self.admin_url.set(username=role, password=self.role_password)
 
     def with_database(self, name: str) -> Server:
-        """The same server and roles, pointed at another database (tests use one per session)."""
+        """The same server and roles, pointed at another database (tests use one per session).
+
+        The copy does not own the embedded server's handle: close the original.
+        """
         return Server(
             admin_url=self.admin_url.set(database=name),
             embedded=self.embedded,
             description=self.description,
             role_password=self.role_password,
             role_urls={role: url.set(database=name) for role, url in self.role_urls.items()},
-            _handle=self._handle,
         )
 
     def close(self) -> None:
         """Release our handle on the embedded server (it stops when no process holds one)."""
         if self._handle is not None:
-            self._handle.cleanup()
+            key = id(self._handle)
+            _HANDLE_USERS[key] -= 1
+            if _HANDLE_USERS[key] == 0:
+                del _HANDLE_USERS[key]
+                self._handle.cleanup()
             self._handle = None
 
 
@@ -108,11 +119,15 @@ def open_server(settings: Settings) -> Server:
             role_urls=role_urls,
         )
 
+    # pgserver keeps its lock under the user's runtime dir; platformdirs warns when there is none (CI,
+    # containers) and falls back to /tmp, which is what we want.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
     import pgserver  # heavy import (psutil, platformdirs): only when embedded
 
     data = settings.pg_data_dir
     data.parent.mkdir(parents=True, exist_ok=True)
     handle = pgserver.get_server(data, cleanup_mode="stop")
+    _HANDLE_USERS[id(handle)] = _HANDLE_USERS.get(id(handle), 0) + 1
     base = sqlalchemy_url(handle.get_uri())
     return Server(
         admin_url=base.set(database=settings.database_name),

@@ -73,15 +73,15 @@ FTTH_PER_ISP = 8
 WIRELESS_PER_ISP = 4
 
 
-def get_or_create(session: Session, model: type[M], key: dict[str, Any], **values: Any) -> tuple[M, bool]:
+def get_or_create(session: Session, entity: type[M], key: dict[str, Any], /, **values: Any) -> tuple[M, bool]:
     """The live row matching ``key``, or a new one made from ``key`` and ``values``."""
-    stmt = select(model).filter_by(**key)
-    if hasattr(model, "deleted_at"):
+    stmt = select(entity).filter_by(**key)
+    if hasattr(entity, "deleted_at"):
         stmt = stmt.filter_by(deleted_at=None)
     found = session.scalars(stmt.limit(1)).first()
     if found is not None:
         return found, False
-    obj = model(**key, **values)
+    obj = entity(**key, **values)
     session.add(obj)
     session.flush()
     return obj, True

@@ -1,0 +1,5 @@
+"""``python -m ispops`` is the ``ispops`` command."""
+
+from ispops.cli import main
+
+main()

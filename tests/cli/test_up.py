@@ -1,0 +1,62 @@
+"""``ispops up`` end to end in a subprocess: a fresh embedded server, reuse, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def start_up(data_dir: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISPOPS_")}
+    env.update({"ISPOPS_DATA_DIR": str(data_dir), "COLUMNS": "200"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "ispops", "up", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 180) -> list[str]:
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if marker in line:
+            return lines
+    proc.kill()
+    pytest.fail(f"never saw {marker!r}; output so far:\n" + "\n".join(lines))
+
+
+def test_up_starts_reuses_and_stops_the_embedded_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc = start_up(data)
+    lines = read_until(proc, "Running.")
+    assert lines[0].startswith("Database: embedded PostgreSQL"), lines
+    assert any("Migrations: at revision 0007" in line for line in lines)
+    assert any(line.startswith("Demo data: tenants lakeside-fibre, ridgeline-wireless created") for line in lines)
+    pidfile = data / "postgres" / "postmaster.pid"
+    assert pidfile.exists()
+
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "Stopped." in out
+    assert not pidfile.exists()  # PostgreSQL was stopped, not orphaned
+
+    again = start_up(data, "--no-wait")
+    out, _ = again.communicate(timeout=180)
+    assert again.returncode == 0, out
+    assert "already present" in out  # same data directory, same data
+    assert not pidfile.exists()
