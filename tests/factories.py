@@ -14,7 +14,10 @@ ROWS: list[tuple[str, str]] = [
         "insert into users (tenant_id, email, roles) values (:t, :email, "
         "'[\"tenant_admin\"]') returning id::text",
     ),
-    ("customers", "insert into customers (tenant_id, customer_number, name) values (:t, 'C-1', 'Ada') returning id::text"),
+    (
+        "customers",
+        "insert into customers (tenant_id, customer_number, name) values (:t, 'C-1', 'Ada') returning id::text",
+    ),
     (
         "bandwidth_profiles",
         "insert into bandwidth_profiles (tenant_id, name, download_mbps, upload_mbps) "
@@ -72,16 +75,21 @@ ROWS: list[tuple[str, str]] = [
         "insert into vpn_tunnels (tenant_id, device_id, tunnel_name, vpn_ip) "
         "values (:t, cast(:devices as uuid), 'wg-olt-1', '10.99.0.2') returning id::text",
     ),
-    ("olts", "insert into olts (tenant_id, device_id, olt_type) values (:t, cast(:devices as uuid), 'gpon') returning id::text"),
+    (
+        "olts",
+        "insert into olts (tenant_id, device_id, olt_type) values (:t, cast(:devices as uuid), 'gpon') "
+        "returning id::text",
+    ),
     (
         "splitters",
-        "insert into splitters (tenant_id, olt_id, name, split_ratio, output_ports) "
-        "values (:t, cast(:olts as uuid), 'SPL-1', '1x8', 8) returning id::text",
+        "insert into splitters (tenant_id, olt_id, name, split_ratio) "
+        "values (:t, cast(:olts as uuid), 'SPL-1', '1x8') returning id::text",
     ),
     (
         "onus",
         "insert into onus (tenant_id, olt_id, subscriber_id, splitter_id, splitter_port, serial_number, "
-        "pon_port, onu_id, status) values (:t, cast(:olts as uuid), cast(:subscribers as uuid), cast(:splitters as uuid), 1, "
+        "pon_port, onu_id, status) values (:t, cast(:olts as uuid), cast(:subscribers as uuid), "
+        "cast(:splitters as uuid), 1, "
         ":serial, 0, 1, 'active') returning id::text",
     ),
     (

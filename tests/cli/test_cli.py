@@ -29,6 +29,7 @@ def cli_env(db: Database, base_server: Server) -> Iterator[dict[str, str]]:
         }
     else:
         env = {"ISPOPS_DATABASE_URL": server.admin_url.render_as_string(hide_password=False)}
+    env["COLUMNS"] = "200"
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     get_settings.cache_clear()

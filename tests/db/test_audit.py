@@ -20,9 +20,11 @@ def test_created_and_updated_by_come_from_the_acting_user(db: Database, admin: p
     make_tenant(db, "isp-a")
     with db.tenant("isp-a", user_id="user-1") as s:
         device = s.execute(INSERT_DEVICE, {"n": "r1"}).scalar()
-    created_at, updated_at, created_by, updated_by = admin.execute(
+    first = admin.execute(
         "select created_at, updated_at, created_by, updated_by from devices where id = %s", (device,)
-    ).fetchone() or ()
+    ).fetchone()
+    assert first is not None
+    created_at, updated_at, created_by, updated_by = first
     assert (created_by, updated_by) == ("user-1", "user-1")
     assert created_at == updated_at
 

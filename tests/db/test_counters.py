@@ -101,8 +101,12 @@ def test_plant_counters(db: Database, admin: psycopg.Connection[Any]) -> None:
 def test_moving_an_onu_moves_the_count(db: Database, admin: psycopg.Connection[Any]) -> None:
     ids = populate(db, "isp-a", 1)
     with db.tenant("isp-a") as s:
-        dev = s.execute(text("insert into devices (tenant_id, name, device_type) values ('isp-a', 'olt-2', 'olt') returning id")).scalar()
-        olt2 = s.execute(text("insert into olts (tenant_id, device_id) values ('isp-a', :d) returning id"), {"d": dev}).scalar()
+        dev = s.execute(
+            text("insert into devices (tenant_id, name, device_type) values ('isp-a', 'olt-2', 'olt') returning id")
+        ).scalar()
+        olt2 = s.execute(
+            text("insert into olts (tenant_id, device_id) values ('isp-a', :d) returning id"), {"d": dev}
+        ).scalar()
         s.execute(text("update onus set olt_id = :o"), {"o": olt2})
     assert one(admin, "select active_onus from olts where id = %s", ids["olts"]) == 0
     assert one(admin, "select active_onus from olts where id = %s", str(olt2)) == 1
@@ -112,7 +116,7 @@ def test_moving_an_onu_moves_the_count(db: Database, admin: psycopg.Connection[A
 def test_a_full_splitter_refuses_another_onu(db: Database) -> None:
     populate(db, "isp-a", 1)
     with db.tenant("isp-a") as s:
-        s.execute(text("update splitters set split_ratio = '1x2', output_ports = 2"))
+        s.execute(text("update splitters set split_ratio = '1x2'"))
         s.execute(
             text(
                 "insert into onus (tenant_id, olt_id, splitter_id, splitter_port, serial_number, pon_port, onu_id) "

@@ -87,9 +87,8 @@ def test_tenant_cannot_insert_or_move_rows_into_other_tenant(
     before = snapshot(admin, "tenant-b")
     # Re-insert a copy of A's row labelled as B: the policy's WITH CHECK refuses it.
     with pytest.raises(NotFound), db.tenant("tenant-a") as s:
-        cols = [
-            c
-            for c in s.execute(
+        cols = list(
+            s.execute(
                 text(
                     "select column_name from information_schema.columns where table_name = :t "
                     "and is_generated = 'NEVER' and column_name not in ('tenant_id', :k) "
@@ -97,7 +96,7 @@ def test_tenant_cannot_insert_or_move_rows_into_other_tenant(
                 ),
                 {"t": table, "k": key},
             ).scalars()
-        ]
+        )
         col_list = ", ".join(cols)
         s.execute(
             text(
@@ -126,7 +125,7 @@ def test_no_tenant_set_sees_nothing_and_writes_nothing(db: Database, two_tenants
         assert conn.execute(text(f"select count(*) from {table}")).scalar() == 0
         conn.rollback()
         if conn.execute(text("select has_table_privilege(:t, 'UPDATE')"), {"t": table}).scalar():
-            assert conn.execute(text(f"update {table} set tenant_id = 'tenant-a'")).rowcount == 0  # type: ignore[attr-defined]
+            assert conn.execute(text(f"update {table} set tenant_id = 'tenant-a'")).rowcount == 0
         with pytest.raises(DBAPIError) as err:
             conn.execute(text(f"insert into {table} (tenant_id) values ('tenant-a')"))
         assert isinstance(err.value.orig, psycopg.errors.InsufficientPrivilege), err.value

@@ -9,8 +9,8 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 import typer
-from rich.markup import escape
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ispops.config import Settings, get_settings
@@ -19,8 +19,9 @@ from ispops.db.server import Server, open_server
 from ispops.db.session import Database
 from ispops.errors import IspopsError
 
-console = Console()
-err_console = Console(stderr=True)
+# Long lines stay whole (they end up in logs and terminals alike); tables still fit the width.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -43,7 +43,9 @@ def downgrade(
     with open_server_ctx() as server:
         current = migrate.current_revision(server.admin_url)
         if not yes:
-            typer.confirm(f"Revert {server.database} from {current} to {revision}? Data in dropped tables is lost", abort=True)
+            typer.confirm(
+                f"Revert {server.database} from {current} to {revision}? Data in dropped tables is lost", abort=True
+            )
         migrate.downgrade(server, revision)
         console.print(f"Database is at revision {migrate.current_revision(server.admin_url) or 'base (empty)'}.")
 

@@ -36,7 +36,9 @@ def _connection_hint(server: Server) -> str:
 @friendly_errors
 def up(
     demo: Annotated[bool, typer.Option(help="Create the demo tenants if missing (idempotent).")] = True,
-    wait: Annotated[bool, typer.Option(help="Keep running until Ctrl-C / SIGTERM (--no-wait: start, report, exit).")] = True,
+    wait: Annotated[
+        bool, typer.Option(help="Keep running until Ctrl-C / SIGTERM (--no-wait: start, report, exit).")
+    ] = True,
 ) -> None:
     """Start the platform: database (embedded unless ISPOPS_DATABASE_URL is set), migrations, demo data."""
     settings = get_settings()
@@ -63,7 +65,8 @@ def up(
         console.print(f"Connect to the database as the application role: {_connection_hint(server)}")
         if not wait:
             return
-        console.print("Running. Press Ctrl-C (or send SIGTERM) to stop" + (" the embedded PostgreSQL." if server.embedded else "."))
+        what = "the embedded PostgreSQL" if server.embedded else "ispops"
+        console.print(f"Running. Press Ctrl-C (or send SIGTERM) to stop {what}.")
         stop = threading.Event()
 
         def _stop(signum: int, frame: FrameType | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
@@ -69,7 +70,7 @@ def tenant_list() -> None:
                 f"{t.current_routers}/{t.max_routers}",
                 f"{t.current_wireless_aps}/{t.max_wireless_aps}",
             )
-    console.print(table)
+    Console(soft_wrap=True).print(table)  # measured now: honours COLUMNS when not on a terminal
 
 
 @user_app.command("create")

@@ -98,8 +98,8 @@ def maintain(
             if made:
                 report.created.append(str(made))
         for name in list_partitions(conn):
-            month = partition_month(name)
-            if month is not None and month < cutoff:
+            covers = partition_month(name)
+            if covers is not None and covers < cutoff:
                 conn.execute(text(f'drop table public."{name}"'))
                 report.dropped.append(name)
         report.existing = [p for p in list_partitions(conn) if p != DEFAULT_PARTITION]

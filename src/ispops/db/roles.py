@@ -10,6 +10,8 @@ Roles are cluster-wide; grants on objects are made by the migrations.
 
 from __future__ import annotations
 
+import contextlib
+
 import psycopg
 from psycopg import errors, sql
 from sqlalchemy.engine import URL
@@ -28,10 +30,8 @@ def ensure_roles(admin_url: URL, *, password: str | None = None) -> None:
             ident = sql.Identifier(role)
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
             if not exists:
-                try:
+                with contextlib.suppress(errors.DuplicateObject):  # another process made it meanwhile
                     conn.execute(sql.SQL("create role {} " + login + " " + _SAFE).format(ident))
-                except errors.DuplicateObject:  # another process created it meanwhile
-                    pass
             conn.execute(sql.SQL("alter role {} " + login + " " + _SAFE).format(ident))
             if password and login == "LOGIN":
                 conn.execute(sql.SQL("alter role {} password {}").format(ident, sql.Literal(password)))

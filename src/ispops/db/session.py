@@ -46,10 +46,14 @@ class Database:
     def __init__(self, server: Server, *, pool_size: int = 5) -> None:
         self.server = server
         self.app_engine: Engine = create_engine(
-            server.url_for(APP_ROLE), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            server.url_for(APP_ROLE),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            native_inet_types=False,
         )
         self.platform_engine: Engine = create_engine(
-            server.url_for(PLATFORM_ROLE), poolclass=pool.NullPool
+            server.url_for(PLATFORM_ROLE), poolclass=pool.NullPool, native_inet_types=False
         )
 
     @contextmanager
@@ -57,28 +61,25 @@ class Database:
         """A unit of work for one tenant, as the application role."""
         if not tenant_id:
             raise ValueError("tenant_id is required")
-        with translated_errors(), Session(self.app_engine, expire_on_commit=False) as session:
-            with session.begin():
-                set_context(session, tenant_id, user_id)
-                yield session
+        with translated_errors(), Session(self.app_engine, expire_on_commit=False) as session, session.begin():
+            set_context(session, tenant_id, user_id)
+            yield session
 
     @contextmanager
     def platform(self, *, user_id: str | None = None) -> Iterator[Session]:
         """A unit of work for the platform operator: tenants only, no tenant data."""
-        with translated_errors(), Session(self.platform_engine, expire_on_commit=False) as session:
-            with session.begin():
-                set_context(session, None, user_id)
-                yield session
+        with translated_errors(), Session(self.platform_engine, expire_on_commit=False) as session, session.begin():
+            set_context(session, None, user_id)
+            yield session
 
     @contextmanager
     def owner(self) -> Iterator[Connection]:
         """Maintenance DDL (partitions) as the owner role, through the admin URL. Not for app code."""
         engine = create_engine(self.server.admin_url, poolclass=pool.NullPool)
         try:
-            with translated_errors(), engine.connect() as conn:
-                with conn.begin():
-                    conn.execute(text(f"set local role {OWNER_ROLE}"))
-                    yield conn
+            with translated_errors(), engine.connect() as conn, conn.begin():
+                conn.execute(text(f"set local role {OWNER_ROLE}"))
+                yield conn
         finally:
             engine.dispose()
 

@@ -42,7 +42,7 @@ from ispops.tenancy.service import PASSWORD_HASHER
 
 M = TypeVar("M", bound=Base)
 
-DEMO_PASSWORD = "ispops-demo-2026"  # staff login for the demo tenants (documented in the README)
+DEMO_PASSWORD = "ispops-demo-2026"  # noqa: S105 - staff login for the demo tenants (documented in the README)
 FIRST_NAMES = ["Amina", "Brian", "Chloe", "David", "Esther", "Farid", "Grace", "Hiro", "Ines", "Jomo", "Kofi", "Lena"]
 LAST_NAMES = ["Otieno", "Smith", "Nakamura", "Mwangi", "Garcia", "Okafor", "Novak", "Haddad", "Silva", "Kim"]
 PROFILES = [
@@ -164,7 +164,7 @@ def _seed_ftth_plant(session: Session, isp: DemoIsp, t: str) -> tuple[Olt, list[
     fdh_lat, fdh_lng = _offset(isp, 1)
     fdh, _ = get_or_create(
         session, Splitter, {"tenant_id": t, "name": "FDH-01"},
-        olt_id=olt.id, split_ratio="1x8", input_ports=1, output_ports=8, splitter_type="plc",
+        olt_id=olt.id, split_ratio="1x8", splitter_type="plc",
         installation_type="fdh", location_name="Market Street cabinet", location_lat=fdh_lat, location_lng=fdh_lng,
     )
     naps = []
@@ -172,7 +172,7 @@ def _seed_ftth_plant(session: Session, isp: DemoIsp, t: str) -> tuple[Olt, list[
         lat, lng = _offset(isp, 10 + n)
         nap, _ = get_or_create(
             session, Splitter, {"tenant_id": t, "name": f"NAP-0{n}"},
-            olt_id=olt.id, split_ratio="1x8", input_ports=1, output_ports=8, installation_type="pole_mount",
+            olt_id=olt.id, split_ratio="1x8", installation_type="pole_mount",
             parent_splitter_id=fdh.id, parent_output_port=n, location_lat=lat, location_lng=lng,
         )
         naps.append(nap)
@@ -224,7 +224,8 @@ def _seed_subscriber(
         session, Subscriber, {"tenant_id": t, "subscriber_number": f"{isp.prefix}-{i:06d}"},
         customer_id=customer.id, service_type=service, connection_type="pppoe",
         status="suspended" if i % 9 == 0 else "active", suspension_reason="unpaid invoice" if i % 9 == 0 else None,
-        service_address_line1=f"{10 + i} Lake Road", service_address_city="Kisumu" if isp.prefix == "LKF" else "Boulder",
+        service_address_line1=f"{10 + i} Lake Road",
+        service_address_city="Kisumu" if isp.prefix == "LKF" else "Boulder",
         service_location_lat=lat, service_location_lng=lng, installation_status="completed",
         bandwidth_profile_id=profile.id, pppoe_username=username, billing_cycle_day=1 + i % 28,
     )

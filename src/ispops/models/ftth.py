@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Integer, Numeric, String, Text, text
+from sqlalchemy import BigInteger, Computed, Date, DateTime, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -172,8 +172,12 @@ class Splitter(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     location_lat: Mapped[Decimal | None] = mapped_column(Numeric(10, 8))
     location_lng: Mapped[Decimal | None] = mapped_column(Numeric(11, 8))
     installation_type: Mapped[str | None] = mapped_column(String(50))
-    input_ports: Mapped[int] = mapped_column(Integer, server_default=text("1"))
-    output_ports: Mapped[int] = mapped_column(Integer)
+    input_ports: Mapped[int | None] = mapped_column(
+        Integer, Computed("split_part(split_ratio, 'x', 1)::integer", persisted=True)
+    )
+    output_ports: Mapped[int | None] = mapped_column(
+        Integer, Computed("split_part(split_ratio, 'x', 2)::integer", persisted=True)
+    )
     ports_used: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     parent_splitter_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     parent_output_port: Mapped[int | None] = mapped_column(Integer)

@@ -97,13 +97,20 @@ FUNCTIONS = [
     CREATE FUNCTION ispops_apply_counter(target text, col text, tenant text, key text, delta integer)
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    DECLARE
+        -- The owner is subject to FORCE RLS: look at the row's tenant (the composite FK guarantees the
+        -- target is in the same tenant as the changed row), then put the caller's setting back. This
+        -- keeps counters exact even when a superuser or maintenance job writes without a tenant set.
+        saved text := current_setting('app.current_tenant_id', true);
     BEGIN
+        PERFORM set_config('app.current_tenant_id', tenant, true);
         IF target = 'tenants' THEN
             EXECUTE format('UPDATE tenants SET %I = %I + $1 WHERE id = $2', col, col) USING delta, key;
         ELSE
             EXECUTE format('UPDATE %I SET %I = %I + $1 WHERE tenant_id = $2 AND id = $3::uuid', target, col, col)
                 USING delta, tenant, key;
         END IF;
+        PERFORM set_config('app.current_tenant_id', COALESCE(saved, ''), true);
     END
     $$
     """,
@@ -278,10 +285,14 @@ BANDWIDTH_PROFILES = [
                 "upload_burst_mbps",
                 "upload_burst_mbps IS NULL OR upload_burst_mbps >= upload_mbps",
             ),
-            check("bandwidth_profiles", "burst_threshold_mbps", "burst_threshold_mbps IS NULL OR burst_threshold_mbps > 0"),
+            check(
+                "bandwidth_profiles", "burst_threshold_mbps", "burst_threshold_mbps IS NULL OR burst_threshold_mbps > 0"
+            ),
             check("bandwidth_profiles", "burst_time_seconds", "burst_time_seconds IS NULL OR burst_time_seconds > 0"),
             check("bandwidth_profiles", "priority", "priority BETWEEN 1 AND 10"),
-            check("bandwidth_profiles", "monthly_data_cap_gb", "monthly_data_cap_gb IS NULL OR monthly_data_cap_gb > 0"),
+            check(
+                "bandwidth_profiles", "monthly_data_cap_gb", "monthly_data_cap_gb IS NULL OR monthly_data_cap_gb > 0"
+            ),
             check("bandwidth_profiles", "daily_data_cap_gb", "daily_data_cap_gb IS NULL OR daily_data_cap_gb > 0"),
             check("bandwidth_profiles", "radius_attributes", "jsonb_typeof(radius_attributes) = 'object'"),
         ],

@@ -199,7 +199,12 @@ VPN_TUNNELS = [
             tenant_fk("vpn_tunnels", "device_id", "devices", on_delete="CASCADE"),
             one_of("vpn_tunnels", "tunnel_type", ["wireguard", "ipsec", "openvpn"]),
             one_of("vpn_tunnels", "status", ["configured", "active", "disconnected", "error"]),
-            check("vpn_tunnels", "public_key", "public_key IS NULL OR public_key ~ '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$'"),
+            # A WireGuard key: 32 bytes in base64.
+            check(
+                "vpn_tunnels",
+                "public_key",
+                "public_key IS NULL OR public_key ~ '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$'",
+            ),
             check("vpn_tunnels", "data_rx_bytes", "data_rx_bytes >= 0 AND data_tx_bytes >= 0"),
         ],
     ),
