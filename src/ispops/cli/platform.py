@@ -41,6 +41,11 @@ def up(
     ] = True,
 ) -> None:
     """Start the platform: database (embedded unless ISPOPS_DATABASE_URL is set), migrations, demo data."""
+
+    def _terminate(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)  # unwinds, so the embedded PostgreSQL is stopped, not orphaned
+
+    signal.signal(signal.SIGTERM, _terminate)
     settings = get_settings()
     with open_server_ctx(settings) as server:
         console.print(f"Database: {server.description}")
@@ -65,15 +70,16 @@ def up(
         console.print(f"Connect to the database as the application role: {_connection_hint(server)}")
         if not wait:
             return
-        what = "the embedded PostgreSQL" if server.embedded else "ispops"
-        console.print(f"Running. Press Ctrl-C (or send SIGTERM) to stop {what}.")
         stop = threading.Event()
 
         def _stop(signum: int, frame: FrameType | None) -> None:
             stop.set()
 
+        # Handlers first, then the message: whoever waits for "Running." may signal at once.
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
+        what = "the embedded PostgreSQL" if server.embedded else "ispops"
+        console.print(f"Running. Press Ctrl-C (or send SIGTERM) to stop {what}.")
         stop.wait()
         console.print("Stopping…")
     console.print("Stopped.")
