@@ -11,7 +11,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from ispops.db import migrate
+from ispops.db.roles import require_server_version
 from ispops.db.server import Server, libpq_dsn
+from ispops.errors import ConfigurationError
 
 PHASES = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 
@@ -111,3 +113,10 @@ def test_failed_migration_leaves_previous_revision(empty_server: Server, tmp_pat
             "select 1 from information_schema.columns where table_name = 'tenants' and column_name = 'half_done'"
         ).fetchall()
     assert cols == []
+
+
+def test_servers_older_than_15_are_refused_with_a_clear_message() -> None:
+    require_server_version(150000)
+    require_server_version(160002)
+    with pytest.raises(ConfigurationError, match=r"PostgreSQL 15 or newer is required; this server is 14\.11"):
+        require_server_version(140011)

@@ -18,13 +18,26 @@ from sqlalchemy.engine import URL
 
 from ispops.config import LOGIN_ROLES, OWNER_ROLE
 from ispops.db.server import libpq_dsn
+from ispops.errors import ConfigurationError
 
 _SAFE = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION INHERIT"
+
+
+MIN_SERVER_VERSION = 150000  # ON DELETE SET NULL (column) needs PostgreSQL 15
+
+
+def require_server_version(version_num: int) -> None:
+    if version_num < MIN_SERVER_VERSION:
+        found = f"{version_num // 10000}.{version_num % 10000}"
+        raise ConfigurationError(
+            f"PostgreSQL {MIN_SERVER_VERSION // 10000} or newer is required; this server is {found}"
+        )
 
 
 def ensure_roles(admin_url: URL, *, password: str | None = None) -> None:
     """Create the roles if missing and force their attributes to the safe set."""
     with psycopg.connect(libpq_dsn(admin_url), autocommit=True) as conn:
+        require_server_version(conn.info.server_version)
         wanted = [(OWNER_ROLE, "NOLOGIN")] + [(role, "LOGIN") for role in LOGIN_ROLES]
         for role, login in wanted:
             ident = sql.Identifier(role)
