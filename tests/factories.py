@@ -126,6 +126,20 @@ ROWS: list[tuple[str, str]] = [
     ),
 ]
 
+ROWS += [
+    (
+        "audit_events",
+        "insert into audit_events (tenant_id, actor_kind, actor_id, entity, entity_id, action) "
+        "values (:t, 'user', cast(:users as text), 'devices', cast(:devices as text), 'create') returning id::text",
+    ),
+    (
+        "refresh_tokens",
+        "insert into refresh_tokens (tenant_id, user_id, family_id, token_hash, expires_at) "
+        "values (:t, cast(:users as uuid), gen_random_uuid(), :tokenhash, now() + interval '1 day') returning id::text",
+    ),
+    ("login_failures", "insert into login_failures (tenant_id, email) values (:t, :email) returning id::text"),
+]
+
 TENANT_TABLES = [table for table, _ in ROWS]
 
 
@@ -150,6 +164,7 @@ def populate(db: Database, tenant_id: str, n: int) -> dict[str, str]:
                 "pw": f"pw-{tenant_id}",
                 "serial": f"HWTC{n:08d}",
                 "mac": f"00:11:22:33:44:{n:02x}",
+                "tokenhash": f"hash-of-a-token-{tenant_id}",
                 **ids,
             }
             ids[table] = session.execute(text(sql), params).scalar_one()

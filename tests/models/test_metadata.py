@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import String, UniqueConstraint
 
 import ispops.models
-from ispops.models import Base, automation, ftth, network, radius, subscribers, tenancy, wireless
+from ispops.db import schema_check
+from ispops.models import Base, automation, ftth, identity, network, radius, subscribers, tenancy, wireless
 
 VERSIONS = Path(ispops.models.__file__).resolve().parents[1] / "migrations" / "versions"
 
@@ -45,8 +46,15 @@ MIGRATION_TABLES = {
     "wireless_subscribers",
     "service_activations",
     "ansible_jobs",
+    "audit_events",
+    "refresh_tokens",
+    "login_failures",
+    "platform_operators",
+    "operator_refresh_tokens",
+    "platform_audit_events",
+    "ip_login_failures",
 }
-GLOBAL_TABLES = {"tenants"}
+GLOBAL_TABLES = set(schema_check.GLOBAL_TABLES)
 
 # Each enumeration and the CHECK (column IN (...)) it mirrors: (migration file, table, column).
 ENUMS: dict[type[StrEnum], tuple[str, str, str]] = {
@@ -92,6 +100,9 @@ ENUMS: dict[type[StrEnum], tuple[str, str, str]] = {
     automation.AnsibleJobType: ("0007_automation.py", "ansible_jobs", "job_type"),
     automation.AnsibleJobStatus: ("0007_automation.py", "ansible_jobs", "status"),
     automation.AnsibleTriggerSource: ("0007_automation.py", "ansible_jobs", "trigger_source"),
+    identity.ActorKind: ("0008_identity_audit.py", "audit_events", "actor_kind"),
+    identity.AuditAction: ("0008_identity_audit.py", "audit_events", "action"),
+    identity.RevokedReason: ("0008_identity_audit.py", "refresh_tokens", "revoked_reason"),
 }
 # radreply shares radcheck's operator list (one helper builds both tables).
 SHARED_CHECKS = {("radreply", "op"): ("radcheck", "op")}

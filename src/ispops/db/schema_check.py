@@ -17,7 +17,18 @@ from sqlalchemy.orm import Session
 
 from ispops.config import LOGIN_ROLES, OWNER_ROLE
 
-GLOBAL_TABLES = frozenset({"tenants", "alembic_version"})
+# Tables that belong to the installation, not to a tenant. Each is reachable only by the platform role
+# or through a SECURITY DEFINER function; adding one here is a decision to write down in docs/database.md.
+GLOBAL_TABLES = frozenset(
+    {
+        "alembic_version",
+        "tenants",
+        "platform_operators",
+        "operator_refresh_tokens",
+        "platform_audit_events",
+        "ip_login_failures",
+    }
+)
 SETTING = "current_setting('app.current_tenant_id'::text, true)"
 
 

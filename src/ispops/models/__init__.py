@@ -3,6 +3,15 @@
 from ispops.models.automation import AnsibleJob, ServiceActivation
 from ispops.models.base import Base
 from ispops.models.ftth import FiberCable, Olt, Onu, Splitter
+from ispops.models.identity import (
+    AuditEvent,
+    IpLoginFailure,
+    LoginFailure,
+    OperatorRefreshToken,
+    PlatformAuditEvent,
+    PlatformOperator,
+    RefreshToken,
+)
 from ispops.models.network import Device, IpAllocation, IpPool, VpnTunnel
 from ispops.models.radius import Nas, RadAcct, RadCheck, RadPostAuth, RadReply
 from ispops.models.subscribers import BandwidthProfile, Subscriber
@@ -11,20 +20,27 @@ from ispops.models.wireless import WirelessSector, WirelessSubscriber, WirelessT
 
 __all__ = [
     "AnsibleJob",
+    "AuditEvent",
     "BandwidthProfile",
     "Base",
     "Customer",
     "Device",
     "FiberCable",
     "IpAllocation",
+    "IpLoginFailure",
     "IpPool",
+    "LoginFailure",
     "Nas",
     "Olt",
     "Onu",
+    "OperatorRefreshToken",
+    "PlatformAuditEvent",
+    "PlatformOperator",
     "RadAcct",
     "RadCheck",
     "RadPostAuth",
     "RadReply",
+    "RefreshToken",
     "ServiceActivation",
     "Splitter",
     "Subscriber",

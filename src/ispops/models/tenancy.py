@@ -117,6 +117,7 @@ class User(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     roles: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     mfa_secret: Mapped[str | None] = mapped_column(String(255))
+    mfa_recovery_codes: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
