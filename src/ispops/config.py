@@ -39,6 +39,18 @@ class Settings(BaseSettings):
         "or upgraded; needed when the server does not trust local connections.",
     )
     data_dir: Path = Field(default=Path(".ispops-data"), description="Where embedded data lives.")
+    jwt_secret: str | None = Field(
+        default=None,
+        description="HMAC key for access tokens. Unset with the embedded database: generated once and kept "
+        "in the data directory. Required with ISPOPS_DATABASE_URL.",
+    )
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=3600)
+    api_host: str = Field(default="127.0.0.1")
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(default=1, ge=1, le=64)
+    login_failures_per_account_per_hour: int = Field(default=100, ge=1)
+    login_failures_per_ip_per_minute: int = Field(default=30, ge=1)
     radacct_months_ahead: int = Field(default=3, ge=1, le=24)
     radacct_retention_months: int = Field(default=24, ge=1, le=240)
 

@@ -56,11 +56,31 @@ class QuotaExceeded(Conflict):
     code = "quota_exceeded"
 
 
+class Unauthenticated(IspopsError):
+    """No valid credentials. Login failures all look the same (no account-existence oracle)."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class PermissionDenied(IspopsError):
+    """Authenticated, but the role does not allow this (never used for another tenant's objects)."""
+
+    status = 403
+    code = "permission_denied"
+
+
+class TooManyRequests(IspopsError):
+    status = 429
+    code = "too_many_requests"
+
+
 class ConfigurationError(IspopsError):
     status = 500
     code = "configuration_error"
 
 
+QUOTA_SQLSTATE = "IS409"  # raised by ispops_apply_counter when a tenant quota would be exceeded
 _KEY = re.compile(r"Key \((?P<cols>.+?)\)=\((?P<vals>.*)\)")
 _CHECK_NAME = re.compile(r"^ck_(?P<table>.+?)__(?P<field>.+)$")
 _PARTITION = re.compile(r"^(?P<parent>[a-z_]+?)_(?:p\d{6}|default)$")
@@ -95,6 +115,8 @@ def translate(exc: DBAPIError) -> IspopsError | None:
         table = part.group("parent")
         tail = constraint.removeprefix(f"{diag.table_name}_")
         constraint = re.sub(r"_(key|idx|fkey)$", "", tail) if tail != constraint else constraint
+    if diag.sqlstate == QUOTA_SQLSTATE:
+        return QuotaExceeded(diag.message_primary or "quota exceeded", table="tenants", field=diag.column_name)
     if isinstance(orig, pg.UniqueViolation):
         cols, vals = _key_fields(diag.message_detail, constraint)
         fields = [c for c in cols if c != "tenant_id"] or cols

@@ -106,3 +106,15 @@ def test_nas_address_belongs_to_one_tenant(db: Database) -> None:
     with pytest.raises(Conflict) as err, db.tenant("isp-b") as s:
         s.execute(insert, {"t": "isp-b"})
     assert err.value.field == "nasname"
+
+
+def test_insert_cannot_forge_creator_or_creation_time(db: Database, admin: psycopg.Connection[Any]) -> None:
+    make_tenant(db, "isp-a")
+    with db.tenant("isp-a", user_id="user-1") as s:
+        device = s.execute(
+            text("insert into devices (tenant_id, name, device_type, created_by, created_at) "
+                 "values ('isp-a', 'r9', 'router', 'someone-else', '2001-01-01') returning id")
+        ).scalar()
+    row = admin.execute("select created_by, created_at > now() - interval '1 hour' from devices where id = %s",
+                        (device,)).fetchone()
+    assert row == ("user-1", True)

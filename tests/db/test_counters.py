@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from ispops.db.counters import check_counters
 from ispops.db.session import Database
-from ispops.errors import ValidationFailed
+from ispops.errors import QuotaExceeded, ValidationFailed
 from tests.factories import make_tenant, populate
 
 
@@ -169,3 +169,30 @@ def test_check_finds_no_drift_then_finds_the_one_we_make(db: Database, admin: ps
         ("isp-b", "tenants", "current_subscribers", 7, 1),
         ("isp-a", "olts", "active_onus", 5, 1),
     }
+
+
+def test_quota_is_enforced_exactly_under_concurrent_creates(db: Database, admin: psycopg.Connection[Any]) -> None:
+    make_tenant(db, "isp-a")
+    admin.execute("update tenants set max_subscribers = 10 where id = 'isp-a'")
+    outcomes: list[str] = []
+
+    def worker(n: int) -> None:
+        for i in range(4):
+            try:
+                add_subscriber(db, "isp-a", f"S-{n}-{i}")
+                outcomes.append("ok")
+            except QuotaExceeded as exc:
+                assert exc.field == "max_subscribers"
+                assert "max_subscribers" in exc.message
+                outcomes.append("quota")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(worker, range(6)))
+    assert outcomes.count("ok") == 10 and outcomes.count("quota") == 14
+    assert one(admin, "select count(*) from subscribers where tenant_id = 'isp-a'") == 10
+    assert tenant_counters(admin, "isp-a")["subscribers"] == 10
+    # Lowering a limit below current use is allowed; only growth is refused.
+    admin.execute("update tenants set max_subscribers = 5 where id = 'isp-a'")
+    with db.tenant("isp-a") as s:
+        s.execute(text("update subscribers set status = 'terminated' where subscriber_number = 'S-0-0'"))
+    assert tenant_counters(admin, "isp-a")["subscribers"] == 9

@@ -64,7 +64,7 @@ def current() -> None:
 @friendly_errors
 def maintain(
     months_ahead: Annotated[
-        int | None, typer.Option(help="Monthly radacct partitions to keep ready ahead (default 3).", min=0, max=24)
+        int | None, typer.Option(help="Monthly radacct partitions to keep ready ahead (default 3).", min=1, max=24)
     ] = None,
     retention_months: Annotated[
         int | None,

@@ -41,8 +41,11 @@ FUNCTIONS = [
         actor text := NULLIF(current_setting('app.current_user_id', true), '');
     BEGIN
         IF TG_OP = 'INSERT' THEN
+            -- The acting user and the clock win over values supplied by the INSERT; without an acting
+            -- user (jobs, imports) a supplied created_by is kept.
+            NEW.created_at := now();
             NEW.updated_at := NEW.created_at;
-            NEW.created_by := COALESCE(NEW.created_by, actor);
+            NEW.created_by := COALESCE(actor, NEW.created_by);
             NEW.updated_by := COALESCE(NEW.updated_by, NEW.created_by);
         ELSIF pg_trigger_depth() = 1 THEN
             NEW.created_at := OLD.created_at;
@@ -102,10 +105,22 @@ FUNCTIONS = [
         -- target is in the same tenant as the changed row), then put the caller's setting back. This
         -- keeps counters exact even when a superuser or maintenance job writes without a tenant set.
         saved text := current_setting('app.current_tenant_id', true);
+        -- Tenant quotas: current_x is limited by max_x. Checked here, after the counter row is locked
+        -- by the UPDATE, so concurrent creates cannot both slip under the limit.
+        limit_col text := replace(col, 'current_', 'max_');
+        used integer;
+        allowed integer;
     BEGIN
         PERFORM set_config('app.current_tenant_id', tenant, true);
         IF target = 'tenants' THEN
-            EXECUTE format('UPDATE tenants SET %I = %I + $1 WHERE id = $2', col, col) USING delta, key;
+            EXECUTE format('UPDATE tenants SET %I = %I + $1 WHERE id = $2 RETURNING %I, %I',
+                           col, col, col, limit_col)
+                INTO used, allowed USING delta, key;
+            IF delta > 0 AND allowed IS NOT NULL AND used > allowed THEN
+                RAISE EXCEPTION 'quota exceeded: % is %', limit_col, allowed
+                    USING ERRCODE = 'IS409', TABLE = 'tenants', COLUMN = limit_col,
+                          HINT = 'raise the tenant''s limit or remove unused records';
+            END IF;
         ELSE
             EXECUTE format('UPDATE %I SET %I = %I + $1 WHERE tenant_id = $2 AND id = $3::uuid', target, col, col)
                 USING delta, tenant, key;

@@ -203,7 +203,8 @@ VPN_TUNNELS = [
             check(
                 "vpn_tunnels",
                 "public_key",
-                "public_key IS NULL OR public_key ~ '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$'",
+                "public_key IS NULL OR tunnel_type <> 'wireguard' "
+                "OR public_key ~ '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$'",
             ),
             check("vpn_tunnels", "data_rx_bytes", "data_rx_bytes >= 0 AND data_tx_bytes >= 0"),
         ],

@@ -186,13 +186,17 @@ GLOBAL = [
 ]
 
 
+READINESS = ["GRANT SELECT ON alembic_version TO ispops_app, ispops_platform"]  # /readyz compares revisions
+
+
 def upgrade() -> None:
-    run(USERS + AUDIT + REFRESH + LOGIN_FAILURES + GLOBAL)
+    run(USERS + AUDIT + REFRESH + LOGIN_FAILURES + GLOBAL + READINESS)
 
 
 def downgrade() -> None:
     run(
         [
+            "REVOKE SELECT ON alembic_version FROM ispops_app, ispops_platform",
             "DROP FUNCTION ispops_ip_login_failures(inet, integer, boolean)",
             "DROP TABLE ip_login_failures",
             "DROP TABLE platform_audit_events",
