@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
 from sqlalchemy import text
 
 from ispops.db.session import Database
@@ -173,3 +176,14 @@ def populate(db: Database, tenant_id: str, n: int) -> dict[str, str]:
 
 def key_column(table: str) -> str:
     return "radacctid" if table == "radacct" else "id"
+
+
+def snapshot(admin: psycopg.Connection[Any], tenant: str) -> dict[str, list[Any]]:
+    """Every row of a tenant, read by the admin (past RLS) as JSON, for before/after comparison."""
+    out: dict[str, list[Any]] = {}
+    for table in TENANT_TABLES:
+        rows = admin.execute(
+            f"select row_to_json(x)::text from {table} x where tenant_id = %s order by 1", (tenant,)
+        ).fetchall()
+        out[table] = [r[0] for r in rows]
+    return out

@@ -12,25 +12,12 @@ from sqlalchemy.exc import DBAPIError
 from ispops.db.schema_check import GLOBAL_TABLES
 from ispops.db.session import Database
 from ispops.errors import NotFound, ValidationFailed
-from tests.factories import TENANT_TABLES, key_column, populate
-
-Rows = dict[str, list[Any]]
+from tests.factories import TENANT_TABLES, key_column, populate, snapshot
 
 
 @pytest.fixture
 def two_tenants(db: Database) -> tuple[dict[str, str], dict[str, str]]:
     return populate(db, "tenant-a", 1), populate(db, "tenant-b", 2)
-
-
-def snapshot(admin: psycopg.Connection[Any], tenant: str) -> Rows:
-    """Every row of a tenant, read by the admin (past RLS) as JSON, for before/after comparison."""
-    out: Rows = {}
-    for table in TENANT_TABLES:
-        rows = admin.execute(
-            f"select row_to_json(x)::text from {table} x where tenant_id = %s order by 1", (tenant,)
-        ).fetchall()
-        out[table] = [r[0] for r in rows]
-    return out
 
 
 def test_factory_covers_every_tenant_table(db: Database, admin: psycopg.Connection[Any]) -> None:

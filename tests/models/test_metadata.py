@@ -19,6 +19,7 @@ from sqlalchemy import String, UniqueConstraint
 import ispops.models
 from ispops.db import schema_check
 from ispops.models import Base, automation, ftth, identity, network, radius, subscribers, tenancy, wireless
+from ispops.models.enums import COLUMN_ENUMS
 
 VERSIONS = Path(ispops.models.__file__).resolve().parents[1] / "migrations" / "versions"
 
@@ -216,3 +217,9 @@ def test_composite_tenant_foreign_keys_match_migration(table: str) -> None:
         action = (fk.ondelete or "").split(" (")[0]
         declared[str(fk.name)] = (fk.column_keys[1], fk.referred_table.name, action)
     assert declared == expected
+
+
+def test_column_enum_registry_matches() -> None:
+    expected = {(table, column): enum for enum, (_, table, column) in ENUMS.items()}
+    expected[("radreply", "op")] = radius.RadiusOperator
+    assert expected == COLUMN_ENUMS

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
-import threading
 from types import FrameType
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.markup import escape
 
+from ispops.app import create_app
 from ispops.cli.common import console, fail, friendly_errors, open_database, open_server_ctx
-from ispops.config import get_settings
+from ispops.config import Settings, get_settings
 from ispops.db import migrate
 from ispops.db.partitions import maintain
 from ispops.db.server import Server
@@ -66,23 +68,44 @@ def up(
                 _print_seed(db)
         finally:
             db.dispose()
-        console.print("API and web UI: not part of this build yet (they land with the API issue).")
         console.print(f"Connect to the database as the application role: {_connection_hint(server)}")
         if not wait:
             return
-        stop = threading.Event()
-
-        def _stop(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        # Handlers first, then the message: whoever waits for "Running." may signal at once.
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        what = "the embedded PostgreSQL" if server.embedded else "ispops"
-        console.print(f"Running. Press Ctrl-C (or send SIGTERM) to stop {what}.")
-        stop.wait()
-        console.print("Stopping…")
+        _serve(settings, server)
     console.print("Stopped.")
+
+
+def _serve(settings: Settings, server: Server) -> None:
+    """Serve the API until SIGINT/SIGTERM; uvicorn shuts down gracefully, then the database stops."""
+    host, port = settings.api_host, settings.api_port
+    if settings.api_workers > 1:
+        # Each worker process builds the app from the same settings and attaches to the same database.
+        console.print(f"API: http://{host}:{port} (OpenAPI at /docs), {settings.api_workers} workers")
+        console.print("Running. Press Ctrl-C (or send SIGTERM) to stop.")
+        uvicorn.run("ispops.app:create_app", factory=True, host=host, port=port, workers=settings.api_workers,
+                    log_level="warning")
+        return
+    config = uvicorn.Config(create_app(settings, server=server), host=host, port=port, log_level="warning",
+                            lifespan="on")
+    api = uvicorn.Server(config)
+
+    async def run() -> None:
+        task = asyncio.create_task(api.serve())
+        while not api.started and not task.done():
+            await asyncio.sleep(0.05)
+        if api.started:  # uvicorn's own signal handlers are in place from here on
+            what = "the API and the embedded PostgreSQL" if server.embedded else "the API"
+            console.print(f"API: http://{host}:{port} (OpenAPI at http://{host}:{port}/docs)")
+            console.print(f"Running. Press Ctrl-C (or send SIGTERM) to stop {what}.")
+        await task
+
+    # uvicorn re-raises the signal it caught once it has shut down; by then we only want to finish.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    asyncio.run(run())
+    if not api.started:
+        raise fail(f"the API could not start on {host}:{port} (is the port in use? set ISPOPS_API_PORT)")
+    console.print("Stopping…")
 
 
 @friendly_errors

@@ -1,0 +1,296 @@
+"""One set of REST routes per resource: list, get, create, partial update, (soft) delete.
+
+Conventions shared by every resource: ``/api/v1/<plural>``; list with equality filters on the fields
+people search by, ``q`` for text search, ``sort`` (``-field`` for descending), ``limit``/``offset`` and
+the ``total``; ``PATCH`` for partial updates; ``DELETE`` soft-deletes where the table has ``deleted_at``;
+``include_deleted=true`` for tenant admins. Every query filters on the caller's tenant explicitly, on top
+of row-level security; another tenant's object is a 404. Every change writes an audit event in the same
+transaction.
+
+(No ``from __future__ import annotations`` here: the route functions are built at runtime and FastAPI
+reads their annotations, which refer to per-resource classes.)
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic, TypeVar, cast
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from sqlalchemy import ColumnElement, Select, Table, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ispops.api import permissions
+from ispops.api.schemas import create_schema, filter_type, read_schema, update_schema
+from ispops.audit.service import record
+from ispops.auth.deps import get_db, get_full_principal, get_meta
+from ispops.auth.principal import Principal, RequestMeta
+from ispops.db.async_session import AsyncDatabase
+from ispops.errors import NotFound, PermissionDenied, ValidationFailed
+from ispops.models.base import Base
+
+T = TypeVar("T")
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="rows matching the filters, across all pages")
+    limit: int
+    offset: int
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+    limit: int = Field(50, ge=1, le=MAX_LIMIT)
+    offset: int = Field(0, ge=0, le=10_000_000)
+    sort: str | None = Field(None, max_length=64, description="field, or -field for descending")
+    q: str | None = Field(None, min_length=1, max_length=100, description="text search")
+    include_deleted: bool = Field(False, description="also soft-deleted rows (tenant admins only)")
+
+
+CreateHook = Callable[[AsyncSession, Principal, BaseModel], Awaitable[Base]]
+ExtraFilters = Callable[[Any, BaseModel], Sequence[ColumnElement[bool]]]
+
+
+@dataclass
+class Resource:
+    """How one table is exposed. Everything not said here comes from the model's columns."""
+
+    name: str
+    model: type[Base]
+    filters: tuple[str, ...] = ()
+    search: tuple[str, ...] = ()
+    sort: tuple[str, ...] = ("created_at",)
+    default_sort: str = "-created_at"
+    hidden: frozenset[str] = frozenset()
+    read_only: frozenset[str] = frozenset()
+    create_only: frozenset[str] = frozenset()
+    limited_update: dict[str, frozenset[str]] = field(default_factory=dict)
+    verbs: frozenset[str] = frozenset({"list", "get", "create", "update", "delete"})
+    create_hook: CreateHook | None = None
+    # Called with the row and the requested changes before they are applied; raise to refuse.
+    update_check: Callable[[Any, dict[str, Any]], None] | None = None
+    # Turns a row into the response (default: the read schema over the row's attributes).
+    serialize: Callable[[Any], dict[str, Any]] | None = None
+    create_extra: dict[str, Any] = field(default_factory=dict)
+    update_extra: dict[str, Any] = field(default_factory=dict)
+    extra_query: dict[str, Any] = field(default_factory=dict)
+    extra_filters: ExtraFilters | None = None
+    key_type: type = uuid.UUID
+    key_column: str = "id"
+    tag: str = ""
+    # Set by build().
+    read_model: type[BaseModel] = field(init=False)
+    create_model: type[BaseModel] = field(init=False)
+    update_model: type[BaseModel] = field(init=False)
+
+    @property
+    def soft_delete(self) -> bool:
+        return "deleted_at" in self.model.__table__.columns
+
+    def column(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+def _not_found(spec: Resource) -> NotFound:
+    return NotFound(f"{spec.name}: no such record", table=spec.name)
+
+
+def base_query(spec: Resource, principal: Principal, *, include_deleted: bool = False) -> Select[Any]:
+    stmt = select(spec.model).where(spec.column("tenant_id") == principal.tenant_id)
+    if spec.soft_delete and not include_deleted:
+        stmt = stmt.where(spec.column("deleted_at").is_(None))
+    return stmt
+
+
+async def load(
+    session: AsyncSession, spec: Resource, principal: Principal, key: Any, *, include_deleted: bool = False,
+    for_update: bool = False,
+) -> Any:
+    stmt = base_query(spec, principal, include_deleted=include_deleted).where(spec.column(spec.key_column) == key)
+    if for_update:
+        stmt = stmt.with_for_update()
+    obj = (await session.scalars(stmt)).first()
+    if obj is None:
+        raise _not_found(spec)
+    return obj
+
+
+def _order(spec: Resource, sort: str | None) -> list[Any]:
+    raw = sort or spec.default_sort
+    desc = raw.startswith("-")
+    name = raw.removeprefix("-")
+    if name not in spec.sort:
+        raise ValidationFailed(f"sort: one of {', '.join(spec.sort)} (prefix - for descending)", field="sort")
+    col = spec.column(name)
+    key = spec.column(spec.key_column)
+    return [col.desc().nulls_last() if desc else col.asc().nulls_last(), key.desc() if desc else key.asc()]
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def write_audit(
+    session: AsyncSession, spec: Resource, principal: Principal, meta: RequestMeta, obj: Any, action: str,
+    changes: dict[str, Any],
+) -> None:
+    await record(
+        session, principal=principal, meta=meta, entity=spec.name,
+        entity_id=str(getattr(obj, spec.key_column)), action=action, changes=changes,
+    )
+
+
+def build(router: APIRouter, spec: Resource) -> None:
+    """Register the resource's routes on ``router``."""
+    table = cast(Table, spec.model.__table__)
+    Read: Any = read_schema(spec.model, hidden=spec.hidden)
+    spec.read_model = Read
+    PageOf: Any = Page[Read]
+    filter_fields: dict[str, Any] = {
+        name: (filter_type(table.name, table.columns[name]) | None, None) for name in spec.filters
+    }
+    filter_fields.update(spec.extra_query)
+    Query_: Any = create_model(
+        "".join(p.capitalize() for p in spec.name.split("_")) + "Query", __base__=ListQuery, **filter_fields
+    )
+    not_writable = spec.hidden | spec.read_only
+    Create: Any = create_schema(spec.model, exclude=not_writable, extra=spec.create_extra)
+    Update: Any = update_schema(spec.model, exclude=not_writable | spec.create_only, extra=spec.update_extra)
+    spec.create_model, spec.update_model = Create, Update
+    tags: list[str | Any] = [spec.tag or spec.name]
+    path = f"/api/v1/{spec.name}"
+    Key: Any = Annotated[spec.key_type, Path(description="the record's id")]
+    Who: Any = Annotated[Principal, Depends(get_full_principal)]
+    Db: Any = Annotated[AsyncDatabase, Depends(get_db)]
+    Meta: Any = Annotated[RequestMeta, Depends(get_meta)]
+
+    def to_read(obj: Any) -> Any:
+        if spec.serialize is not None:
+            return Read.model_validate(spec.serialize(obj))
+        return Read.model_validate(obj)
+
+    if "list" in spec.verbs:
+
+        async def list_items(params: Annotated[Query_, Query()], principal: Who, db: Db) -> Any:
+            permissions.require(principal, spec.name, "read")
+            if params.include_deleted:
+                permissions.require(principal, spec.name, "include_deleted")
+            stmt = base_query(spec, principal, include_deleted=params.include_deleted)
+            for name in spec.filters:
+                value = getattr(params, name)
+                if value is not None:
+                    stmt = stmt.where(spec.column(name) == value)
+            if spec.extra_filters is not None:
+                for clause in spec.extra_filters(spec.model, params):
+                    stmt = stmt.where(clause)
+            if params.q and spec.search:
+                pattern = _like(params.q)
+                stmt = stmt.where(or_(*(spec.column(f).ilike(pattern, escape="\\") for f in spec.search)))
+            order = _order(spec, params.sort)
+            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
+                total = await s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+                rows = (await s.scalars(stmt.order_by(*order).limit(params.limit).offset(params.offset))).all()
+                items = [to_read(r) for r in rows]
+            return PageOf(items=items, total=int(total or 0), limit=params.limit, offset=params.offset)
+
+        router.add_api_route(
+            path, list_items, methods=["GET"], response_model=PageOf, tags=tags,
+            summary=f"List {spec.name.replace('_', ' ')}", operation_id=f"list_{spec.name}",
+        )
+
+    if "get" in spec.verbs:
+
+        async def get_item(
+            key: Key, principal: Who, db: Db,
+            include_deleted: Annotated[bool, Query(description="tenant admins only")] = False,
+        ) -> Any:
+            permissions.require(principal, spec.name, "read")
+            if include_deleted:
+                permissions.require(principal, spec.name, "include_deleted")
+            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
+                return to_read(await load(s, spec, principal, key, include_deleted=include_deleted))
+
+        router.add_api_route(
+            f"{path}/{{key}}", get_item, methods=["GET"], response_model=Read, tags=tags,
+            summary=f"Get one of {spec.name.replace('_', ' ')}", operation_id=f"get_{spec.name}",
+            responses={404: {"description": "not found (or another tenant's)"}},
+        )
+
+    if "create" in spec.verbs:
+
+        async def create_item(body: Create, principal: Who, db: Db, meta: Meta) -> Any:
+            permissions.require(principal, spec.name, "create")
+            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
+                if spec.create_hook is not None:
+                    obj = await spec.create_hook(s, principal, body)
+                else:
+                    obj = spec.model(**body.model_dump(exclude_unset=True), tenant_id=principal.tenant_id)
+                    s.add(obj)
+                await s.flush()
+                await s.refresh(obj)
+                data = body.model_dump(exclude_unset=True)
+                await write_audit(s, spec, principal, meta, obj, "create", data)
+                return to_read(obj)
+
+        router.add_api_route(
+            path, create_item, methods=["POST"], response_model=Read, status_code=201, tags=tags,
+            summary=f"Create one of {spec.name.replace('_', ' ')}", operation_id=f"create_{spec.name}",
+            responses={409: {"description": "duplicate or quota exceeded"}},
+        )
+
+    if "update" in spec.verbs:
+
+        async def update_item(key: Key, body: Update, principal: Who, db: Db, meta: Meta) -> Any:
+            data = body.model_dump(exclude_unset=True)
+            if not permissions.allowed(principal, spec.name, "update"):
+                limited = [a for a in spec.limited_update if permissions.allowed(principal, spec.name, a)]
+                if not limited:
+                    raise PermissionDenied(f"your role may not update {spec.name}")
+                fields = frozenset().union(*(spec.limited_update[a] for a in limited))
+                outside = sorted(set(data) - fields)
+                if outside:
+                    raise PermissionDenied(
+                        f"your role may only change {', '.join(sorted(fields))} of {spec.name}", field=outside[0]
+                    )
+            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
+                obj = await load(s, spec, principal, key, for_update=True)
+                if spec.update_check is not None:
+                    spec.update_check(obj, data)
+                changes = {k: [getattr(obj, k), v] for k, v in data.items() if getattr(obj, k) != v}
+                for k, v in data.items():
+                    setattr(obj, k, v)
+                await s.flush()
+                await s.refresh(obj)
+                if changes:
+                    await write_audit(s, spec, principal, meta, obj, "update", changes)
+                return to_read(obj)
+
+        router.add_api_route(
+            f"{path}/{{key}}", update_item, methods=["PATCH"], response_model=Read, tags=tags,
+            summary=f"Change some fields of one of {spec.name.replace('_', ' ')}", operation_id=f"update_{spec.name}",
+        )
+
+    if "delete" in spec.verbs:
+
+        async def delete_item(key: Key, principal: Who, db: Db, meta: Meta) -> Response:
+            permissions.require(principal, spec.name, "delete")
+            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
+                obj = await load(s, spec, principal, key, for_update=True)
+                if spec.soft_delete:
+                    obj.deleted_at = dt.datetime.now(dt.UTC)
+                else:
+                    await s.delete(obj)
+                await s.flush()
+                await write_audit(s, spec, principal, meta, obj, "delete", {})
+            return Response(status_code=204)
+
+        router.add_api_route(
+            f"{path}/{{key}}", delete_item, methods=["DELETE"], status_code=204, tags=tags,
+            summary=f"Delete one of {spec.name.replace('_', ' ')}", operation_id=f"delete_{spec.name}",
+            response_class=Response,
+        )

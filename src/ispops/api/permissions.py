@@ -1,0 +1,89 @@
+"""Who may do what: the permission matrix for tenant staff roles (rendered in docs/permissions.md).
+
+A permission is ``(resource, action)``. Actions: read, create, update, delete, and a few named ones
+(``update_installation`` — a limited update —, ``suspend``, ``include_deleted``). Tenant isolation is
+not a permission: another tenant's objects are simply not found.
+"""
+
+from __future__ import annotations
+
+from ispops.auth.principal import Principal
+from ispops.errors import PermissionDenied
+
+ADMIN, NOC, SUPPORT, FIELD = "tenant_admin", "noc_engineer", "support_agent", "field_tech"
+ROLES = (ADMIN, NOC, SUPPORT, FIELD)
+EVERYONE = frozenset(ROLES)
+
+
+def _m(
+    read: frozenset[str] | set[str] = EVERYONE,
+    write: set[str] | None = None,
+    delete: set[str] | None = None,
+    **extra: set[str],
+) -> dict[str, frozenset[str]]:
+    """Admins can always write and delete; ``write`` lists who else may create and update."""
+    writers = frozenset({ADMIN} | (write or set()))
+    out = {
+        "read": frozenset(read) | {ADMIN},
+        "create": writers,
+        "update": writers,
+        "delete": frozenset({ADMIN} | (delete or set())),
+    }
+    out.update({k: frozenset({ADMIN} | v) for k, v in extra.items()})
+    return out
+
+
+NETWORK = {NOC}
+MATRIX: dict[str, dict[str, frozenset[str]]] = {
+    "users": _m(read={ADMIN}),
+    "audit_events": {"read": frozenset({ADMIN})},
+    "customers": _m(write={SUPPORT}),
+    "subscribers": _m(write={NOC, SUPPORT}, suspend={NOC, SUPPORT}, update_installation={FIELD}),
+    "bandwidth_profiles": _m(write=NETWORK),
+    "nas": _m(read={NOC}, write=NETWORK, delete=NETWORK),
+    "radcheck": _m(read={NOC}, write=NETWORK, delete=NETWORK),
+    "radreply": _m(read={NOC}, write=NETWORK, delete=NETWORK),
+    "radacct": {"read": frozenset({ADMIN, NOC, SUPPORT})},
+    "ip_pools": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
+    "ip_allocations": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
+    "devices": _m(write=NETWORK, delete=NETWORK),
+    "vpn_tunnels": _m(read={NOC}, write=NETWORK, delete=NETWORK),
+    "olts": _m(write=NETWORK, delete=NETWORK),
+    "onus": _m(write={NOC, FIELD}, delete=NETWORK),
+    "splitters": _m(write={NOC, FIELD}, delete=NETWORK),
+    "fiber_cables": _m(write={NOC, FIELD}, delete=NETWORK),
+    "wireless_towers": _m(write=NETWORK, delete=NETWORK),
+    "wireless_sectors": _m(write=NETWORK, delete=NETWORK),
+    "wireless_subscribers": _m(write={NOC, FIELD}, delete=NETWORK),
+    "service_activations": {"read": frozenset({ADMIN, NOC, SUPPORT}), "create": frozenset({ADMIN, NOC, SUPPORT})},
+    "ansible_jobs": {"read": frozenset({ADMIN, NOC}), "create": frozenset({ADMIN, NOC})},
+}
+# Seeing soft-deleted rows (``?include_deleted=true``) is for tenant admins only.
+INCLUDE_DELETED = frozenset({ADMIN})
+
+
+def allowed(principal: Principal, resource: str, action: str) -> bool:
+    if principal.is_operator:
+        return False  # operators act on tenants through /api/v1/tenants, not on a tenant's data
+    if action == "include_deleted":
+        return bool(principal.roles & INCLUDE_DELETED)
+    return bool(principal.roles & MATRIX.get(resource, {}).get(action, frozenset()))
+
+
+def require(principal: Principal, resource: str, action: str) -> None:
+    if not allowed(principal, resource, action):
+        raise PermissionDenied(f"your role may not {action.replace('_', ' ')} {resource}")
+
+
+def render_markdown() -> str:
+    """The matrix as a Markdown table (docs/permissions.md embeds it; a test keeps them equal)."""
+    actions = ["read", "create", "update", "delete", "update_installation", "suspend"]
+    short = {ADMIN: "A", NOC: "N", SUPPORT: "S", FIELD: "F"}
+    lines = ["| resource | " + " | ".join(actions) + " |", "|---|" + "---|" * len(actions)]
+    for resource, perms in MATRIX.items():
+        cells = []
+        for action in actions:
+            who = perms.get(action, frozenset())
+            cells.append(" ".join(short[r] for r in ROLES if r in who) or "—")
+        lines.append(f"| {resource} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,73 @@
+"""The HTTP application: wiring only. Routes live in their domains; errors in ispops.api.problems."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from ispops import __version__
+from ispops.api import crud, ops, problems
+from ispops.api.resources import RESOURCES
+from ispops.auth.api import router as auth_router
+from ispops.auth.tokens import jwt_secret_for
+from ispops.config import Settings, get_settings
+from ispops.db.async_session import AsyncDatabase
+from ispops.db.server import Server, open_server
+from ispops.subscribers import api as subscriber_actions
+from ispops.tenancy import api as tenancy_api
+
+DESCRIPTION = """\
+The ispops API: everything the web UI, the CLI and integrators do goes through it.
+
+Authenticate with `POST /api/v1/auth/login` (tenant, email, password, and a TOTP code when MFA is on),
+then send `Authorization: Bearer <access_token>`. Errors are `application/problem+json` (RFC 9457);
+another tenant's object is always a 404.
+"""
+
+
+def resource_router() -> APIRouter:
+    router = APIRouter()
+    for spec in [*RESOURCES, tenancy_api.USERS]:
+        crud.build(router, spec)
+        if spec.name == "subscribers":
+            subscriber_actions.build(router, spec)
+    return router
+
+
+def create_app(settings: Settings | None = None, *, server: Server | None = None) -> FastAPI:
+    """The app. ``server`` is given by tests and by ``ispops up``; otherwise it is opened from settings."""
+    cfg = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = server is None
+        srv = server or open_server(cfg)
+        db = AsyncDatabase(srv)
+        app.state.settings = cfg
+        app.state.db = db
+        app.state.jwt_secret = jwt_secret_for(cfg, cfg.data_dir)
+        try:
+            yield
+        finally:
+            await db.dispose()
+            if own:
+                srv.close()
+
+    app = FastAPI(
+        title="ispops",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    problems.install(app)
+    app.add_middleware(ops.RequestIdAndMetrics)
+    app.include_router(ops.router)
+    app.include_router(auth_router)
+    app.include_router(tenancy_api.router)
+    app.include_router(resource_router())
+    return app

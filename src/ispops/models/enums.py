@@ -1,0 +1,56 @@
+"""Which StrEnum lists the allowed values of which column (each mirrors a CHECK ... IN constraint)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from ispops.models import automation, ftth, identity, network, radius, subscribers, tenancy, wireless
+
+COLUMN_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
+    ("tenants", "status"): tenancy.TenantStatus,
+    ("tenants", "plan_type"): tenancy.PlanType,
+    ("tenants", "billing_cycle"): tenancy.BillingCycle,
+    ("customers", "status"): tenancy.CustomerStatus,
+    ("subscribers", "service_type"): subscribers.ServiceType,
+    ("subscribers", "connection_type"): subscribers.ConnectionType,
+    ("subscribers", "status"): subscribers.SubscriberStatus,
+    ("subscribers", "installation_status"): subscribers.InstallationStatus,
+    ("nas", "type"): radius.NasType,
+    ("nas", "require_ma"): radius.NasRequireMa,
+    ("radcheck", "op"): radius.RadiusOperator,
+    ("ip_pools", "pool_type"): network.IpPoolType,
+    ("ip_allocations", "status"): network.IpAllocationStatus,
+    ("devices", "device_type"): network.DeviceType,
+    ("devices", "status"): network.DeviceStatus,
+    ("devices", "operational_status"): network.DeviceOperationalStatus,
+    ("devices", "snmp_version"): network.SnmpVersion,
+    ("vpn_tunnels", "tunnel_type"): network.VpnTunnelType,
+    ("vpn_tunnels", "status"): network.VpnTunnelStatus,
+    ("olts", "olt_type"): ftth.OltType,
+    ("olts", "management_protocol"): ftth.OltManagementProtocol,
+    ("splitters", "split_ratio"): ftth.SplitRatio,
+    ("splitters", "splitter_type"): ftth.SplitterType,
+    ("splitters", "installation_type"): ftth.SplitterInstallationType,
+    ("splitters", "status"): ftth.SplitterStatus,
+    ("onus", "status"): ftth.OnuStatus,
+    ("onus", "admin_status"): ftth.OnuAdminStatus,
+    ("onus", "operational_status"): ftth.OnuOperationalStatus,
+    ("fiber_cables", "cable_type"): ftth.FiberCableType,
+    ("fiber_cables", "installation_method"): ftth.FiberInstallationMethod,
+    ("fiber_cables", "status"): ftth.FiberCableStatus,
+    ("wireless_towers", "tower_type"): wireless.TowerType,
+    ("wireless_towers", "power_type"): wireless.TowerPowerType,
+    ("wireless_towers", "status"): wireless.TowerStatus,
+    ("wireless_sectors", "status"): wireless.SectorStatus,
+    ("wireless_sectors", "operational_status"): wireless.SectorOperationalStatus,
+    ("wireless_subscribers", "status"): wireless.WirelessSubscriberStatus,
+    ("service_activations", "activation_type"): automation.ActivationType,
+    ("service_activations", "workflow_status"): automation.WorkflowStatus,
+    ("ansible_jobs", "job_type"): automation.AnsibleJobType,
+    ("ansible_jobs", "status"): automation.AnsibleJobStatus,
+    ("ansible_jobs", "trigger_source"): automation.AnsibleTriggerSource,
+    ("audit_events", "actor_kind"): identity.ActorKind,
+    ("audit_events", "action"): identity.AuditAction,
+    ("refresh_tokens", "revoked_reason"): identity.RevokedReason,
+    ("radreply", "op"): radius.RadiusOperator,
+}
