@@ -152,6 +152,6 @@ def translate(exc: DBAPIError) -> IspopsError | None:
         return ValidationFailed(f"{table}.{field}: a value is required", table=table, field=field)
     if isinstance(orig, pg.InsufficientPrivilege) and "row-level security" in (diag.message_primary or ""):
         return NotFound(f"{table}: no such record in this tenant", table=table)
-    if isinstance(orig, pg.InvalidTextRepresentation | pg.DataException):
+    if isinstance(orig, pg.DataError):  # class 22: bad text, out-of-range numbers and dates, …
         return ValidationFailed(f"invalid value: {diag.message_primary}", table=table, field=diag.column_name)
     return None

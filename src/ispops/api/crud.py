@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ispops.api import permissions
-from ispops.api.schemas import create_schema, filter_type, read_schema, update_schema
+from ispops.api.schemas import Str, create_schema, filter_type, read_schema, update_schema
 from ispops.audit.service import record
 from ispops.auth.deps import get_db, get_full_principal, get_meta
 from ispops.auth.principal import Principal, RequestMeta
@@ -48,7 +48,7 @@ class ListQuery(BaseModel):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=10_000_000)
     sort: str | None = Field(None, max_length=64, description="field, or -field for descending")
-    q: str | None = Field(None, min_length=1, max_length=100, description="text search")
+    q: Str | None = Field(None, min_length=1, max_length=100, description="text search")
     include_deleted: bool = Field(False, description="also soft-deleted rows (tenant admins only)")
 
 

@@ -29,8 +29,27 @@ SYSTEM_FIELDS = frozenset({"id", "tenant_id", "created_at", "updated_at", "creat
 
 
 def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL, and only valid UTF-8 can be stored at all."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+def _clean_json(value: Any) -> Any:
+    """The same rule inside JSON documents, keys included."""
+    if isinstance(value, str):
+        _no_nul(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(str(k))
+            _clean_json(v)
+    elif isinstance(value, list):
+        for item in value:
+            _clean_json(item)
     return value
 
 
@@ -67,7 +86,8 @@ def python_type(table: str, column: Column[Any]) -> Any:
         return uuid.UUID
     if isinstance(t, JSONB):
         hint = str(getattr(column, "info", {}).get("json", ""))
-        return list[Any] if hint == "list" or column.name in JSON_LISTS else dict[str, Any]
+        shape = list[Any] if hint == "list" or column.name in JSON_LISTS else dict[str, Any]
+        return Annotated[shape, AfterValidator(_clean_json)]
     if isinstance(t, Boolean):
         return bool
     if isinstance(t, BigInteger):

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_jsonable_python
 from sqlalchemy import func, select
 
 from ispops.api.crud import Page, Resource
@@ -98,7 +99,7 @@ async def _platform_audit(s: Any, principal: Principal, meta: RequestMeta, tenan
                           changes: dict[str, Any]) -> None:
     s.add(PlatformAuditEvent(operator_id=principal.id, ip=meta.ip, request_id=meta.request_id,
                              target_tenant_id=tenant, entity="tenants", entity_id=tenant, action=action,
-                             changes=changes))
+                             changes=to_jsonable_python(changes)))
 
 
 @router.get("/api/v1/tenants", response_model=Page[TenantRead], summary="List tenants and their usage (operators)")  # type: ignore[valid-type]
