@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -11,6 +17,7 @@ from ispops.app import create_app
 from ispops.auth.principal import Principal
 from ispops.auth.tokens import issue_access_token
 from ispops.config import Settings
+from ispops.db.server import Server
 from ispops.db.session import Database
 
 SECRET = "test-secret-" + "x" * 64
@@ -52,3 +59,46 @@ def auth() -> TokenFor:
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_for(server: Server) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISPOPS_")}
+    env["ISPOPS_JWT_SECRET"] = SECRET
+    if server.embedded:
+        host = server.admin_url.query["host"]
+        assert isinstance(host, str)
+        env["ISPOPS_DATA_DIR"] = os.path.dirname(host)
+        env["ISPOPS_DATABASE_NAME"] = server.database
+    else:
+        env["ISPOPS_DATABASE_URL"] = server.admin_url.render_as_string(hide_password=False)
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_url(database: Database) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ispops.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env=env_for(database.server),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the API did not become ready")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)

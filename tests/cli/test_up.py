@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ispops.db.migrate import head_revision
+from ispops.demo.seed import DEMO_PASSWORD
 
 
-def start_up(data_dir: Path, *args: str) -> subprocess.Popen[str]:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_up(data_dir: Path, *args: str, port: int = 0) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ISPOPS_")}
-    env.update({"ISPOPS_DATA_DIR": str(data_dir), "COLUMNS": "200"})
+    env.update({"ISPOPS_DATA_DIR": str(data_dir), "COLUMNS": "200", "ISPOPS_API_PORT": str(port or free_port())})
     return subprocess.Popen(
         [sys.executable, "-m", "ispops", "up", *args],
         stdout=subprocess.PIPE,
@@ -43,8 +52,20 @@ def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 180) -
 
 def test_up_starts_reuses_and_stops_the_embedded_server(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc = start_up(data)
+    port = free_port()
+    proc = start_up(data, port=port)
     lines = read_until(proc, "Running.")
+    assert f"API: http://127.0.0.1:{port}" in "\n".join(lines)
+    # The API answers, on the database it just migrated and seeded: the demo admin can log in.
+    assert httpx.get(f"http://127.0.0.1:{port}/readyz").json()["status"] == "ok"
+    login = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/auth/login",
+        json={"tenant": "lakeside-fibre", "email": "admin@lakeside-fibre.demo", "password": DEMO_PASSWORD},
+    )
+    assert login.status_code == 200, login.text
+    token = login.json()["access_token"]
+    subs = httpx.get(f"http://127.0.0.1:{port}/api/v1/subscribers", headers={"Authorization": f"Bearer {token}"})
+    assert subs.json()["total"] == 12
     assert lines[0].startswith("Database: embedded PostgreSQL"), lines
     assert any(f"Migrations: at revision {head_revision()}" in line for line in lines)
     assert any(line.startswith("Demo data: tenants lakeside-fibre, ridgeline-wireless created") for line in lines)

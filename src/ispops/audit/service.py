@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from pydantic_core import to_jsonable_python
@@ -15,14 +14,6 @@ from ispops.models import AuditEvent
 SECRET_FIELDS = frozenset(
     {"password", "password_hash", "pppoe_password", "secret", "mfa_secret", "mfa_recovery_codes", "value_secret"}
 )
-
-
-def _address(ip: str | None) -> str | None:
-    """Only a real IP address is recorded (test clients and some proxies report names)."""
-    try:
-        return str(ipaddress.ip_address(ip)) if ip else None
-    except ValueError:
-        return None
 
 
 def redact(changes: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +37,7 @@ async def record(
             tenant_id=principal.tenant_id,
             actor_kind="user",
             actor_id=principal.id,
-            ip=_address(meta.ip),
+            ip=meta.ip,
             request_id=meta.request_id,
             entity=entity,
             entity_id=entity_id,

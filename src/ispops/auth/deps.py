@@ -5,6 +5,7 @@ The application puts ``db`` (AsyncDatabase), ``settings`` and ``jwt_secret`` on 
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from typing import Annotated, cast
 
@@ -29,11 +30,19 @@ def get_settings_dep(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
+def _address(host: str | None) -> str | None:
+    """The client's IP address, or None when the transport reports a name (test clients, some proxies)."""
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None
+
+
 def get_meta(request: Request) -> RequestMeta:
     """Client address, request id (set by the request-id middleware, else a fresh one) and user agent."""
     request_id = getattr(request.state, "request_id", None)
     return RequestMeta(
-        ip=request.client.host if request.client else None,
+        ip=_address(request.client.host if request.client else None),
         request_id=request_id if isinstance(request_id, str) and request_id else uuid.uuid4().hex,
         user_agent=request.headers.get("user-agent"),
     )

@@ -1,0 +1,383 @@
+"""Read benchmark: ``GET /api/v1/subscribers/{id}`` with row-level security on, against the same with RLS off.
+
+    .venv/bin/python bench/api_read.py [--subscribers 1000000 --tenants 100 --duration 20 --connections 64]
+
+1. Opens the embedded PostgreSQL in ``.bench-data/`` (or the server named by ``ISPOPS_DATABASE_URL``) and
+   migrates it to head.
+2. Loads ``--tenants`` tenants (ids ``bench-0000``...) and ``--subscribers`` subscribers spread evenly over
+   them, as the superuser with triggers skipped, then sets the tenants' counters and runs VACUUM ANALYZE.
+   A rerun reuses the data when the counts match.
+3. Starts the API as production does: ``uvicorn ispops.app:create_app --factory --workers 2``.
+4. Drives it with wrk over ``--pairs`` random (tenant, subscriber) pairs, one access token per tenant:
+   phase A with RLS as shipped, phase B with RLS disabled on ``subscribers`` and ``tenants`` (same uvicorn
+   processes, warm pools; each phase has its own discarded warm-up). RLS is restored in a ``finally``.
+
+It is a measurement: exit 0 whether or not the targets are met, non-zero on errors (any non-2xx response,
+socket error, or a failure to load or start). Needs wrk: ``apt-get install -y wrk``.
+
+Delete the bench data: ``rm -rf .bench-data`` (the embedded server stops when this script exits).
+With ISPOPS_DATABASE_URL the bench tenants live in that database; remove them as a superuser with
+``SET session_replication_role = replica; DELETE FROM subscribers WHERE starts_with(tenant_id, 'bench-');
+DELETE FROM tenants WHERE starts_with(id, 'bench-');``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ispops.auth.principal import Principal
+from ispops.auth.tokens import issue_access_token
+from ispops.config import Settings
+from ispops.db import migrate
+from ispops.db.server import Server, libpq_dsn, open_server
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RPS, TARGET_P99_MS, TARGET_RATIO = 1500.0, 100.0, 0.90
+RLS_TABLES = ("subscribers", "tenants")
+CHUNK = 100_000
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+TENANTS_SQL = """
+INSERT INTO tenants (id, name, slug, status, plan_type, email)
+SELECT 'bench-' || lpad(t::text, 4, '0'), 'Bench ISP ' || t, 'bench-' || lpad(t::text, 4, '0'),
+       'active', 'enterprise', 'noc@bench-' || t || '.example'
+FROM generate_series(0, %(tenants)s - 1) AS t
+"""
+# Subscriber g goes to tenant g mod T; every column the API returns is filled with plausible values.
+SUBSCRIBERS_SQL = """
+INSERT INTO subscribers (tenant_id, subscriber_number, service_type, connection_type, status,
+    service_address_line1, service_address_city, service_address_postal_code, service_address_country,
+    service_location_lat, service_location_lng, installation_status, installation_date, vlan_id,
+    pppoe_username, pppoe_password, mac_address, service_activated_at, billing_cycle_day, notes)
+SELECT 'bench-' || lpad(mod(g, %(t)s)::text, 4, '0'), 'S' || lpad((g / %(t)s)::text, 8, '0'),
+       (ARRAY['ftth', 'wireless'])[1 + mod(g, 2)], 'pppoe', 'active',
+       (1 + mod(g, 997)) || ' Fibre Street', 'Lakeside', lpad(mod(g, 99991)::text, 5, '0'), 'NZ',
+       -36.8 - mod(g, 1000) / 10000.0, 174.7 + mod(g / 1000, 1000) / 10000.0,
+       'completed', date '2025-01-01' + mod(g, 365), 1 + mod(g, 4094),
+       'u' || (g / %(t)s) || '@bench-' || mod(g, %(t)s), left(md5(g::text), 16),
+       concat_ws(':', '02', substr(h, 1, 2), substr(h, 3, 2), substr(h, 5, 2), substr(h, 7, 2), substr(h, 9, 2)),
+       now() - make_interval(days => mod(g, 1000)), 1 + mod(g, 28), 'loaded by bench/api_read.py'
+FROM generate_series(%(lo)s, %(hi)s - 1) AS g, LATERAL (SELECT lpad(to_hex(g), 10, '0') AS h) AS x
+"""
+COUNTERS_SQL = """
+UPDATE tenants AS t SET current_subscribers = c.n, max_subscribers = greatest(t.max_subscribers, c.n + 10000)
+FROM (SELECT tenant_id, count(*) FILTER (WHERE deleted_at IS NULL AND status <> 'terminated') AS n
+      FROM subscribers WHERE starts_with(tenant_id, 'bench-') GROUP BY tenant_id) AS c
+WHERE t.id = c.tenant_id
+"""
+DRIFT_SQL = """
+SELECT count(*) FROM tenants AS t WHERE starts_with(t.id, 'bench-') AND t.current_subscribers <> (
+  SELECT count(*) FROM subscribers AS s WHERE s.tenant_id = t.id AND s.deleted_at IS NULL AND s.status <> 'terminated')
+"""
+# One pre-built request per line of the pairs file ("<token> <path>"), cycled; threads start at different offsets.
+WRK_LUA = """
+local reqs, n, i, next_tid = {}, 0, 0, 0
+function setup(thread) thread:set("tid", next_tid); next_tid = next_tid + 1 end
+function init(args)
+  for line in io.lines(args[1]) do
+    local token, path = line:match("^(%S+) (%S+)$")
+    n = n + 1
+    reqs[n] = wrk.format("GET", path, {["Authorization"] = "Bearer " .. token})
+  end
+  i = ((tid or 0) * 7919) % n
+end
+function request() i = i % n + 1; return reqs[i] end
+"""
+
+
+def scalar(conn: Conn, query: str, params: dict[str, Any] | None = None) -> Any:
+    row = conn.execute(query, params).fetchone()
+    return None if row is None else row[0]
+
+
+def ensure_data(conn: Conn, tenants: int, subscribers: int) -> None:
+    have_t = scalar(conn, "SELECT count(*) FROM tenants WHERE starts_with(id, 'bench-')")
+    have_s = scalar(conn, "SELECT count(*) FROM subscribers WHERE starts_with(tenant_id, 'bench-')")
+    if (have_t, have_s) == (tenants, subscribers) and scalar(conn, DRIFT_SQL) == 0:
+        print(f"data: reusing {have_t} tenants / {have_s:,} subscribers")
+        return
+    started = time.monotonic()
+    conn.execute("SET session_replication_role = replica")  # no triggers: audit, counters, FK checks
+    conn.execute("SET synchronous_commit = off")
+    if have_t or have_s:
+        print(f"data: found {have_t} tenants / {have_s:,} subscribers, reloading")
+        conn.execute("DELETE FROM subscribers WHERE starts_with(tenant_id, 'bench-')")
+        conn.execute("DELETE FROM tenants WHERE starts_with(id, 'bench-')")
+    conn.execute(TENANTS_SQL, {"tenants": tenants})
+    for lo in range(0, subscribers, CHUNK):
+        hi = min(lo + CHUNK, subscribers)
+        conn.execute(SUBSCRIBERS_SQL, {"t": tenants, "lo": lo, "hi": hi})
+        print(f"data: {hi:,} / {subscribers:,} subscribers ({time.monotonic() - started:.0f} s)", flush=True)
+    conn.execute("RESET session_replication_role")
+    conn.execute(COUNTERS_SQL)
+    if scalar(conn, DRIFT_SQL) != 0:
+        raise RuntimeError("tenant counters do not match the loaded subscribers")
+    loaded = time.monotonic() - started
+    conn.execute("VACUUM (ANALYZE) subscribers, tenants")
+    print(f"data: loaded in {loaded:.0f} s, VACUUM ANALYZE {time.monotonic() - started - loaded:.0f} s")
+
+
+def set_rls(conn: Conn, enabled: bool) -> None:
+    conn.execute("SET lock_timeout = '30s'")
+    with conn.transaction():
+        for table in RLS_TABLES:
+            for step in ("ENABLE", "FORCE") if enabled else ("NO FORCE", "DISABLE"):
+                conn.execute(f"ALTER TABLE {table} {step} ROW LEVEL SECURITY")
+    state = conn.execute(
+        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+        "WHERE relname = ANY(%s) AND relnamespace = 'public'::regnamespace",
+        (list(RLS_TABLES),),
+    ).fetchall()
+    if len(state) != len(RLS_TABLES) or any(r[1] != enabled or r[2] != enabled for r in state):
+        raise RuntimeError(f"RLS state is not {'on' if enabled else 'off'}: {state}")
+
+
+def write_requests(conn: Conn, out: Path, pairs: int, secret: str) -> tuple[str, str]:
+    rows = conn.execute(
+        "SELECT tenant_id, id::text FROM subscribers WHERE starts_with(tenant_id, 'bench-') "
+        "ORDER BY random() LIMIT %s",
+        (pairs,),
+    ).fetchall()
+    if not rows:
+        raise RuntimeError("no bench subscribers to read")
+    tokens: dict[str, str] = {}
+    for tenant, _ in rows:
+        if tenant not in tokens:
+            who = Principal(kind="user", id=str(uuid.uuid5(uuid.NAMESPACE_URL, tenant)), tenant_id=tenant,
+                            roles=frozenset({"noc_engineer"}))
+            tokens[tenant] = issue_access_token(who, secret=secret, ttl_seconds=4 * 3600)
+    lines = [f"{tokens[t]} /api/v1/subscribers/{sid}" for t, sid in rows]
+    random.shuffle(lines)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"requests: {len(lines)} subscribers across {len(tokens)} tenants")
+    token, path = lines[0].split(" ")
+    return token, path
+
+
+def http_get(url: str, token: str | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - our own loopback server
+            return int(resp.status), bytes(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def api_server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    """uvicorn in its own session, stopped with SIGTERM (SIGKILL to its group after 20 s)."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "ispops.app:create_app", "--factory", "--workers", str(workers),
+           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
+                                start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {proc.returncode}; see {log}")
+            with contextlib.suppress(OSError):
+                if http_get(base + "/readyz", timeout=2)[0] == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn not ready after 120 s; see {log}")
+            time.sleep(0.2)
+        print(f"api: {' '.join(cmd[2:])} (pid {proc.pid})")
+        yield base, proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                print("api: still running after SIGTERM, killing its process group", file=sys.stderr)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # leftover workers, if any; the group is uvicorn's own
+        proc.wait()
+
+
+def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) of each root process and all its descendants, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            f = raw[raw.rindex(")") + 2 :].split()
+            table[int(entry.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / tick)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out: dict[str, float] = {}
+    for name, root in roots.items():
+        total, stack = 0.0, [root]
+        while stack:
+            pid = stack.pop()
+            if pid in table:
+                total += table[pid][1]
+                stack.extend(children.get(pid, []))
+        out[name] = total
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    out["idle"] = (fields[3] + fields[4]) / tick
+    out["all"] = sum(fields[:8]) / tick
+    return out
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float = 0.0
+    requests: int = 0
+    latency_ms: dict[int, float] = field(default_factory=dict)
+    cores: dict[str, float] = field(default_factory=dict)
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def run_wrk(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Path], seconds: int, name: str) -> Result:
+    cmd = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency",
+           "-s", str(files[0]), url, "--", str(files[1])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=seconds + 60)  # noqa: S603
+    out = proc.stdout
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    rps, total = re.search(r"Requests/sec:\s+([\d.]+)", out), re.search(r"(\d+) requests in", out)
+    if proc.returncode != 0 or rps is None or total is None:
+        raise RuntimeError(f"wrk failed ({proc.returncode}):\n{out}\n{proc.stderr}")
+    if non2xx or (errors and any(int(x) for x in errors.groups())):
+        raise RuntimeError(f"{name}: errors under load, not a valid measurement:\n{out}")
+    lat = {int(p): float(v) * UNITS[u] for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    return Result(name, rps=float(rps.group(1)), requests=int(total.group(1)), latency_ms=lat)
+
+
+def phase(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Path], name: str,
+          roots: dict[str, int], check: tuple[str, str]) -> Result:
+    status, body = http_get(url + check[1], check[0])
+    if status != 200 or check[1].rsplit("/", 1)[1].encode() not in body:
+        raise RuntimeError(f"{name}: sanity GET {check[1]} returned {status}: {body[:300]!r}")
+    run_wrk(args, wrk, url, files, args.warmup, name + " (warm-up)")
+    before, wrk_before, t0 = cpu_seconds(roots), resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
+    result = run_wrk(args, wrk, url, files, args.duration, name)
+    after, wrk_after, wall = cpu_seconds(roots), resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - t0
+    result.cores = {k: (after[k] - before[k]) / wall for k in roots}
+    result.cores["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime) / wall
+    result.cores["busy %"] = 100 * (1 - (after["idle"] - before["idle"]) / (after["all"] - before["all"]))
+    print(f"{name}: {result.rps:,.0f} req/s, p99 {result.latency_ms.get(99, float('nan')):.1f} ms", flush=True)
+    return result
+
+
+def report(a: Result, b: Result, args: argparse.Namespace) -> None:
+    print(f"\nGET /api/v1/subscribers/{{id}}, {args.subscribers:,} subscribers / {args.tenants} tenants, "
+          f"{args.workers} uvicorn workers, wrk -t{args.threads} -c{args.connections} -d{args.duration}s")
+    print("CPU columns: cores used during the measured run (sum over processes); busy: whole machine")
+    head = ["phase", "req/s", "requests", "p50 ms", "p75 ms", "p90 ms", "p99 ms"]
+    head += ["uvicorn", "postgres", "wrk", "busy %"]
+    print(f"{head[0]:<12}" + "".join(f"{h:>10}" for h in head[1:]))
+    for r in (a, b):
+        lat = [r.latency_ms.get(p, float("nan")) for p in (50, 75, 90, 99)]
+        cores = [r.cores.get(k, float("nan")) for k in ("uvicorn", "postgres", "wrk", "busy %")]
+        print(f"{r.name:<12}{r.rps:>10,.0f}{r.requests:>10,}" + "".join(f"{x:>10.2f}" for x in lat + cores))
+    ratio = a.rps / b.rps
+    p99 = a.latency_ms.get(99, float("inf"))
+    print(f"\nRLS-on / RLS-off throughput: {ratio:.3f}")
+    for what, ok in ((f">= {TARGET_RPS:,.0f} req/s with RLS on: {a.rps:,.0f}", a.rps >= TARGET_RPS),
+                     (f"p99 < {TARGET_P99_MS:.0f} ms with RLS on: {p99:.1f} ms", p99 < TARGET_P99_MS),
+                     (f"RLS-on >= {TARGET_RATIO:.2f} x RLS-off: {ratio:.3f}", ratio >= TARGET_RATIO)):
+        print(f"  target {what:<45} {'met' if ok else 'MISSED'}")
+
+
+def postmaster_pid(conn: Conn) -> int | None:
+    backend = scalar(conn, "SELECT pg_backend_pid()")
+    try:
+        stat = Path(f"/proc/{backend}/stat").read_text()
+    except OSError:
+        return None  # a server on another machine: no CPU split for it
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    p.add_argument("--subscribers", type=int, default=1_000_000)
+    p.add_argument("--tenants", type=int, default=100)
+    p.add_argument("--duration", type=int, default=20, help="seconds per measured phase")
+    p.add_argument("--warmup", type=int, default=5, help="seconds of discarded load before each phase")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (it shares the 2 cores with the server)")
+    p.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    p.add_argument("--pairs", type=int, default=2000, help="random (tenant, subscriber) pairs to request")
+    p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
+    args = p.parse_args()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("wrk not found: install it (Debian/Ubuntu: apt-get install -y wrk)", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks on SIGTERM too
+    started = time.monotonic()
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / ".gitignore").write_text("*\n")  # never committed
+    server: Server = open_server(Settings(data_dir=data_dir))
+    print(f"database: {server.description}")
+    try:
+        migrate.upgrade(server)
+        with psycopg.connect(libpq_dsn(server.admin_url), autocommit=True) as conn:
+            ensure_data(conn, args.tenants, args.subscribers)
+            set_rls(conn, True)  # as shipped, even if an interrupted run left it off
+            secret = secrets.token_hex(32)
+            files = (data_dir / "api_read.lua", data_dir / "requests.txt")
+            files[0].write_text(WRK_LUA)
+            check = write_requests(conn, files[1], args.pairs, secret)
+            env = {**os.environ, "ISPOPS_DATA_DIR": str(data_dir), "ISPOPS_JWT_SECRET": secret}
+            try:
+                with api_server(env, args.workers, data_dir / "uvicorn.log") as (url, api_pid):
+                    roots = {"uvicorn": api_pid}
+                    pm = postmaster_pid(conn)
+                    if pm is not None:
+                        roots["postgres"] = pm
+                    a = phase(args, wrk, url, files, "A: RLS on", roots, check)
+                    set_rls(conn, False)
+                    b = phase(args, wrk, url, files, "B: RLS off", roots, check)
+            finally:
+                set_rls(conn, True)
+        report(a, b, args)
+        print(f"\ntotal run time {time.monotonic() - started:.0f} s")
+        return 0
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
