@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import psycopg
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from ispops.db.session import Database
 from tests.api.conftest import TokenFor
@@ -108,3 +109,31 @@ def test_quota_is_exact_under_parallel_requests(
     assert codes.count(201) == 25 and codes.count(409) == 35, codes
     row = admin.execute("select current_subscribers, (select count(*) from subscribers) from tenants").fetchone()
     assert row == (25, 25)
+
+
+def test_tenant_admin_requires_mfa_and_cannot_touch_limits(
+    client: TestClient, db: Database, auth: TokenFor, admin: psycopg.Connection[Any]
+) -> None:
+    make_tenant(db, "isp-a")
+    admin_h = auth("isp-a", "tenant_admin")
+    changed = client.patch("/api/v1/tenant", json={"require_mfa": True, "phone": "+254700000000"}, headers=admin_h)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["settings"]["require_mfa"] is True
+    assert client.patch("/api/v1/tenant", json={"max_subscribers": 10**6}, headers=admin_h).status_code == 422
+    assert client.patch("/api/v1/tenant", json={"require_mfa": False},
+                        headers=auth("isp-a", "noc_engineer")).status_code == 403
+    # The database refuses too: the app role may not write quota or status columns at all.
+    with db.tenant("isp-a") as s:
+        ok = s.execute(text("select has_column_privilege('tenants', 'max_subscribers', 'UPDATE'), "
+                            "has_column_privilege('tenants', 'settings', 'UPDATE')")).one()
+    assert tuple(ok) == (False, True)
+    # A user of that tenant now signs in with an MFA-pending token that only opens /auth/mfa/*.
+    client.post("/api/v1/users", json={"email": "n@isp-a.example", "password": PASSWORD, "roles": ["noc_engineer"]},
+                headers=admin_h)
+    login = client.post("/api/v1/auth/login", json={"tenant": "isp-a", "email": "n@isp-a.example",
+                                                    "password": PASSWORD}).json()
+    pending = {"Authorization": f"Bearer {login['access_token']}"}
+    assert client.get("/api/v1/devices", headers=pending).status_code == 403
+    assert client.post("/api/v1/auth/mfa/enrol", headers=pending).status_code == 200
+    events = admin.execute("select entity, changes from audit_events where entity = 'tenants'").fetchall()
+    assert events and events[0][1]["require_mfa"] == [False, True]

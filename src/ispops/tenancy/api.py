@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ispops.api.crud import Page, Resource
 from ispops.api.schemas import Str, read_schema
+from ispops.audit.service import record
 from ispops.auth.deps import get_db, get_full_principal, get_meta
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.db.async_session import AsyncDatabase
@@ -172,4 +173,42 @@ async def my_tenant(principal: Operator, db: Db) -> Any:
         tenant = await s.get(Tenant, principal.tenant_id)
         if tenant is None:
             raise NotFound("tenants: no such tenant", table="tenants")
+        return TenantRead.model_validate(tenant)
+
+
+class TenantSelfUpdate(BaseModel):
+    """What a tenant admin may change about their own tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[Str, Field(max_length=255)] | None = None
+    phone: Annotated[Str, Field(max_length=50)] | None = None
+    billing_email: Annotated[Str, Field(max_length=255)] | None = None
+    timezone: Annotated[Str, Field(max_length=50)] | None = None
+    require_mfa: bool | None = Field(None, description="staff must enrol TOTP MFA before using the API")
+
+
+@router.patch("/api/v1/tenant", response_model=TenantRead, summary="Change your tenant's contact details and settings")
+async def update_my_tenant(body: TenantSelfUpdate, principal: Operator, db: Db, meta: Meta) -> Any:
+    if principal.is_operator or principal.tenant_id is None:
+        raise PermissionDenied("tenant users only")
+    if "tenant_admin" not in principal.roles:
+        raise PermissionDenied("only tenant admins may change the tenant's settings")
+    data = body.model_dump(exclude_unset=True)
+    require_mfa = data.pop("require_mfa", None)
+    async with db.tenant(principal.tenant_id, user_id=principal.id) as s:
+        tenant = await s.get(Tenant, principal.tenant_id, with_for_update=True)
+        if tenant is None:
+            raise NotFound("tenants: no such tenant", table="tenants")
+        changes = {k: [getattr(tenant, k), v] for k, v in data.items() if getattr(tenant, k) != v}
+        for k, v in data.items():
+            setattr(tenant, k, v)
+        if require_mfa is not None and bool(tenant.settings.get("require_mfa")) != require_mfa:
+            changes["require_mfa"] = [bool(tenant.settings.get("require_mfa")), require_mfa]
+            tenant.settings = {**tenant.settings, "require_mfa": require_mfa}
+        await s.flush()
+        await s.refresh(tenant)
+        if changes:
+            await record(s, principal=principal, meta=meta, entity="tenants", entity_id=tenant.id, action="update",
+                         changes=changes)
         return TenantRead.model_validate(tenant)

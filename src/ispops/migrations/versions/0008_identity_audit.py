@@ -188,14 +188,26 @@ GLOBAL = [
 
 READINESS = ["GRANT SELECT ON alembic_version TO ispops_app, ispops_platform"]  # /readyz compares revisions
 
+# Tenant admins edit their own tenant's contact details and settings (e.g. require_mfa) — never its
+# status, plan, limits or counters: the grant is column by column.
+TENANT_SELF_SERVICE = [
+    "GRANT UPDATE (email, phone, billing_email, timezone, logo_url, primary_color, settings) ON tenants TO ispops_app",
+    "CREATE POLICY tenant_self_update ON tenants FOR UPDATE TO ispops_app "
+    "USING (id = current_setting('app.current_tenant_id', true)) "
+    "WITH CHECK (id = current_setting('app.current_tenant_id', true))",
+]
+
 
 def upgrade() -> None:
-    run(USERS + AUDIT + REFRESH + LOGIN_FAILURES + GLOBAL + READINESS)
+    run(USERS + AUDIT + REFRESH + LOGIN_FAILURES + GLOBAL + READINESS + TENANT_SELF_SERVICE)
 
 
 def downgrade() -> None:
     run(
         [
+            "DROP POLICY tenant_self_update ON tenants",
+            "REVOKE UPDATE (email, phone, billing_email, timezone, logo_url, primary_color, settings) "
+            "ON tenants FROM ispops_app",
             "REVOKE SELECT ON alembic_version FROM ispops_app, ispops_platform",
             "DROP FUNCTION ispops_ip_login_failures(inet, integer, boolean)",
             "DROP TABLE ip_login_failures",
