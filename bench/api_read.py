@@ -226,7 +226,7 @@ def api_server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[s
 
 
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
-    """CPU time (user + system) of each root process and all its descendants, from /proc."""
+    """CPU seconds of each root's process tree, from /proc; cutime/cstime keep the share of exited children."""
     tick = os.sysconf("SC_CLK_TCK")
     table: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -236,7 +236,7 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
             except OSError:
                 continue
             f = raw[raw.rindex(")") + 2 :].split()
-            table[int(entry.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / tick)
+            table[int(entry.name)] = (int(f[1]), sum(int(x) for x in f[11:15]) / tick)
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)

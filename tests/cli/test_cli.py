@@ -177,3 +177,13 @@ def test_unreachable_database_is_one_clear_line(monkeypatch: pytest.MonkeyPatch)
         get_settings.cache_clear()
     assert result.exit_code == 1
     assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_operator_create_is_hashed_and_unique(cli_env: dict[str, str], admin: psycopg.Connection[Any]) -> None:
+    env = {"ISPOPS_OPERATOR_PASSWORD": "operator-password-123"}
+    made = invoke("operator", "create", "--email", "Ops@Example.NET", env=env)
+    assert made.exit_code == 0, made.output
+    row = admin.execute("select email, password_hash from platform_operators").fetchone()
+    assert row is not None and row[0] == "ops@example.net" and row[1].startswith("$argon2id$")
+    again = invoke("operator", "create", "--email", "ops@example.net", env=env)
+    assert again.exit_code == 1 and "already exists" in again.output

@@ -19,6 +19,7 @@ app.command()(platform.seed)
 app.add_typer(db.app, name="db")
 app.add_typer(tenants.tenant_app, name="tenant")
 app.add_typer(tenants.user_app, name="user")
+app.add_typer(tenants.operator_app, name="operator")
 
 
 def main() -> None:

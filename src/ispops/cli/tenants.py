@@ -10,12 +10,14 @@ from rich.table import Table
 from sqlalchemy import select
 
 from ispops.cli.common import console, friendly_errors, open_database
-from ispops.models import Tenant
+from ispops.errors import ValidationFailed
+from ispops.models import PlatformOperator, Tenant
 from ispops.models.tenancy import PlanType, TenantStatus, UserRole
-from ispops.tenancy.service import create_tenant, create_user, get_tenant
+from ispops.tenancy.service import EMAIL, create_tenant, create_user, get_tenant, hash_password
 
 tenant_app = typer.Typer(help="Tenants (ISPs) on this installation.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff users of a tenant.", no_args_is_help=True)
+operator_app = typer.Typer(help="Platform operators: the people who run this installation.", no_args_is_help=True)
 
 
 @tenant_app.command("create")
@@ -105,3 +107,30 @@ def user_create(
                 full_name=full_name,
             )
             console.print(f"Created user {user.email} ({', '.join(user.roles)}) in tenant {tenant}.")
+
+
+@operator_app.command("create")
+@friendly_errors
+def operator_create(
+    email: Annotated[str, typer.Option(help="Login email of the operator.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="ISPOPS_OPERATOR_PASSWORD",
+            help="At least 12 characters. Prompted if not given; or set ISPOPS_OPERATOR_PASSWORD.",
+        ),
+    ],
+    full_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+) -> None:
+    """Create a platform operator (signs in at /api/v1/auth/operator/login, manages tenants)."""
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise ValidationFailed("platform_operators.email: not an email address", field="email")
+    password_hash = hash_password(password)
+    with open_database() as db, db.platform() as session:
+        session.add(PlatformOperator(email=email, password_hash=password_hash, full_name=full_name))
+        session.flush()
+    console.print(f"Created platform operator {email}.")
