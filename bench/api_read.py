@@ -1,24 +1,20 @@
-"""Read benchmark: ``GET /api/v1/subscribers/{id}`` with row-level security on, against the same with RLS off.
+"""Read benchmark: ``GET /api/v1/subscribers/{id}`` with row-level security on, and the same with RLS off.
 
     .venv/bin/python bench/api_read.py [--subscribers 1000000 --tenants 100 --duration 20 --connections 64]
 
-1. Opens the embedded PostgreSQL in ``.bench-data/`` (or the server named by ``ISPOPS_DATABASE_URL``) and
-   migrates it to head.
-2. Loads ``--tenants`` tenants (ids ``bench-0000``...) and ``--subscribers`` subscribers spread evenly over
-   them, as the superuser with triggers skipped, then sets the tenants' counters and runs VACUUM ANALYZE.
-   A rerun reuses the data when the counts match.
-3. Starts the API as production does: ``uvicorn ispops.app:create_app --factory --workers 2``.
-4. Drives it with wrk over ``--pairs`` random (tenant, subscriber) pairs, one access token per tenant:
-   phase A with RLS as shipped, phase B with RLS disabled on ``subscribers`` and ``tenants`` (same uvicorn
-   processes, warm pools; each phase has its own discarded warm-up). RLS is restored in a ``finally``.
+Opens the embedded PostgreSQL in ``.bench-data/`` (or ``ISPOPS_DATABASE_URL``), migrates it, loads the tenants
+(``bench-0000``...) and subscribers once as the superuser with triggers skipped (a rerun reuses them when the
+counts match), starts the API as production does (``uvicorn ispops.app:create_app --factory --workers 2``)
+and drives it with wrk over random (tenant, subscriber) pairs, one access token per tenant: phase A with RLS
+as shipped, phase B with RLS disabled on ``subscribers`` and ``tenants``, in the same uvicorn processes, each
+after a discarded warm-up; ``--rounds N`` repeats the pair as A B, B A, A B... and reports medians (the first
+phase after start-up tends to run with more pool churn, see docs/benchmarks.md). RLS is restored in a
+``finally``. A measurement: exit 0 whether or not targets are met, non-zero on errors (any non-2xx response,
+socket error or request over 10 s, failure to load or start). Needs wrk (``apt-get install -y wrk``).
 
-It is a measurement: exit 0 whether or not the targets are met, non-zero on errors (any non-2xx response,
-socket error, or a failure to load or start). Needs wrk: ``apt-get install -y wrk``.
-
-Delete the bench data: ``rm -rf .bench-data`` (the embedded server stops when this script exits).
-With ISPOPS_DATABASE_URL the bench tenants live in that database; remove them as a superuser with
-``SET session_replication_role = replica; DELETE FROM subscribers WHERE starts_with(tenant_id, 'bench-');
-DELETE FROM tenants WHERE starts_with(id, 'bench-');``
+Delete the bench data: ``rm -rf .bench-data`` (the embedded server stops when this script exits). With
+ISPOPS_DATABASE_URL, as a superuser: ``SET session_replication_role = replica; DELETE FROM subscribers WHERE
+starts_with(tenant_id, 'bench-'); DELETE FROM tenants WHERE starts_with(id, 'bench-');``
 """
 
 from __future__ import annotations
@@ -33,6 +29,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -144,21 +141,15 @@ def set_rls(conn: Conn, enabled: bool) -> None:
         for table in RLS_TABLES:
             for step in ("ENABLE", "FORCE") if enabled else ("NO FORCE", "DISABLE"):
                 conn.execute(f"ALTER TABLE {table} {step} ROW LEVEL SECURITY")
-    state = conn.execute(
-        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
-        "WHERE relname = ANY(%s) AND relnamespace = 'public'::regnamespace",
-        (list(RLS_TABLES),),
-    ).fetchall()
+    state = conn.execute("SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY(%s) "
+                         "AND relnamespace = 'public'::regnamespace", (list(RLS_TABLES),)).fetchall()
     if len(state) != len(RLS_TABLES) or any(r[1] != enabled or r[2] != enabled for r in state):
         raise RuntimeError(f"RLS state is not {'on' if enabled else 'off'}: {state}")
 
 
 def write_requests(conn: Conn, out: Path, pairs: int, secret: str) -> tuple[str, str]:
-    rows = conn.execute(
-        "SELECT tenant_id, id::text FROM subscribers WHERE starts_with(tenant_id, 'bench-') "
-        "ORDER BY random() LIMIT %s",
-        (pairs,),
-    ).fetchall()
+    rows = conn.execute("SELECT tenant_id, id::text FROM subscribers WHERE starts_with(tenant_id, 'bench-') "
+                        "ORDER BY random() LIMIT %s", (pairs,)).fetchall()
     if not rows:
         raise RuntimeError("no bench subscribers to read")
     tokens: dict[str, str] = {}
@@ -184,16 +175,12 @@ def http_get(url: str, token: str | None = None, timeout: float = 5.0) -> tuple[
         return exc.code, exc.read()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def api_server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[str, int]]:
     """uvicorn in its own session, stopped with SIGTERM (SIGKILL to its group after 20 s)."""
-    port = free_port()
+    with socket.socket() as sock:  # a free loopback port
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
     cmd = [sys.executable, "-m", "uvicorn", "ispops.app:create_app", "--factory", "--workers", str(workers),
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     with log.open("ab") as out:
@@ -225,28 +212,33 @@ def api_server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[s
         proc.wait()
 
 
+def proc_stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, ppid, ...; empty if the process is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def processes() -> dict[int, list[str]]:
+    return {int(e.name): f for e in Path("/proc").iterdir() if e.name.isdigit() and (f := proc_stat(e.name))}
+
+
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
-    """CPU seconds of each root's process tree, from /proc; cutime/cstime keep the share of exited children."""
+    """CPU seconds of each root's process tree; cutime/cstime keep the share of exited children."""
     tick = os.sysconf("SC_CLK_TCK")
-    table: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                raw = (entry / "stat").read_text()
-            except OSError:
-                continue
-            f = raw[raw.rindex(")") + 2 :].split()
-            table[int(entry.name)] = (int(f[1]), sum(int(x) for x in f[11:15]) / tick)
+    table = processes()
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in table.items():
-        children.setdefault(ppid, []).append(pid)
+    for pid, f in table.items():
+        children.setdefault(int(f[1]), []).append(pid)
     out: dict[str, float] = {}
     for name, root in roots.items():
         total, stack = 0.0, [root]
         while stack:
             pid = stack.pop()
             if pid in table:
-                total += table[pid][1]
+                total += sum(int(x) for x in table[pid][11:15]) / tick
                 stack.extend(children.get(pid, []))
         out[name] = total
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -255,12 +247,23 @@ def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
     return out
 
 
+def uvicorn_workers(master: int) -> list[int]:
+    """The uvicorn master's worker processes (multiprocessing spawn children, not its resource tracker)."""
+    found = []
+    for pid in (pid for pid, f in processes().items() if int(f[1]) == master):
+        with contextlib.suppress(OSError):
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+    return sorted(found)
+
+
 @dataclass
 class Result:
     name: str
     rps: float = 0.0
     requests: int = 0
     latency_ms: dict[int, float] = field(default_factory=dict)
+    new_sessions: int = 0
     cores: dict[str, float] = field(default_factory=dict)
 
 
@@ -268,7 +271,7 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def run_wrk(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Path], seconds: int, name: str) -> Result:
-    cmd = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency",
+    cmd = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
            "-s", str(files[0]), url, "--", str(files[1])]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=seconds + 60)  # noqa: S603
     out = proc.stdout
@@ -284,50 +287,72 @@ def run_wrk(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Pat
 
 
 def phase(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Path], name: str,
-          roots: dict[str, int], check: tuple[str, str]) -> Result:
+          roots: dict[str, int], check: tuple[str, str], conn: Conn) -> Result:
     status, body = http_get(url + check[1], check[0])
     if status != 200 or check[1].rsplit("/", 1)[1].encode() not in body:
         raise RuntimeError(f"{name}: sanity GET {check[1]} returned {status}: {body[:300]!r}")
     run_wrk(args, wrk, url, files, args.warmup, name + " (warm-up)")
+    sessions = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"  # flushed within ~1 s
+    opened = scalar(conn, sessions)
     before, wrk_before, t0 = cpu_seconds(roots), resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     result = run_wrk(args, wrk, url, files, args.duration, name)
     after, wrk_after, wall = cpu_seconds(roots), resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - t0
+    result.new_sessions = int(scalar(conn, sessions) - opened)
     result.cores = {k: (after[k] - before[k]) / wall for k in roots}
     result.cores["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime) / wall
     busy = 1 - (after["idle"] - before["idle"]) / (after["all"] - before["all"])
-    result.cores["other"] = busy * (os.cpu_count() or 1) - sum(result.cores.values())  # not ours: noise
+    ours = sum(result.cores.get(k, 0.0) for k in ("uvicorn", "postgres", "wrk"))
+    result.cores["other"] = busy * (os.cpu_count() or 1) - ours  # not ours: noise
     result.cores["busy %"] = 100 * busy
     print(f"{name}: {result.rps:,.0f} req/s, p99 {result.latency_ms.get(99, float('nan')):.1f} ms", flush=True)
     return result
 
 
-def report(a: Result, b: Result, args: argparse.Namespace) -> None:
+def report(results: list[Result], args: argparse.Namespace) -> None:
     print(f"\nGET /api/v1/subscribers/{{id}}, {args.subscribers:,} subscribers / {args.tenants} tenants, "
-          f"{args.workers} uvicorn workers, wrk -t{args.threads} -c{args.connections} -d{args.duration}s")
-    print("CPU columns: cores used during the measured run (process trees); other: the rest of the machine")
-    head = ["phase", "req/s", "requests", "p50 ms", "p75 ms", "p90 ms", "p99 ms"]
+          f"{args.workers} uvicorn workers, wrk -t{args.threads} -c{args.connections} -d{args.duration}s\n"
+          "CPU columns: cores used during the measured run (process trees); other: the rest of the machine;\n"
+          "pg conns: PostgreSQL sessions opened during the measured run (pool churn); split: cores per worker")
+    head = ["phase", "req/s", "requests", "pg conns", "p50 ms", "p75 ms", "p90 ms", "p99 ms"]
     head += ["uvicorn", "postgres", "wrk", "other", "busy %"]
-    print(f"{head[0]:<12}" + "".join(f"{h:>10}" for h in head[1:]))
-    for r in (a, b):
+    print(f"{head[0]:<14}" + "".join(f"{h:>10}" for h in head[1:]) + "  split")
+    for r in results:
         lat = [r.latency_ms.get(p, float("nan")) for p in (50, 75, 90, 99)]
         cores = [r.cores.get(k, float("nan")) for k in ("uvicorn", "postgres", "wrk", "other", "busy %")]
-        print(f"{r.name:<12}{r.rps:>10,.0f}{r.requests:>10,}" + "".join(f"{x:>10.2f}" for x in lat + cores))
-    ratio = a.rps / b.rps
-    p99 = a.latency_ms.get(99, float("inf"))
-    print(f"\nRLS-on / RLS-off throughput: {ratio:.3f}")
-    for what, ok in ((f">= {TARGET_RPS:,.0f} req/s with RLS on: {a.rps:,.0f}", a.rps >= TARGET_RPS),
+        row = f"{r.name:<14}{r.rps:>10,.0f}{r.requests:>10,}{r.new_sessions:>10,}"
+        split = "/".join(f"{v:.2f}" for k, v in r.cores.items() if k.startswith("worker"))
+        print(row + "".join(f"{x:>10.2f}" for x in lat + cores) + f"  {split}")
+    on, off = [r for r in results if "RLS on" in r.name], [r for r in results if "RLS off" in r.name]
+    rps_on, rps_off = statistics.median(r.rps for r in on), statistics.median(r.rps for r in off)
+    p99 = statistics.median(r.latency_ms.get(99, float("inf")) for r in on)
+    ratio = rps_on / rps_off
+    what = "medians over rounds" if len(on) > 1 else "one round"
+    print(f"\nRLS on: {rps_on:,.0f} req/s, p99 {p99:.1f} ms; RLS off: {rps_off:,.0f} req/s ({what})")
+    print(f"RLS-on / RLS-off throughput: {ratio:.3f}")
+    if len(on) == 1:
+        print("  (one round: A runs first after start-up, when pool churn has been highest; --rounds 4 alternates)")
+    for text, ok in ((f">= {TARGET_RPS:,.0f} req/s with RLS on: {rps_on:,.0f}", rps_on >= TARGET_RPS),
                      (f"p99 < {TARGET_P99_MS:.0f} ms with RLS on: {p99:.1f} ms", p99 < TARGET_P99_MS),
                      (f"RLS-on >= {TARGET_RATIO:.2f} x RLS-off: {ratio:.3f}", ratio >= TARGET_RATIO)):
-        print(f"  target {what:<45} {'met' if ok else 'MISSED'}")
+        print(f"  target {text:<45} {'met' if ok else 'MISSED'}")
+    for r in results:
+        per_worker = [v for k, v in r.cores.items() if k.startswith("worker")]
+        if len(per_worker) > 1 and min(per_worker) < 0.25 * max(per_worker):
+            print(f"WARNING: {r.name}: wrk's connections landed mostly on one worker (uvicorn workers race to "
+                  "accept them and keep-alive connections stay), so this phase measured one worker")
+    noise = max(r.cores.get("other", 0.0) for r in results)
+    if noise > 0.15:
+        print(f"WARNING: other processes used up to {noise:.2f} cores during a measured run: these figures are "
+              "pessimistic and the ratio is unreliable; rerun on a quiet machine (or with --rounds 3)")
 
 
 def postmaster_pid(conn: Conn) -> int | None:
+    """The server's postmaster, when it runs on this machine (for the CPU split)."""
     backend = scalar(conn, "SELECT pg_backend_pid()")
-    try:
-        stat = Path(f"/proc/{backend}/stat").read_text()
-    except OSError:
-        return None  # a server on another machine: no CPU split for it
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{backend}/comm").read_text().strip() == "postgres":
+            return int(proc_stat(backend)[1])
+    return None
 
 
 def main() -> int:
@@ -339,6 +364,7 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--threads", type=int, default=1, help="wrk threads (it shares the 2 cores with the server)")
     p.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    p.add_argument("--rounds", type=int, default=1, help="A/B pairs (A B, B A, ...); medians are reported")
     p.add_argument("--pairs", type=int, default=2000, help="random (tenant, subscriber) pairs to request")
     p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
     args = p.parse_args()
@@ -362,19 +388,22 @@ def main() -> int:
             files = (data_dir / "api_read.lua", data_dir / "requests.txt")
             files[0].write_text(WRK_LUA)
             check = write_requests(conn, files[1], args.pairs, secret)
+            results: list[Result] = []
             env = {**os.environ, "ISPOPS_DATA_DIR": str(data_dir), "ISPOPS_JWT_SECRET": secret}
             try:
                 with api_server(env, args.workers, data_dir / "uvicorn.log") as (url, api_pid):
-                    roots = {"uvicorn": api_pid}
+                    roots = {"uvicorn": api_pid} | {f"worker{i}": w for i, w in enumerate(uvicorn_workers(api_pid))}
                     pm = postmaster_pid(conn)
                     if pm is not None:
                         roots["postgres"] = pm
-                    a = phase(args, wrk, url, files, "A: RLS on", roots, check)
-                    set_rls(conn, False)
-                    b = phase(args, wrk, url, files, "B: RLS off", roots, check)
+                    for n in range(1, args.rounds + 1):  # A B, B A, A B...: neither phase always goes first
+                        for on in (True, False) if n % 2 else (False, True):
+                            set_rls(conn, on)
+                            name = ("A: RLS on" if on else "B: RLS off") + (f" #{n}" if args.rounds > 1 else "")
+                            results.append(phase(args, wrk, url, files, name, roots, check, conn))
             finally:
                 set_rls(conn, True)
-        report(a, b, args)
+        report(results, args)
         print(f"\ntotal run time {time.monotonic() - started:.0f} s")
         return 0
     finally:
@@ -382,4 +411,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the finally blocks above have stopped uvicorn and wrk and restored RLS
+        sys.exit("interrupted")
