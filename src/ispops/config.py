@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1")
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_workers: int = Field(default=1, ge=1, le=64)
+    db_pool_size: int = Field(
+        default=32, ge=1, le=500,
+        description="Database connections kept per API process; size it to the requests in flight per process "
+        "(connections above it are opened and closed per request, which is slow).",
+    )
     login_failures_per_account_per_hour: int = Field(default=100, ge=1)
     login_failures_per_ip_per_minute: int = Field(default=30, ge=1)
     radacct_months_ahead: int = Field(default=3, ge=1, le=24)

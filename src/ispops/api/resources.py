@@ -68,11 +68,10 @@ async def _create_radcheck(session: Any, principal: Any, body: BaseModel) -> Any
     return obj
 
 
-def _masked(obj: Any) -> dict[str, Any]:
-    data = {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
-    if obj.attribute in PASSWORD_ATTRIBUTES:
-        data["value"] = "********"
-    return data
+def _masked(row: dict[str, Any]) -> dict[str, Any]:
+    if row["attribute"] in PASSWORD_ATTRIBUTES:
+        return {**row, "value": "********"}
+    return row
 
 
 def _radacct_filters(model: Any, params: Any) -> Sequence[ColumnElement[bool]]:
