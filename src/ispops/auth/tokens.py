@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,8 +44,28 @@ def issue_access_token(principal: Principal, *, secret: str, ttl_seconds: int, n
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+# Verified tokens, so a client's next requests skip the signature check and JSON parsing. Keyed by the
+# token and the secret; an entry is used only until the token's own expiry.
+_VERIFIED: OrderedDict[tuple[str, str], tuple[Principal, float]] = OrderedDict()
+_VERIFIED_MAX = 4096
+
+
 def decode_access_token(token: str, *, secret: str) -> Principal:
     """The principal of a valid access token; ``Unauthenticated`` for anything else."""
+    key = (token, secret)
+    hit = _VERIFIED.get(key)
+    if hit is not None:
+        if hit[1] > time.time():
+            return hit[0]
+        _VERIFIED.pop(key, None)
+    principal, expires = _decode(token, secret=secret)
+    _VERIFIED[key] = (principal, expires)
+    if len(_VERIFIED) > _VERIFIED_MAX:
+        _VERIFIED.popitem(last=False)
+    return principal
+
+
+def _decode(token: str, *, secret: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": _REQUIRED_CLAIMS})
     except jwt.PyJWTError as exc:
@@ -60,13 +82,14 @@ def decode_access_token(token: str, *, secret: str) -> Principal:
     )
     if not well_formed:
         raise Unauthenticated("invalid or expired access token")
-    return Principal(
+    principal = Principal(
         kind="user" if kind == "user" else "operator",
         id=str(sub),
         tenant_id=tid if isinstance(tid, str) else None,
         roles=frozenset(roles) if isinstance(roles, list) else frozenset(),
         mfa_satisfied=bool(mfa),
     )
+    return principal, float(claims["exp"])
 
 
 def new_refresh_token(prefix: str) -> str:

@@ -10,12 +10,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import func, pool, select, text
+from sqlalchemy import String, bindparam, func, pool, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from ispops.config import APP_ROLE, PLATFORM_ROLE
 from ispops.db.server import Server
 from ispops.db.session import translated_errors
+
+# Built once: SQLAlchemy caches the compiled form of a statement object it has seen.
+SET_CONTEXT = select(
+    func.set_config("app.current_tenant_id", bindparam("tenant", type_=String), True),
+    func.set_config("app.current_user_id", bindparam("user", type_=String), True),
+)
 
 
 class AsyncDatabase:
@@ -68,12 +74,7 @@ class AsyncDatabase:
             raise ValueError("tenant_id is required")
         with translated_errors():
             async with self.app_engine.begin() as conn:
-                await conn.execute(
-                    select(
-                        func.set_config("app.current_tenant_id", tenant_id, True),
-                        func.set_config("app.current_user_id", user_id or "", True),
-                    )
-                )
+                await conn.execute(SET_CONTEXT, {"tenant": tenant_id, "user": user_id or ""})
                 yield conn
 
     async def ping(self) -> str | None:
