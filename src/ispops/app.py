@@ -15,6 +15,7 @@ from ispops.auth.api import router as auth_router
 from ispops.auth.tokens import jwt_secret_for
 from ispops.config import Settings, get_settings
 from ispops.db.async_session import AsyncDatabase
+from ispops.db.migrate import head_revision
 from ispops.db.server import Server, open_server
 from ispops.subscribers import api as subscriber_actions
 from ispops.tenancy import api as tenancy_api
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, server: Server | None = None
         app.state.settings = cfg
         app.state.db = db
         app.state.jwt_secret = jwt_secret_for(cfg, cfg.data_dir)
+        app.state.head_revision = head_revision()  # read the migration scripts once, not per /readyz
         # Everything loaded so far lives as long as the process: keep it out of the collector's scans
         # (full collections of it paused requests for ~100 ms in bench/api_read.py).
         gc.collect()

@@ -12,7 +12,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ispops.db.async_session import AsyncDatabase
-from ispops.db.migrate import head_revision
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
@@ -71,7 +70,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="The database is reachable and at the newest migration", response_model=None)
 async def readyz(request: Request) -> Any:
     db: AsyncDatabase = request.app.state.db
-    head = head_revision()
+    head = request.app.state.head_revision
     try:
         current = await db.ping()
     except Exception as exc:  # not ready: say why, without internals
