@@ -23,6 +23,7 @@ from ispops.errors import ConfigurationError
 _SAFE = "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION INHERIT"
 
 
+ROLES_LOCK = 7_310_002  # pg_advisory_lock key for role changes (migrations use 7_310_001)
 MIN_SERVER_VERSION = 150000  # ON DELETE SET NULL (column) needs PostgreSQL 15
 
 
@@ -38,12 +39,15 @@ def ensure_roles(admin_url: URL, *, password: str | None = None) -> None:
     """Create the roles if missing and force their attributes to the safe set."""
     with psycopg.connect(libpq_dsn(admin_url), autocommit=True) as conn:
         require_server_version(conn.info.server_version)
+        # Roles are cluster-wide catalog rows: two processes creating or altering them at once fail
+        # ("duplicate key", "tuple concurrently updated"). Take turns; the lock ends with the session.
+        conn.execute("select pg_advisory_lock(%s)", (ROLES_LOCK,))
         wanted = [(OWNER_ROLE, "NOLOGIN")] + [(role, "LOGIN") for role in LOGIN_ROLES]
         for role, login in wanted:
             ident = sql.Identifier(role)
             exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
             if not exists:
-                with contextlib.suppress(errors.DuplicateObject):  # another process made it meanwhile
+                with contextlib.suppress(errors.DuplicateObject, errors.UniqueViolation):  # made meanwhile
                     conn.execute(sql.SQL("create role {} " + login + " " + _SAFE).format(ident))
             conn.execute(sql.SQL("alter role {} " + login + " " + _SAFE).format(ident))
             if password and login == "LOGIN":
