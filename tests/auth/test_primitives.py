@@ -149,8 +149,8 @@ def test_recovery_codes_are_random_hashed_and_single_use() -> None:
     assert remaining is not None and len(remaining) == 9 and hashes[3] not in remaining
     assert mfa.consume_recovery_code(remaining, codes[3]) is None
     assert mfa.consume_recovery_code(hashes, "aaaa-bbbb-cccc") is None
-    assert mfa.check_otp(None, hashes, codes[0]) == (True, hashes[1:])
-    assert mfa.check_otp(None, hashes, "123456") == (False, None)
+    assert mfa.check_otp(None, hashes, codes[0]) == (True, hashes[1:], None)
+    assert mfa.check_otp(None, hashes, "123456") == (False, None, None)
 
 
 def test_password_checks_run_off_the_event_loop_and_cost_the_same_without_an_account(
@@ -196,3 +196,14 @@ def test_outcome_raises_only_on_unwrap() -> None:
     assert failed.failed
     with pytest.raises(Unauthenticated):
         failed.unwrap()
+
+
+def test_a_totp_code_is_accepted_once() -> None:
+    secret = mfa.new_secret()
+    code = pyotp.TOTP(secret).now()
+    step = mfa.totp_step(secret, code)
+    assert step is not None
+    assert mfa.totp_step(secret, code, after=step) is None  # the same code again: refused
+    ok, _, used = mfa.check_otp(secret, [], code, last_step=None)
+    assert ok and used == step
+    assert mfa.check_otp(secret, [], code, last_step=step) == (False, None, None)

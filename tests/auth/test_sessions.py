@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 import pyotp
@@ -99,6 +100,18 @@ def test_tampered_tenant_prefix_fails(client: TestClient, staff: StaffFactory) -
     assert refresh(client, token_a).status_code == 200  # the genuine token was not disturbed
 
 
+def steady_steps() -> int:
+    """The current TOTP step, after waiting out the last 3 s of a step so a test's codes stay valid."""
+    if time.time() % 30 > 27:
+        time.sleep(30 - time.time() % 30 + 0.1)
+    return int(time.time()) // 30
+
+
+def code(secret: str, offset: int) -> str:
+    """The code of the step ``offset`` away from the current one (-1, 0, +1 are all accepted, each once)."""
+    return pyotp.TOTP(secret).at((int(time.time()) // 30 + offset) * 30)
+
+
 def _enrol(client: TestClient, access: str) -> tuple[str, list[str]]:
     enrol = client.post("/api/v1/auth/mfa/enrol", headers=bearer(access))
     assert enrol.status_code == 200, enrol.text
@@ -106,7 +119,10 @@ def _enrol(client: TestClient, access: str) -> tuple[str, list[str]]:
     assert enrol.json()["provisioning_uri"].startswith("otpauth://totp/ispops:")
     wrong = client.post("/api/v1/auth/mfa/confirm", json={"otp": "000000"}, headers=bearer(access))
     assert wrong.status_code == 422
-    confirm = client.post("/api/v1/auth/mfa/confirm", json={"otp": pyotp.TOTP(secret).now()}, headers=bearer(access))
+    steady_steps()
+    # Confirming uses the previous step's code: each code is accepted once, so the test keeps the current
+    # and the next step for the logins that follow.
+    confirm = client.post("/api/v1/auth/mfa/confirm", json={"otp": code(secret, -1)}, headers=bearer(access))
     assert confirm.status_code == 200, confirm.text
     return secret, confirm.json()["recovery_codes"]
 
@@ -126,8 +142,11 @@ def test_mfa_enrolment_and_login(client: TestClient, staff: StaffFactory, admin:
     wrong = login(client, "isp-a", EMAIL, otp="123456")
     assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_otp")
     assert scalar(admin, "select count(*) from login_failures") == 1  # a wrong code is a failure
-    assert login(client, "isp-a", EMAIL, "wrong password!", otp=pyotp.TOTP(secret).now()).status_code == 401
-    assert login(client, "isp-a", EMAIL, otp=pyotp.TOTP(secret).now()).status_code == 200
+    assert login(client, "isp-a", EMAIL, "wrong password!", otp=code(secret, 0)).status_code == 401
+    assert login(client, "isp-a", EMAIL, otp=code(secret, 0)).status_code == 200
+    replay = login(client, "isp-a", EMAIL, otp=code(secret, 0))  # the same code again
+    assert (replay.status_code, replay.json()["code"]) == (401, "invalid_otp")
+    admin.execute("delete from login_failures")
 
     assert login(client, "isp-a", EMAIL, otp=codes[0].upper()).status_code == 200
     assert len(scalar(admin, "select mfa_recovery_codes from users")) == 9
@@ -141,7 +160,7 @@ def test_mfa_disable_needs_password_and_code(client: TestClient, staff: StaffFac
     access = login(client, "isp-a", EMAIL).json()["access_token"]
     secret, _ = _enrol(client, access)
     path = "/api/v1/auth/mfa/disable"
-    now = pyotp.TOTP(secret).now()
+    now = code(secret, 0)
     assert client.post(path, json={"password": "wrong!", "otp": now}, headers=bearer(access)).status_code == 403
     assert client.post(path, json={"password": PASSWORD, "otp": "999999"}, headers=bearer(access)).status_code == 403
     assert scalar(admin, "select count(*) from login_failures") == 2
@@ -166,7 +185,7 @@ def test_tenant_requiring_mfa_issues_restricted_tokens_until_enrolled(
     )
 
     secret, _ = _enrol(client, body["access_token"])
-    full = login(client, "isp-a", EMAIL, otp=pyotp.TOTP(secret).now()).json()
+    full = login(client, "isp-a", EMAIL, otp=code(secret, 0)).json()
     assert full["mfa_enrolment_required"] is False
     assert client.get("/whoami", headers=bearer(full["access_token"])).json()["tenant"] == "isp-a"
 
@@ -217,7 +236,8 @@ def test_operator_mfa(client: TestClient, db: Database) -> None:
     secret, _ = _enrol(client, access)
     creds = {"email": "root@ispops.example", "password": PASSWORD}
     assert client.post(path, json=creds).json()["code"] == "mfa_required"
-    assert client.post(path, json=creds | {"otp": pyotp.TOTP(secret).now()}).status_code == 200
+    assert client.post(path, json=creds | {"otp": code(secret, 0)}).status_code == 200
+    assert client.post(path, json=creds | {"otp": code(secret, 0)}).json()["code"] == "invalid_otp"  # once
 
 
 @pytest.mark.parametrize("header", ["", "Bearer", "Basic abc", "Bearer not-a-token"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 
 import pyotp
 
@@ -24,11 +25,22 @@ def provisioning_uri(secret: str, email: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
 
 
-def verify_totp(secret: str | None, code: str) -> bool:
+def totp_step(secret: str | None, code: str, *, after: int | None = None) -> int | None:
+    """The 30-second time step ``code`` belongs to (now, or one step either side), if it is later than
+    ``after`` — the last step already accepted for this account — so a code works once (RFC 6238 §5.2)."""
     code = code.strip().replace(" ", "")
     if not secret or not _TOTP_CODE.match(code):
-        return False
-    return pyotp.TOTP(secret).verify(code, valid_window=1)
+        return None
+    totp = pyotp.TOTP(secret)
+    now = int(time.time()) // totp.interval
+    for step in (now - 1, now, now + 1):
+        if (after is None or step > after) and secrets.compare_digest(totp.at(step * totp.interval), code):
+            return step
+    return None
+
+
+def verify_totp(secret: str | None, code: str) -> bool:
+    return totp_step(secret, code) is not None
 
 
 def new_recovery_codes() -> list[str]:
@@ -59,13 +71,16 @@ def consume_recovery_code(hashes: list[str], code: str) -> list[str] | None:
     return [h for h in hashes if h != digest]
 
 
-def check_otp(secret: str | None, recovery_hashes: list[str], otp: str) -> tuple[bool, list[str] | None]:
-    """Whether ``otp`` is a valid TOTP code or an unused recovery code.
+def check_otp(
+    secret: str | None, recovery_hashes: list[str], otp: str, *, last_step: int | None = None
+) -> tuple[bool, list[str] | None, int | None]:
+    """Whether ``otp`` is an unused TOTP code or an unused recovery code.
 
-    Returns ``(ok, remaining)``: ``remaining`` is the new list of recovery hashes when a recovery code
-    was consumed (the caller stores it), else None.
+    Returns ``(ok, remaining, step)``: ``remaining`` is the new list of recovery hashes when a recovery
+    code was consumed, ``step`` the TOTP time step when a TOTP code was used (the caller stores either).
     """
-    if verify_totp(secret, otp):
-        return True, None
+    step = totp_step(secret, otp, after=last_step)
+    if step is not None:
+        return True, None, step
     remaining = consume_recovery_code(recovery_hashes, otp)
-    return remaining is not None, remaining
+    return remaining is not None, remaining, None

@@ -102,12 +102,16 @@ async def login_operator(
         if not otp:
             return Outcome.fail(MfaRequired("a one-time code from your authenticator app is required"))
         await session.refresh(operator, with_for_update=True)  # a recovery code is consumed by one login only
-        ok, remaining = mfa.check_otp(operator.mfa_secret, list(operator.mfa_recovery_codes or []), otp)
+        ok, remaining, step = mfa.check_otp(
+            operator.mfa_secret, list(operator.mfa_recovery_codes or []), otp, last_step=operator.mfa_last_step
+        )
         if not ok:
             await throttle.record_failure(session, tenant_id=None, email=email_n, ip=meta.ip)
             return Outcome.fail(InvalidOtp("invalid one-time code"))
         if remaining is not None:
             operator.mfa_recovery_codes = remaining
+        if step is not None:
+            operator.mfa_last_step = step
     await act_as(session, operator.id)
     if needs_rehash(operator.password_hash):
         operator.password_hash = await rehash(password)

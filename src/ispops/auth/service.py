@@ -132,12 +132,16 @@ async def login_user(
         if not otp:
             return Outcome.fail(MfaRequired("a one-time code from your authenticator app is required"))
         await session.refresh(user, with_for_update=True)  # a recovery code is consumed by one login only
-        ok, remaining = mfa.check_otp(user.mfa_secret, list(user.mfa_recovery_codes or []), otp)
+        ok, remaining, step = mfa.check_otp(
+            user.mfa_secret, list(user.mfa_recovery_codes or []), otp, last_step=user.mfa_last_step
+        )
         if not ok:
             await throttle.record_failure(session, tenant_id=tenant.id, email=email_n, ip=meta.ip)
             return Outcome.fail(InvalidOtp("invalid one-time code"))
         if remaining is not None:
             user.mfa_recovery_codes = remaining
+        if step is not None:
+            user.mfa_last_step = step
     await act_as(session, user.id)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = await rehash(password)
@@ -226,8 +230,10 @@ async def confirm_mfa(session: AsyncSession, *, principal: Principal, otp: str) 
         raise Conflict("MFA is already enabled", field="mfa_enabled")
     if not account.mfa_secret:
         raise Conflict("no MFA enrolment in progress; start one first", field="mfa_secret")
-    if not mfa.verify_totp(account.mfa_secret, otp):
+    step = mfa.totp_step(account.mfa_secret, otp)
+    if step is None:
         raise ValidationFailed("otp: invalid one-time code", field="otp")
+    account.mfa_last_step = step
     codes = mfa.new_recovery_codes()
     account.mfa_recovery_codes = [mfa.hash_recovery_code(c) for c in codes]
     account.mfa_enabled = True
@@ -260,7 +266,9 @@ async def disable_mfa(
     ):
         return Outcome.fail(limited)
     password_ok = await verify_password(account.password_hash, password)
-    otp_ok, _ = mfa.check_otp(account.mfa_secret, list(account.mfa_recovery_codes or []), otp)
+    otp_ok, _, _ = mfa.check_otp(
+        account.mfa_secret, list(account.mfa_recovery_codes or []), otp, last_step=account.mfa_last_step
+    )
     if not (password_ok and otp_ok):
         await throttle.record_failure(session, tenant_id=tenant_id, email=account.email, ip=meta.ip)
         return Outcome.fail(PermissionDenied("invalid password or one-time code"))

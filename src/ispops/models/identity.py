@@ -94,6 +94,7 @@ class PlatformOperator(AuditMixin, SoftDeleteMixin, Base):
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     mfa_secret: Mapped[str | None] = mapped_column(String(255))
     mfa_recovery_codes: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, Numeric, String, Text, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -118,6 +118,7 @@ class User(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     mfa_secret: Mapped[str | None] = mapped_column(String(255))
     mfa_recovery_codes: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -40,7 +40,7 @@ async def _create_user(session: Any, principal: Principal, body: BaseModel) -> A
 USERS = Resource(
     "users", User, tag="users",
     filters=("is_active", "email"), search=("email", "full_name", "username"), sort=("created_at", "email"),
-    hidden=frozenset({"password_hash", "mfa_secret", "mfa_recovery_codes"}),
+    hidden=frozenset({"password_hash", "mfa_secret", "mfa_recovery_codes", "mfa_last_step"}),
     read_only=frozenset({"mfa_enabled", "last_login_at", "email_verified_at", "is_verified"}),
     create_hook=_create_user,
     create_extra={"password": (Password, ...), "roles": (Roles, ...)},

@@ -22,6 +22,8 @@ ACTIONS = ["create", "update", "delete", "restore", "action"]
 
 USERS = [
     "ALTER TABLE users ADD COLUMN mfa_recovery_codes jsonb NOT NULL DEFAULT '[]'::jsonb",
+    # The last TOTP time step accepted: a code is good once (RFC 6238 5.2), not for its whole window.
+    "ALTER TABLE users ADD COLUMN mfa_last_step bigint",
     "ALTER TABLE users ADD CONSTRAINT ck_users__mfa_recovery_codes CHECK (jsonb_typeof(mfa_recovery_codes) = 'array')",
 ]
 
@@ -103,6 +105,7 @@ GLOBAL = [
             "mfa_enabled boolean NOT NULL DEFAULT false",
             "mfa_secret varchar(255)",
             "mfa_recovery_codes jsonb NOT NULL DEFAULT '[]'::jsonb",
+            "mfa_last_step bigint",
             "last_login_at timestamptz",
             AUDIT_COLUMNS,
             check("platform_operators", "email", "email ~ '^[^@[:space:]]+@[^@[:space:]]+$'"),
@@ -217,6 +220,7 @@ def downgrade() -> None:
             "DROP TABLE login_failures",
             "DROP TABLE refresh_tokens",
             "DROP TABLE audit_events",
+            "ALTER TABLE users DROP COLUMN mfa_last_step",
             "ALTER TABLE users DROP COLUMN mfa_recovery_codes",
         ]
     )
