@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from ispops.db.counters import check_counters
 from ispops.db.session import Database
-from ispops.errors import QuotaExceeded, ValidationFailed
+from ispops.errors import Conflict, QuotaExceeded, ValidationFailed
 from tests.factories import make_tenant, populate
 
 
@@ -127,7 +127,7 @@ def test_a_full_splitter_refuses_another_onu(db: Database) -> None:
         s.execute(
             text(
                 "insert into onus (tenant_id, olt_id, splitter_id, splitter_port, serial_number, pon_port, onu_id) "
-                "select tenant_id, olt_id, splitter_id, 3, 'SN-3', 0, 3 from onus limit 1"
+                "select tenant_id, olt_id, splitter_id, null, 'SN-3', 0, 3 from onus limit 1"
             )
         )
     assert (err.value.table, err.value.field) == ("splitters", "ports_used")
@@ -194,3 +194,25 @@ def test_quota_is_enforced_exactly_under_concurrent_creates(db: Database, admin:
     with db.tenant("isp-a") as s:
         s.execute(text("update subscribers set status = 'terminated' where subscriber_number = 'S-0-0'"))
     assert tenant_counters(admin, "isp-a")["subscribers"] == 9
+
+
+def test_a_splitter_port_holds_one_thing_and_exists(db: Database) -> None:
+    populate(db, "isp-a", 1)  # an ONU on port 1 of SPL-1 (1x8)
+    child = (
+        "insert into splitters (tenant_id, olt_id, name, split_ratio, parent_splitter_id, parent_output_port) "
+        "select tenant_id, olt_id, :name, '1x4', id, :port from splitters where name = 'SPL-1'"
+    )
+    with pytest.raises(Conflict) as taken, db.tenant("isp-a") as s:
+        s.execute(text(child), {"name": "NAP-1", "port": 1})
+    assert (taken.value.table, taken.value.field) == ("splitters", "parent_output_port")
+    with pytest.raises(ValidationFailed) as missing, db.tenant("isp-a") as s:
+        s.execute(text(child), {"name": "NAP-1", "port": 9})
+    assert (missing.value.table, missing.value.field) == ("splitters", "parent_output_port")
+    with db.tenant("isp-a") as s:
+        s.execute(text(child), {"name": "NAP-2", "port": 2})
+    with pytest.raises(Conflict) as onu, db.tenant("isp-a") as s:
+        s.execute(text("update onus set splitter_port = 2"))
+    assert (onu.value.table, onu.value.field) == ("onus", "splitter_port")
+    with db.tenant("isp-a") as s:  # a soft-deleted ONU frees its port
+        s.execute(text("update onus set deleted_at = now()"))
+        s.execute(text(child), {"name": "NAP-3", "port": 1})
