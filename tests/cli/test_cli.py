@@ -56,7 +56,7 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
 @pytest.mark.parametrize(
     "command",
     [[], ["db"], ["db", "upgrade"], ["db", "downgrade"], ["db", "maintain"], ["db", "check"], ["seed"],
-     ["tenant", "create"], ["user", "create"], ["up"]],
+     ["tenant", "create"], ["tenant", "purge"], ["user", "create"], ["operator", "create"], ["up"]],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = invoke(*command, "--help")

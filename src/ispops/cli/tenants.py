@@ -13,6 +13,7 @@ from ispops.cli.common import console, friendly_errors, open_database
 from ispops.errors import ValidationFailed
 from ispops.models import PlatformOperator, Tenant
 from ispops.models.tenancy import PlanType, TenantStatus, UserRole
+from ispops.tenancy.purge import purge_tenant
 from ispops.tenancy.service import EMAIL, create_tenant, create_user, get_tenant, hash_password
 
 tenant_app = typer.Typer(help="Tenants (ISPs) on this installation.", no_args_is_help=True)
@@ -73,6 +74,23 @@ def tenant_list() -> None:
                 f"{t.current_wireless_aps}/{t.max_wireless_aps}",
             )
     Console(soft_wrap=True).print(table)  # measured now: honours COLUMNS when not on a terminal
+
+
+@tenant_app.command("purge")
+@friendly_errors
+def tenant_purge(
+    tenant: Annotated[str, typer.Argument(help="Tenant id (its slug). The tenant must be cancelled first.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a cancelled tenant and ALL its data (subscribers, accounting, plant, audit trail). Irreversible."""
+    if not yes:
+        typed = typer.prompt(f"This erases every record of {tenant!r} for good. Type the tenant id to confirm")
+        if typed != tenant:
+            raise typer.Abort()
+    with open_database() as db:
+        deleted = purge_tenant(db, tenant)
+    total = sum(deleted.values())
+    console.print(f"Purged tenant {tenant}: {total} rows in {sum(1 for n in deleted.values() if n)} tables.")
 
 
 @user_app.command("create")

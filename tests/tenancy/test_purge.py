@@ -1,0 +1,38 @@
+"""Purging a cancelled tenant erases exactly its rows; anything else is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from ispops.db.session import Database
+from ispops.errors import Conflict, NotFound
+from ispops.tenancy.purge import deletion_order, purge_tenant
+from tests.factories import TENANT_TABLES, populate, snapshot
+
+
+def test_deletion_order_puts_children_first(db: Database) -> None:
+    with db.owner() as conn:
+        order = deletion_order(conn)
+    assert set(order) == set(TENANT_TABLES)
+    assert order.index("onus") < order.index("olts") < order.index("devices")
+    assert order.index("subscribers") < order.index("bandwidth_profiles")
+    assert order.index("refresh_tokens") < order.index("users")
+
+
+def test_purge_erases_one_cancelled_tenant_and_nothing_else(db: Database, admin: psycopg.Connection[Any]) -> None:
+    populate(db, "isp-a", 1)
+    populate(db, "isp-b", 2)
+    before_b = snapshot(admin, "isp-b")
+    with pytest.raises(Conflict):
+        purge_tenant(db, "isp-a")  # still active
+    admin.execute("update tenants set status = 'cancelled' where id = 'isp-a'")
+    deleted = purge_tenant(db, "isp-a")
+    assert deleted["subscribers"] == 1 and deleted["radacct"] == 1 and deleted["audit_events"] == 1
+    assert all(rows == [] for rows in snapshot(admin, "isp-a").values())
+    assert admin.execute("select count(*) from tenants where id = 'isp-a'").fetchone() == (0,)
+    assert snapshot(admin, "isp-b") == before_b
+    with pytest.raises(NotFound):
+        purge_tenant(db, "isp-a")
