@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +15,18 @@ from ispops.models import PlatformOperator, Tenant
 from ispops.models.tenancy import PlanType, TenantStatus, UserRole
 from ispops.tenancy.purge import purge_tenant
 from ispops.tenancy.service import EMAIL, create_tenant, create_user, get_tenant, hash_password
+
+
+def password_option(envvar: str) -> Any:
+    """A password: prompted twice without echo, or taken from ``envvar`` in scripts."""
+    return typer.Option(
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar=envvar,
+        help=f"At least 12 characters. Prompted if not given; or set {envvar}.",
+    )
+
 
 tenant_app = typer.Typer(help="Tenants (ISPs) on this installation.", no_args_is_help=True)
 user_app = typer.Typer(help="Staff users of a tenant.", no_args_is_help=True)
@@ -99,16 +111,7 @@ def user_create(
     tenant: Annotated[str, typer.Option(help="Tenant id (its slug).")],
     email: Annotated[str, typer.Option(help="Login email, unique within the tenant.")],
     role: Annotated[list[UserRole], typer.Option(help="Role; repeat for several.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="ISPOPS_USER_PASSWORD",
-            help="At least 12 characters. Prompted if not given; or set ISPOPS_USER_PASSWORD.",
-        ),
-    ],
+    password: Annotated[str, password_option("ISPOPS_USER_PASSWORD")],
     full_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
 ) -> None:
     """Create a staff user in a tenant (password hashed with argon2id)."""
@@ -131,16 +134,7 @@ def user_create(
 @friendly_errors
 def operator_create(
     email: Annotated[str, typer.Option(help="Login email of the operator.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="ISPOPS_OPERATOR_PASSWORD",
-            help="At least 12 characters. Prompted if not given; or set ISPOPS_OPERATOR_PASSWORD.",
-        ),
-    ],
+    password: Annotated[str, password_option("ISPOPS_OPERATOR_PASSWORD")],
     full_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
 ) -> None:
     """Create a platform operator (signs in at /api/v1/auth/operator/login, manages tenants)."""

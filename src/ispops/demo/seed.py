@@ -127,8 +127,8 @@ def _seed_network(session: Session, isp: DemoIsp, t: str) -> dict[str, Any]:
         status="active", operational_status="online", port_count=24,
     )
     get_or_create(
-        session, Nas, {"nasname": isp.nas_ip},
-        tenant_id=t, shortname="bras-1", type="mikrotik", secret=secrets.token_urlsafe(18),
+        session, Nas, {"tenant_id": t, "nasname": isp.nas_ip},
+        shortname="bras-1", type="mikrotik", secret=secrets.token_urlsafe(18),
         description=f"{isp.name} PPPoE concentrator (core-rtr-1)",
     )
     dynamic, _ = get_or_create(
