@@ -12,8 +12,8 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ispops.auth import mfa, throttle
-from ispops.auth.errors import InvalidOtp, MfaRequired, invalid_credentials
+from ispops.auth import throttle
+from ispops.auth.errors import invalid_credentials
 from ispops.auth.passwords import hash_password_async, needs_rehash, rehash, verify_password
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.auth.refresh import (
@@ -27,6 +27,7 @@ from ispops.auth.refresh import (
     utcnow,
 )
 from ispops.auth.results import Outcome, TokenPair
+from ispops.auth.second_factor import check_second_factor
 from ispops.auth.tokens import OPERATOR_PREFIX, hash_refresh_token, new_refresh_token, refresh_token_prefix
 from ispops.config import Settings
 from ispops.errors import Conflict, Unauthenticated, ValidationFailed
@@ -98,20 +99,8 @@ async def login_operator(
     if operator is None or not password_ok or not operator.is_active:
         await throttle.record_failure(session, tenant_id=None, email=email_n, ip=meta.ip)
         return Outcome.fail(invalid_credentials())
-    if operator.mfa_enabled:
-        if not otp:
-            return Outcome.fail(MfaRequired("a one-time code from your authenticator app is required"))
-        await session.refresh(operator, with_for_update=True)  # a recovery code is consumed by one login only
-        ok, remaining, step = mfa.check_otp(
-            operator.mfa_secret, list(operator.mfa_recovery_codes or []), otp, last_step=operator.mfa_last_step
-        )
-        if not ok:
-            await throttle.record_failure(session, tenant_id=None, email=email_n, ip=meta.ip)
-            return Outcome.fail(InvalidOtp("invalid one-time code"))
-        if remaining is not None:
-            operator.mfa_recovery_codes = remaining
-        if step is not None:
-            operator.mfa_last_step = step
+    if second := await check_second_factor(session, operator, otp, tenant_id=None, email=email_n, meta=meta):
+        return Outcome.fail(second)
     await act_as(session, operator.id)
     if needs_rehash(operator.password_hash):
         operator.password_hash = await rehash(password)

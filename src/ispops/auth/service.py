@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ispops.auth import mfa, throttle
-from ispops.auth.errors import InvalidOtp, MfaRequired, invalid_credentials
+from ispops.auth.errors import invalid_credentials
 from ispops.auth.operators import create_operator, login_operator, logout_operator, refresh_operator
 from ispops.auth.passwords import needs_rehash, rehash, verify_password
 from ispops.auth.principal import Principal, RequestMeta
@@ -28,6 +28,7 @@ from ispops.auth.refresh import (
     utcnow,
 )
 from ispops.auth.results import Outcome, TokenPair
+from ispops.auth.second_factor import check_second_factor
 from ispops.auth.tokens import hash_refresh_token, new_refresh_token, refresh_token_prefix
 from ispops.config import Settings
 from ispops.errors import Conflict, PermissionDenied, Unauthenticated, ValidationFailed
@@ -128,20 +129,8 @@ async def login_user(
         return Outcome.fail(invalid_credentials())
     if refused := tenant_refusal(tenant):
         return Outcome.fail(refused)
-    if user.mfa_enabled:
-        if not otp:
-            return Outcome.fail(MfaRequired("a one-time code from your authenticator app is required"))
-        await session.refresh(user, with_for_update=True)  # a recovery code is consumed by one login only
-        ok, remaining, step = mfa.check_otp(
-            user.mfa_secret, list(user.mfa_recovery_codes or []), otp, last_step=user.mfa_last_step
-        )
-        if not ok:
-            await throttle.record_failure(session, tenant_id=tenant.id, email=email_n, ip=meta.ip)
-            return Outcome.fail(InvalidOtp("invalid one-time code"))
-        if remaining is not None:
-            user.mfa_recovery_codes = remaining
-        if step is not None:
-            user.mfa_last_step = step
+    if second := await check_second_factor(session, user, otp, tenant_id=tenant.id, email=email_n, meta=meta):
+        return Outcome.fail(second)
     await act_as(session, user.id)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = await rehash(password)
