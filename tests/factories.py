@@ -141,6 +141,17 @@ ROWS += [
         "values (:t, cast(:users as uuid), gen_random_uuid(), :tokenhash, now() + interval '1 day') returning id::text",
     ),
     ("login_failures", "insert into login_failures (tenant_id, email) values (:t, :email) returning id::text"),
+    (
+        "radius_coa_attempts",
+        "insert into radius_coa_attempts (tenant_id, subscriber_id, nas_id, username, kind, reason, result) "
+        "values (:t, cast(:subscribers as uuid), cast(:nas as bigint), 'user1', 'coa', 'manual', 'ack') "
+        "returning id::text",
+    ),
+    (
+        "subscriber_usage_daily",
+        "insert into subscriber_usage_daily (tenant_id, subscriber_id, day, input_octets, output_octets) "
+        "values (:t, cast(:subscribers as uuid), current_date, 1000, 5000) returning id::text",
+    ),
 ]
 
 TENANT_TABLES = [table for table, _ in ROWS]

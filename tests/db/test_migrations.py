@@ -15,7 +15,7 @@ from ispops.db.roles import require_server_version
 from ispops.db.server import Server, libpq_dsn
 from ispops.errors import ConfigurationError
 
-PHASES = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+PHASES = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
 
 
 def public_objects(server: Server) -> tuple[set[str], set[str]]:

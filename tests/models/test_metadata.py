@@ -54,6 +54,8 @@ MIGRATION_TABLES = {
     "operator_refresh_tokens",
     "platform_audit_events",
     "ip_login_failures",
+    "radius_coa_attempts",
+    "subscriber_usage_daily",
 }
 GLOBAL_TABLES = set(schema_check.GLOBAL_TABLES)
 
@@ -104,12 +106,19 @@ ENUMS: dict[type[StrEnum], tuple[str, str, str]] = {
     identity.ActorKind: ("0008_identity_audit.py", "audit_events", "actor_kind"),
     identity.AuditAction: ("0008_identity_audit.py", "audit_events", "action"),
     identity.RevokedReason: ("0008_identity_audit.py", "refresh_tokens", "revoked_reason"),
+    tenancy.RadiusPasswordType: ("0009_radius_aaa.py", "tenants", "radius_password_type"),
+    tenancy.RadiusSuspendedAction: ("0009_radius_aaa.py", "tenants", "radius_suspended_action"),
+    subscribers.CapAction: ("0009_radius_aaa.py", "bandwidth_profiles", "cap_action"),
+    radius.CoaKind: ("0009_radius_aaa.py", "radius_coa_attempts", "kind"),
+    radius.CoaReason: ("0009_radius_aaa.py", "radius_coa_attempts", "reason"),
+    radius.CoaResult: ("0009_radius_aaa.py", "radius_coa_attempts", "result"),
 }
 # radreply shares radcheck's operator list (one helper builds both tables).
 SHARED_CHECKS = {("radreply", "op"): ("radcheck", "op")}
 # Values the migration computes in Python instead of spelling out; checked against the built SQL only.
 
 CREATE = re.compile(r"\s*CREATE TABLE (\w+) \(")
+ALTER_ADD = re.compile(r"\s*ALTER TABLE (\w+) ADD (CONSTRAINT .*)", re.DOTALL)
 ONE_OF = re.compile(r"CONSTRAINT ck_(\w+?)__(\w+) CHECK \((\w+) IN \(([^)]*)\)\)")
 QUOTED = re.compile(r"'((?:[^']|'')*)'")
 TENANT_FK = re.compile(
@@ -125,7 +134,10 @@ def migration_text(filename: str) -> str:
 
 @cache
 def create_statements() -> dict[str, str]:
-    """Table name -> the CREATE TABLE statement the migrations build for it."""
+    """Table name -> the CREATE TABLE statement the migrations build for it.
+
+    Constraints a later revision adds (``ALTER TABLE t ADD CONSTRAINT ...``) are appended to it.
+    """
     statements: dict[str, str] = {}
     for path in sorted(VERSIONS.glob("0*.py")):
         module = importlib.import_module(f"ispops.migrations.versions.{path.stem}")
@@ -135,6 +147,8 @@ def create_statements() -> dict[str, str]:
             for item in value:
                 if isinstance(item, str) and (match := CREATE.match(item)):
                     statements[match.group(1)] = item
+                elif isinstance(item, str) and (match := ALTER_ADD.match(item)):
+                    statements[match.group(1)] += ",\n    " + match.group(2)
     return statements
 
 

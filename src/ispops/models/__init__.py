@@ -13,7 +13,15 @@ from ispops.models.identity import (
     RefreshToken,
 )
 from ispops.models.network import Device, IpAllocation, IpPool, VpnTunnel
-from ispops.models.radius import Nas, RadAcct, RadCheck, RadPostAuth, RadReply
+from ispops.models.radius import (
+    Nas,
+    RadAcct,
+    RadCheck,
+    RadiusCoaAttempt,
+    RadPostAuth,
+    RadReply,
+    SubscriberUsageDaily,
+)
 from ispops.models.subscribers import BandwidthProfile, Subscriber
 from ispops.models.tenancy import Customer, Tenant, User
 from ispops.models.wireless import WirelessSector, WirelessSubscriber, WirelessTower
@@ -40,10 +48,12 @@ __all__ = [
     "RadCheck",
     "RadPostAuth",
     "RadReply",
+    "RadiusCoaAttempt",
     "RefreshToken",
     "ServiceActivation",
     "Splitter",
     "Subscriber",
+    "SubscriberUsageDaily",
     "Tenant",
     "User",
     "VpnTunnel",

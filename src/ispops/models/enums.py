@@ -53,4 +53,10 @@ COLUMN_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("audit_events", "action"): identity.AuditAction,
     ("refresh_tokens", "revoked_reason"): identity.RevokedReason,
     ("radreply", "op"): radius.RadiusOperator,
+    ("tenants", "radius_password_type"): tenancy.RadiusPasswordType,
+    ("tenants", "radius_suspended_action"): tenancy.RadiusSuspendedAction,
+    ("bandwidth_profiles", "cap_action"): subscribers.CapAction,
+    ("radius_coa_attempts", "kind"): radius.CoaKind,
+    ("radius_coa_attempts", "reason"): radius.CoaReason,
+    ("radius_coa_attempts", "result"): radius.CoaResult,
 }

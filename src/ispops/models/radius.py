@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     Identity,
     Integer,
@@ -17,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import INET, UUID
+from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ispops.models.base import AuditMixin, Base, SoftDeleteMixin, TenantMixin, identity_pk, tenant_fk
@@ -60,6 +62,7 @@ class Nas(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     """A RADIUS client (BNG, router, access point) of one tenant."""
 
     __tablename__ = "nas"
+    __table_args__ = (UniqueConstraint("tenant_id", "id", name="uq_nas__tenant_id__id"),)
 
     id: Mapped[int] = identity_pk()
     nasname: Mapped[str] = mapped_column(Text)
@@ -71,6 +74,8 @@ class Nas(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     community: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     require_ma: Mapped[str] = mapped_column(Text, server_default=text("'yes'"))
+    coa_port: Mapped[int] = mapped_column(Integer, server_default=text("3799"))
+    coa_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class _AttributeColumns(TenantMixin, AuditMixin):
@@ -153,6 +158,9 @@ class RadAcct(TenantMixin, Base):
     class_: Mapped[str | None] = mapped_column("class", Text)
     framedmtu: Mapped[int | None] = mapped_column(Integer)
     xascendsessionsvrkey: Mapped[str | None] = mapped_column(Text)
+    # What the usage roll-up has already counted of this session (migration 0009).
+    counted_input_octets: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    counted_output_octets: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class RadPostAuth(TenantMixin, Base):
@@ -168,3 +176,69 @@ class RadPostAuth(TenantMixin, Base):
     callingstationid: Mapped[str | None] = mapped_column(Text)
     class_: Mapped[str | None] = mapped_column("class", Text)
     authdate: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+class CoaKind(StrEnum):
+    COA = "coa"
+    DISCONNECT = "disconnect"
+
+
+class CoaReason(StrEnum):
+    PLAN_CHANGE = "plan_change"
+    THROTTLE = "throttle"
+    UNTHROTTLE = "unthrottle"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+    MANUAL = "manual"
+
+
+class CoaResult(StrEnum):
+    ACK = "ack"
+    NAK = "nak"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+class RadiusCoaAttempt(TenantMixin, Base):
+    """One CoA-Request or Disconnect-Request sent to a NAS, and what came back (append-only)."""
+
+    __tablename__ = "radius_coa_attempts"
+    __table_args__ = (
+        tenant_fk("radius_coa_attempts", "subscriber_id", "subscribers"),
+        tenant_fk("radius_coa_attempts", "nas_id", "nas"),
+    )
+
+    id: Mapped[int] = identity_pk()
+    subscriber_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    nas_id: Mapped[int | None] = mapped_column(BigInteger)
+    username: Mapped[str | None] = mapped_column(Text)
+    acctsessionid: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    attempt: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    result: Mapped[str] = mapped_column(Text)
+    error_cause: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    created_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class SubscriberUsageDaily(TenantMixin, Base):
+    """Octets a subscriber moved per day, rolled up from radacct (input = upload, output = download)."""
+
+    __tablename__ = "subscriber_usage_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "subscriber_id", "day", name="uq_subscriber_usage_daily__tenant_id__subscriber_id__day"
+        ),
+        tenant_fk("subscriber_usage_daily", "subscriber_id", "subscribers", ondelete="CASCADE"),
+    )
+
+    id: Mapped[int] = identity_pk()
+    subscriber_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    day: Mapped[date] = mapped_column(Date)
+    input_octets: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    output_octets: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))

@@ -48,6 +48,11 @@ class InstallationStatus(StrEnum):
     FAILED = "failed"
 
 
+class CapAction(StrEnum):
+    THROTTLE = "throttle"
+    SUSPEND = "suspend"
+
+
 class BandwidthProfile(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     """A speed plan: rates, bursts, caps and the RADIUS attributes that enforce them."""
 
@@ -68,6 +73,14 @@ class BandwidthProfile(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     daily_data_cap_gb: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     radius_attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    session_timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    simultaneous_use: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    cap_action: Mapped[str] = mapped_column(Text, server_default=text("'throttle'"))
+    fup_download_mbps: Mapped[int | None] = mapped_column(Integer)
+    fup_upload_mbps: Mapped[int | None] = mapped_column(Integer)
+    cisco_policy_in: Mapped[str | None] = mapped_column(Text)
+    cisco_policy_out: Mapped[str | None] = mapped_column(Text)
+    juniper_qos_profile: Mapped[str | None] = mapped_column(Text)
 
 
 class Subscriber(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
@@ -103,6 +116,8 @@ class Subscriber(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     static_ip_address: Mapped[str | None] = mapped_column(INET)
     vlan_id: Mapped[int | None] = mapped_column(Integer)
     pppoe_username: Mapped[str | None] = mapped_column(String(64))
+    # Always NULL since migration 0009: the password lives only in radcheck (Cleartext-Password or
+    # NT-Password, per the tenant's choice). The API accepts it as a write-only field.
     pppoe_password: Mapped[str | None] = mapped_column(String(64))
     mac_address: Mapped[str | None] = mapped_column(String(17))
     monthly_data_usage_gb: Mapped[Decimal] = mapped_column(Numeric(12, 2), server_default=text("0"))
@@ -112,6 +127,7 @@ class Subscriber(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     service_terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     billing_subscription_id: Mapped[str | None] = mapped_column(String(255))
     billing_cycle_day: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    throttled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     notes: Mapped[str | None] = mapped_column(Text)
 
     # Joins carry tenant_id, but only the *_id column is written through the relationship: the

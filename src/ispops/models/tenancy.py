@@ -39,6 +39,16 @@ class BillingCycle(StrEnum):
     ANNUAL = "annual"
 
 
+class RadiusPasswordType(StrEnum):
+    CLEARTEXT = "cleartext"
+    NT_PASSWORD = "nt_password"  # noqa: S105 (a storage format, not a password)
+
+
+class RadiusSuspendedAction(StrEnum):
+    REJECT = "reject"
+    WALLED_GARDEN = "walled_garden"
+
+
 class UserRole(StrEnum):
     """The values ``users.roles`` (a JSON array) may hold."""
 
@@ -99,6 +109,16 @@ class Tenant(AuditMixin, SoftDeleteMixin, Base):
     timezone: Mapped[str] = mapped_column(String(50), server_default=text("'UTC'"))
     logo_url: Mapped[str | None] = mapped_column(String(500))
     primary_color: Mapped[str | None] = mapped_column(String(20))
+
+    # RADIUS policy (migration 0009): how passwords are stored for FreeRADIUS, what a suspended
+    # subscriber gets, and session defaults.
+    radius_password_type: Mapped[str] = mapped_column(Text, server_default=text("'cleartext'"))
+    radius_suspended_action: Mapped[str] = mapped_column(Text, server_default=text("'reject'"))
+    radius_walled_garden_download_kbps: Mapped[int] = mapped_column(Integer, server_default=text("256"))
+    radius_walled_garden_upload_kbps: Mapped[int] = mapped_column(Integer, server_default=text("256"))
+    radius_walled_garden_list: Mapped[str] = mapped_column(Text, server_default=text("'ispops-suspended'"))
+    radius_interim_interval: Mapped[int] = mapped_column(Integer, server_default=text("300"))
+    radius_session_timeout: Mapped[int | None] = mapped_column(Integer)
 
 
 class User(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
