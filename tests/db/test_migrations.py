@@ -15,7 +15,8 @@ from ispops.db.roles import require_server_version
 from ispops.db.server import Server, libpq_dsn
 from ispops.errors import ConfigurationError
 
-PHASES = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012", "0013"]
+# Seed phases 0001-0007, identity 0008, then one revision per capability (issues 4 and 5).
+PHASES = [f"{n:04d}" for n in range(1, 17)]
 
 
 def public_objects(server: Server) -> tuple[set[str], set[str]]:

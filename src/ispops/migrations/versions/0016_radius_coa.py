@@ -1,7 +1,7 @@
-"""FreeRADIUS query functions and client list (issue 4).
+"""CoA and Disconnect (issue 4).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-24
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ispops.db.ddl import run
 
-revision = "0013"
-down_revision = "0012"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
