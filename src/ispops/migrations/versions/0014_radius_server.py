@@ -10,7 +10,7 @@ from __future__ import annotations
 from ispops.db.ddl import run
 
 revision = "0014"
-down_revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
