@@ -1,0 +1,154 @@
+"""Render a complete FreeRADIUS 3.2 configuration (a raddb directory) for an ispops database.
+
+The templates live next to this module (``raddb/``); ``@@NAME@@`` placeholders are filled from
+:class:`RaddbOptions`. The rendered directory also holds FreeRADIUS's log, run and spool directories, so
+one ``freeradius -f -d DIR`` runs it (``ispops radius run`` does exactly that).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from ispops.config import RADIUS_ROLE
+from ispops.db.server import Server
+from ispops.errors import ValidationFailed
+
+TEMPLATES = "raddb"
+LIBDIR = Path("/usr/lib/freeradius")
+INSTALL_HINT = (
+    "FreeRADIUS 3.2 is not installed. On Debian/Ubuntu: "
+    "apt-get install freeradius freeradius-postgresql freeradius-utils"
+)
+
+
+@dataclass(frozen=True)
+class RaddbOptions:
+    """What varies between installations. The SQL pool is sized to the thread pool."""
+
+    conninfo: str
+    listen: str = "*"
+    auth_port: int = 1812
+    acct_port: int = 1813
+    coa_port: int | None = None  # the CoA listener is off unless a port is given
+    threads: int = 16
+    libdir: Path = LIBDIR
+    user: str | None = None  # drop privileges to this user (and its group) after start
+
+    def validate(self) -> None:
+        ports = {"auth_port": self.auth_port, "acct_port": self.acct_port}
+        if self.coa_port is not None:
+            ports["coa_port"] = self.coa_port
+        for name, port in ports.items():
+            if not 1 <= port <= 65535:
+                raise ValidationFailed(f"radius config: {name} must be 1-65535", field=name)
+        if len(set(ports.values())) != len(ports):
+            raise ValidationFailed("radius config: auth, accounting and CoA ports must differ", field="acct_port")
+        if not 1 <= self.threads <= 256:
+            raise ValidationFailed("radius config: threads must be 1-256", field="threads")
+        if '"' in self.conninfo or "\n" in self.conninfo:
+            raise ValidationFailed("radius config: the connection string cannot contain quotes", field="conninfo")
+
+
+def conninfo_for(url: URL) -> str:
+    """A libpq key=value string for ``url`` (FreeRADIUS passes it to PQconnectdb unchanged)."""
+    parts: dict[str, str] = {}
+    host = url.host or url.query.get("host")
+    if isinstance(host, tuple):
+        host = host[0]
+    if host:
+        parts["host"] = str(host)
+    if url.port:
+        parts["port"] = str(url.port)
+    parts["dbname"] = str(url.database)
+    if url.username:
+        parts["user"] = url.username
+    if url.password:
+        parts["password"] = str(url.password)
+    parts["connect_timeout"] = "3"
+    return " ".join(f"{k}={_quote(v)}" for k, v in parts.items())
+
+
+def _quote(value: str) -> str:
+    if value and all(c.isalnum() or c in "/._-:@" for c in value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def radius_conninfo(server: Server) -> str:
+    return conninfo_for(server.url_for(RADIUS_ROLE))
+
+
+def _template_files() -> list[tuple[str, str]]:
+    root = resources.files("ispops.radius").joinpath(TEMPLATES)
+    out: list[tuple[str, str]] = []
+
+    def walk(node: resources.abc.Traversable, prefix: str) -> None:
+        for child in sorted(node.iterdir(), key=lambda c: c.name):
+            rel = f"{prefix}{child.name}"
+            if child.is_dir():
+                walk(child, rel + "/")
+            elif not child.name.endswith((".py", ".pyc")):
+                out.append((rel, child.read_text(encoding="utf-8")))
+
+    walk(root, "")
+    return out
+
+
+def render_text(text: str, values: dict[str, str], *, coa: bool) -> str:
+    if "@@COA_BEGIN@@" in text:
+        if not coa:
+            return "# CoA listener off (ispops radius config --coa-port PORT turns it on).\n"
+        text = text.replace("@@COA_BEGIN@@\n", "").replace("@@COA_END@@\n", "")
+    for key, value in values.items():
+        text = text.replace(f"@@{key}@@", value)
+    if "@@" in text:
+        raise RuntimeError(f"unfilled placeholder in FreeRADIUS template: {text[text.index('@@'):][:40]}")
+    return text
+
+
+def render(out: Path, options: RaddbOptions) -> Path:
+    """Write the raddb into ``out`` (created; rendered files replaced, the spool kept). Returns ``out``."""
+    options.validate()
+    out = out.resolve()
+    for sub in ("log", "run", "spool"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    for stale in ("mods-enabled", "sites-enabled", "policy.d"):
+        shutil.rmtree(out / stale, ignore_errors=True)
+    values = {
+        "LIBDIR": str(options.libdir),
+        "RADDB": str(out),
+        "LOGDIR": str(out / "log"),
+        "RUNDIR": str(out / "run"),
+        "SPOOLDIR": str(out / "spool"),
+        "THREADS": str(options.threads),
+        "POOL_MAX": str(options.threads + 2),  # the spool reader holds one more connection
+        "CONNINFO": options.conninfo,
+        "LISTEN": options.listen,
+        "AUTH_PORT": str(options.auth_port),
+        "ACCT_PORT": str(options.acct_port),
+        "COA_PORT": str(options.coa_port or 0),
+        "SECURITY_USER": (
+            f"user = {options.user}\n\tgroup = {options.user}" if options.user else "# runs as the invoking user"
+        ),
+    }
+    for rel, text in _template_files():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_text(text, values, coa=options.coa_port is not None), encoding="utf-8")
+        # The SQL module holds the database password.
+        os.chmod(target, 0o600 if rel.startswith("mods-enabled/") else 0o644)
+    return out
+
+
+def freeradius_binary() -> str | None:
+    for name in ("freeradius", "radiusd"):
+        found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+        if found:
+            return found
+    return None

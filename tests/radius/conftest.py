@@ -1,0 +1,39 @@
+"""A database of its own for each RADIUS test module (FreeRADIUS reads its clients once at start, so
+the per-test truncation of the shared database would pull the NAS list from under it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ispops.db import migrate
+from ispops.db.server import Server, drop_database
+from ispops.db.session import Database
+from ispops.radius.config import radius_conninfo
+from tests.conftest import new_database
+from tests.radius.freeradius import FreeRadius
+
+
+@pytest.fixture(scope="module")
+def radius_server(base_server: Server) -> Iterator[Server]:
+    srv = new_database(base_server, prefix="ispops_radius")
+    migrate.upgrade(srv)
+    yield srv
+    drop_database(base_server.admin_url, srv.database)
+
+
+@pytest.fixture(scope="module")
+def radius_db(radius_server: Server) -> Iterator[Database]:
+    db = Database(radius_server)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="module")
+def radiusd(radius_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreeRadius]:
+    """FreeRADIUS for this module's database, not started: the module's data comes first."""
+    radius = FreeRadius(raddb=Path(tmp_path_factory.mktemp("raddb")), conninfo=radius_conninfo(radius_server))
+    yield radius
+    radius.stop()
