@@ -6,14 +6,8 @@ Outside CI the test is skipped when no PostgreSQL 15 binaries are found; in CI t
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,58 +16,16 @@ from typer.testing import CliRunner
 
 from ispops.cli import app
 from ispops.config import get_settings
+from tests.pgcluster import ADMIN_PASSWORD, new_cluster
 
-ADMIN_PASSWORD = "admin-secret-for-tests"
 ROLE_PASSWORD = "role-secret-for-tests"
-
-
-def find_bindir() -> Path | None:
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True):
-        return Path(candidate).parent
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def pg15() -> Iterator[str]:
-    bindir = find_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL server binaries are missing: .ci/run must install postgresql-15")
-        pytest.skip("no PostgreSQL server binaries on this machine")
-    # Not under pytest's tmp dir: that is private to root, and the server runs as another user.
-    base = Path(tempfile.mkdtemp(prefix="ispops-pg15-"))
-    base.chmod(0o755)
-    data, pwfile = base / "data", base / "pw"
-    pwfile.write_text(ADMIN_PASSWORD)
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(base, "postgres")
-        shutil.chown(pwfile, "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "admin", "--auth=scram-sha-256",
-         f"--pwfile={pwfile}", "-E", "UTF8"],
-        check=True, capture_output=True,
-    )
-    subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "start", "-o",
-         f"-p {port} -k {base} -c listen_addresses=127.0.0.1"],
-        check=True, capture_output=True,
-    )
-    url = f"postgresql://admin:{ADMIN_PASSWORD}@127.0.0.1:{port}/ispops"
-    with psycopg.connect(url.replace("/ispops", "/postgres"), autocommit=True) as conn:
-        conn.execute("create database ispops")
-    yield url
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-w", "stop", "-m", "fast"], check=False)
-    shutil.rmtree(base, ignore_errors=True)
+    cluster = new_cluster()
+    yield cluster.url()
+    cluster.destroy()
 
 
 @pytest.fixture

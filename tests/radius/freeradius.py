@@ -173,4 +173,4 @@ class Nas:
 
 
 def reply_attributes(reply: packet.Packet) -> dict[str, list[Any]]:
-    return {str(key): list(reply[key]) for key in reply.keys()}
+    return {str(key): list(reply[key]) for key in reply}
