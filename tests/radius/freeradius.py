@@ -22,8 +22,7 @@ from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
 
 from ispops.radius.config import RaddbOptions, freeradius_binary, render
-
-DICTIONARY = Path(__file__).with_name("dictionary")
+from ispops.radius.probe import DICTIONARY
 
 
 def require_freeradius() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ispops.cli import db, platform, tenants
+from ispops.cli import db, devices, platform, radius, tenants
 
 app = typer.Typer(
     name="ispops",
@@ -17,9 +17,11 @@ app = typer.Typer(
 app.command()(platform.up)
 app.command()(platform.seed)
 app.add_typer(db.app, name="db")
+app.add_typer(radius.app, name="radius")
 app.add_typer(tenants.tenant_app, name="tenant")
 app.add_typer(tenants.user_app, name="user")
 app.add_typer(tenants.operator_app, name="operator")
+app.add_typer(devices.app, name="devices")
 
 
 def main() -> None:

@@ -1,0 +1,44 @@
+"""Send one real Access-Request to FreeRADIUS as a NAS would, and report the answer.
+
+The packet leaves from the NAS's own address (FreeRADIUS knows clients by source address), so the NAS
+address must be configured on this machine — a lab NAS on loopback, or the RADIUS host itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyrad import packet
+from pyrad.client import Client, Timeout
+from pyrad.dictionary import Dictionary
+
+DICTIONARY = Path(__file__).with_name("dictionary.pyrad")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    accepted: bool
+    verdict: str
+    attributes: list[tuple[str, str]]
+
+
+def probe_login(*, server: str, port: int, nas_address: str, secret: str, username: str, password: str,
+                timeout: float = 3.0) -> ProbeResult:
+    client = Client(server=server, authport=port, secret=secret.encode(), dict=Dictionary(str(DICTIONARY)))
+    client.timeout, client.retries = timeout, 1
+    try:
+        client.bind((nas_address, 0))
+    except OSError as exc:
+        return ProbeResult(False, f"cannot send as {nas_address}: {exc} (the address must be local)", [])
+    request = client.CreateAuthPacket(code=packet.AccessRequest, User_Name=username)
+    request["NAS-IP-Address"] = nas_address
+    request["User-Password"] = request.PwCrypt(password)
+    try:
+        reply = client.SendPacket(request)
+    except Timeout:
+        return ProbeResult(False, "no answer (FreeRADIUS not running, wrong port, or the NAS is unknown to it)", [])
+    attributes = [(str(key), str(value)) for key in reply for value in reply[key]]
+    if reply.code == packet.AccessAccept:
+        return ProbeResult(True, "Access-Accept", attributes)
+    return ProbeResult(False, "Access-Reject", attributes)
