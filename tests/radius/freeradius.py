@@ -162,6 +162,15 @@ class Nas:
         response = hashlib.md5(bytes([ident]) + password.encode() + challenge).digest()  # noqa: S324 (CHAP is MD5)
         return self._auth(username, CHAP_Password=bytes([ident]) + response, CHAP_Challenge=challenge)
 
+    def mschapv2(self, username: str, password: str) -> packet.Packet | None:
+        from tests.radius.mschap import mschapv2_attributes
+
+        req = self.client.CreateAuthPacket(code=packet.AccessRequest, User_Name=username)
+        req["NAS-IP-Address"] = self.address
+        for attribute, value in mschapv2_attributes(username, password).items():
+            req[attribute] = value
+        return self._send(req)
+
     def accounting(self, status: str, **attrs: Any) -> packet.Packet | None:
         req = self.client.CreateAcctPacket(code=packet.AccountingRequest)
         req["Acct-Status-Type"] = status
@@ -172,4 +181,4 @@ class Nas:
 
 
 def reply_attributes(reply: packet.Packet) -> dict[str, list[Any]]:
-    return {str(key): list(reply[key]) for key in reply}
+    return {str(key): list(reply[key]) for key in reply.keys()}  # noqa: SIM118 (pyrad names keys only here)

@@ -7,6 +7,7 @@ from pyrad import packet
 from sqlalchemy import text
 
 from ispops.db.session import Database
+from ispops.radius.provisioning import nt_password_hash
 from tests.factories import make_tenant
 from tests.radius.freeradius import FreeRadius, Nas, reply_attributes
 
@@ -51,6 +52,12 @@ def world(radius_db: Database, radiusd: FreeRadius) -> FreeRadius:
                          "values (:t, 'alice', :a, '+=', :v)"),
                     {"t": tenant, "a": attribute, "v": value},
                 )
+            s.execute(
+                text("insert into radcheck (tenant_id, username, attribute, op, value) values "
+                     "(:t, 'carol', 'NT-Password', ':=', :nt), (:t, 'dave', 'Cleartext-Password', ':=', 'dave-pw'), "
+                     "(:t, 'dave', 'Simultaneous-Use', ':=', '1')"),
+                {"t": tenant, "nt": nt_password_hash("carol-pw")},
+            )
         if status != "active":
             with radius_db.platform() as s:
                 s.execute(text("update tenants set status = :s where id = :t"), {"s": status, "t": tenant})
@@ -146,3 +153,34 @@ def test_post_auth_log_is_per_tenant_and_has_no_password(world: FreeRadius, radi
         "alice", "Access-Accept", "127.0.0.3") in rows
     assert any(r == "Access-Reject" for _, r, _ in rows)
     assert "beta-pw" not in str(text_of_table) and "nope" not in str(text_of_table)
+
+
+def test_mschapv2_with_cleartext_and_with_nt_hash(world: FreeRadius) -> None:
+    nas = Nas(world, "127.0.0.2", SECRET)
+    ok = nas.mschapv2("alice", "acme-pw")
+    assert ok is not None and ok.code == packet.AccessAccept, world.log_text()[-3000:]
+    assert "MS-CHAP2-Success" in reply_attributes(ok)
+    hashed = nas.mschapv2("carol", "carol-pw")
+    assert hashed is not None and hashed.code == packet.AccessAccept, world.log_text()[-3000:]
+    bad = nas.mschapv2("carol", "wrong")
+    assert bad is not None and bad.code == packet.AccessReject
+
+
+def test_nt_hash_works_for_pap_but_not_chap(world: FreeRadius) -> None:
+    nas = Nas(world, "127.0.0.2", SECRET)
+    assert nas.pap("carol", "carol-pw").code == packet.AccessAccept  # type: ignore[union-attr]
+    assert nas.chap("carol", "carol-pw").code == packet.AccessReject  # type: ignore[union-attr]
+
+
+def test_simultaneous_use_counts_open_sessions(world: FreeRadius, radius_db: Database) -> None:
+    nas = Nas(world, "127.0.0.2", SECRET)
+    assert nas.pap("dave", "dave-pw").code == packet.AccessAccept  # type: ignore[union-attr]
+    with radius_db.tenant("acme") as s:
+        s.execute(text("insert into radacct (tenant_id, acctsessionid, acctuniqueid, username, nasipaddress, "
+                       "acctstarttime) values ('acme', 'd1', 'd1', 'dave', '127.0.0.2', now())"))
+    assert nas.pap("dave", "dave-pw").code == packet.AccessReject  # type: ignore[union-attr]
+    # The same user name in another tenant has its own count.
+    assert Nas(world, "127.0.0.3", SECRET).pap("dave", "dave-pw").code == packet.AccessAccept  # type: ignore[union-attr]
+    with radius_db.tenant("acme") as s:
+        s.execute(text("update radacct set acctstoptime = now() where acctsessionid = 'd1'"))
+    assert nas.pap("dave", "dave-pw").code == packet.AccessAccept  # type: ignore[union-attr]

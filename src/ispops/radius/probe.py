@@ -38,7 +38,7 @@ def probe_login(*, server: str, port: int, nas_address: str, secret: str, userna
         reply = client.SendPacket(request)
     except Timeout:
         return ProbeResult(False, "no answer (FreeRADIUS not running, wrong port, or the NAS is unknown to it)", [])
-    attributes = [(str(key), str(value)) for key in reply for value in reply[key]]
+    attributes = [(str(key), str(value)) for key in reply.keys() for value in reply[key]]  # noqa: SIM118
     if reply.code == packet.AccessAccept:
         return ProbeResult(True, "Access-Accept", attributes)
     return ProbeResult(False, "Access-Reject", attributes)

@@ -225,6 +225,22 @@ BEGIN
 END $$
 """
 
+PERIOD = """
+CREATE FUNCTION ispops_billing_period_start(p_cycle_day integer, p_today date)
+RETURNS date LANGUAGE sql IMMUTABLE AS $$
+-- The first day of the billing period containing p_today, for a cycle starting on day p_cycle_day of each
+-- month (a day past the end of a short month means its last day).
+  SELECT CASE WHEN p_today >= this_month THEN this_month ELSE last_month END
+    FROM (SELECT
+      (date_trunc('month', p_today)::date
+        + (least(p_cycle_day, extract(day FROM date_trunc('month', p_today) + interval '1 month - 1 day')::int)
+           - 1)) AS this_month,
+      ((date_trunc('month', p_today) - interval '1 month')::date
+        + (least(p_cycle_day, extract(day FROM date_trunc('month', p_today) - interval '1 day')::int) - 1))
+        AS last_month) d
+$$
+"""
+
 ACCT_SIGNATURE = (
     "text, text, text, text, text, text, text, text, text, bigint, bigint, bigint, bigint, bigint, bigint, "
     "text, text, text, text, text, text, text, text, text, text, text, text, text"
@@ -240,6 +256,8 @@ FUNCTIONS = {
 }
 
 UPGRADE = [
+    PERIOD,
+    "GRANT EXECUTE ON FUNCTION ispops_billing_period_start(integer, date) TO ispops_app, ispops_platform",
     # The open-session index serves Simultaneous-Use, Accounting-On/Off and the active-sessions view.
     "CREATE INDEX idx_radacct_open_nas ON radacct (tenant_id, nasipaddress) WHERE acctstoptime IS NULL",
 ]
@@ -251,6 +269,7 @@ for _signature, _body in FUNCTIONS.items():
     ]
 
 DOWNGRADE = [f"DROP FUNCTION {signature}" for signature in FUNCTIONS] + [
+    "DROP FUNCTION ispops_billing_period_start(integer, date)",
     "DROP INDEX idx_radacct_open_nas",
 ]
 
