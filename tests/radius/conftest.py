@@ -12,6 +12,7 @@ from ispops.db import migrate
 from ispops.db.server import Server, drop_database
 from ispops.db.session import Database
 from ispops.radius.config import radius_conninfo
+from tests.api.conftest import api_settings, app_client, auth, client  # noqa: F401 (fixtures)
 from tests.conftest import new_database
 from tests.radius.freeradius import FreeRadius
 

@@ -1,7 +1,8 @@
 """Who may do what: the permission matrix for tenant staff roles (rendered in docs/permissions.md).
 
 A permission is ``(resource, action)``. Actions: read, create, update, delete, and a few named ones
-(``update_installation`` — a limited update —, ``suspend``, ``include_deleted``). Tenant isolation is
+(``update_installation`` — a limited update —, ``suspend``, ``include_deleted``, ``disconnect`` a RADIUS
+session). Tenant isolation is
 not a permission: another tenant's objects are simply not found.
 """
 
@@ -38,12 +39,16 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "users": _m(read={ADMIN}),
     "audit_events": {"read": frozenset({ADMIN})},
     "customers": _m(write={SUPPORT}),
-    "subscribers": _m(write={NOC, SUPPORT}, suspend={NOC, SUPPORT}, update_installation={FIELD}),
+    "subscribers": _m(write={NOC, SUPPORT}, suspend={NOC, SUPPORT}, update_installation={FIELD},
+                      test_credentials={NOC, SUPPORT, FIELD}),
+    "subscriber_usage_daily": {"read": frozenset({ADMIN, NOC, SUPPORT})},
     "bandwidth_profiles": _m(write=NETWORK),
     "nas": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     "radcheck": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     "radreply": _m(read={NOC}, write=NETWORK, delete=NETWORK),
-    "radacct": {"read": frozenset({ADMIN, NOC, SUPPORT})},
+    # disconnect: POST /api/v1/radius/sessions/{radacctid}/disconnect (ispops.radius.coa_api)
+    "radacct": {"read": frozenset({ADMIN, NOC, SUPPORT}), "disconnect": frozenset({ADMIN, NOC, SUPPORT})},
+    "radius_coa_attempts": {"read": frozenset({ADMIN, NOC, SUPPORT})},
     "ip_pools": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
     "ip_allocations": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
     "devices": _m(write=NETWORK, delete=NETWORK),
@@ -78,6 +83,7 @@ def require(principal: Principal, resource: str, action: str) -> None:
 def render_markdown() -> str:
     """The matrix as a Markdown table (docs/permissions.md embeds it; a test keeps them equal)."""
     actions = ["read", "create", "update", "delete", "update_installation", "suspend"]
+    actions += sorted({a for perms in MATRIX.values() for a in perms} - set(actions))  # named actions
     short = {ADMIN: "A", NOC: "N", SUPPORT: "S", FIELD: "F"}
     lines = ["| resource | " + " | ".join(actions) + " |", "|---|" + "---|" * len(actions)]
     for resource, perms in MATRIX.items():

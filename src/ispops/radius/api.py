@@ -1,0 +1,280 @@
+"""RADIUS views for staff: live sessions and history, daily usage, and a credentials check.
+
+- ``GET /api/v1/radius/sessions``: sessions with their live duration and bytes (active ones by default).
+- ``GET /api/v1/subscribers/{id}/usage``: daily upload/download and the billing period's total.
+- ``POST /api/v1/subscribers/{id}/test-credentials``: would FreeRADIUS accept this password from this
+  NAS, and with which reply attributes? It evaluates the same rows and rules FreeRADIUS uses (tenant
+  status, check items, Simultaneous-Use, the NAS vendor's reply attributes) without sending a packet;
+  ``ispops radius test`` sends a real one.
+
+(No ``from __future__ import annotations``: FastAPI reads these annotations at runtime.)
+"""
+
+import datetime as dt
+import hmac
+import ipaddress
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from ispops.api import permissions
+from ispops.audit.service import record
+from ispops.auth.deps import get_db, get_full_principal, get_meta
+from ispops.auth.principal import Principal, RequestMeta
+from ispops.db.async_session import AsyncDatabase
+from ispops.errors import NotFound, ValidationFailed
+from ispops.radius import vendors
+from ispops.radius.provisioning import nt_password_hash
+
+router = APIRouter()
+
+
+class Session(BaseModel):
+    radacctid: int
+    subscriber_id: uuid.UUID | None
+    username: str
+    nas_ip: str
+    framed_ip: str | None
+    acctsessionid: str
+    started_at: dt.datetime
+    stopped_at: dt.datetime | None
+    last_update_at: dt.datetime | None
+    duration_seconds: int = Field(description="so far for an active session")
+    upload_octets: int
+    download_octets: int
+    terminate_cause: str | None
+
+
+class SessionPage(BaseModel):
+    items: list[Session]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get("/api/v1/radius/sessions", response_model=SessionPage, tags=["radius"],
+            summary="RADIUS sessions with live duration and bytes (active only by default)",
+            operation_id="list_radius_sessions")
+async def list_sessions(
+    principal: Annotated[Principal, Depends(get_full_principal)],
+    db: Annotated[AsyncDatabase, Depends(get_db)],
+    active: Annotated[bool, Query(description="only sessions still open")] = True,
+    nas: Annotated[str | None, Query(max_length=64, description="NAS address")] = None,
+    subscriber_id: Annotated[uuid.UUID | None, Query()] = None,
+    username: Annotated[str | None, Query(min_length=1, max_length=253)] = None,
+    started_after: Annotated[dt.datetime | None, Query()] = None,
+    started_before: Annotated[dt.datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> SessionPage:
+    permissions.require(principal, "radacct", "read")
+    tenant_id = str(principal.tenant_id)
+    where = ["tenant_id = :t"]
+    params: dict[str, Any] = {"t": tenant_id, "limit": limit, "offset": offset}
+    if active:
+        where.append("acctstoptime IS NULL")
+    if nas is not None:
+        try:
+            params["nas"] = str(ipaddress.ip_address(nas))
+        except ValueError:
+            raise ValidationFailed("nas: not an IP address", field="nas") from None
+        where.append("nasipaddress = cast(:nas as inet)")
+    for name, value, clause in (
+        ("subscriber_id", subscriber_id, "subscriber_id = :subscriber_id"),
+        ("username", username, "username = :username"),
+        ("started_after", started_after, "acctstarttime >= :started_after"),
+        ("started_before", started_before, "acctstarttime < :started_before"),
+    ):
+        if value is not None:
+            params[name] = value
+            where.append(clause)
+    condition = " AND ".join(where)
+    async with db.tenant(tenant_id, user_id=principal.id) as s:
+        total = (await s.execute(text(f"SELECT count(*) FROM radacct WHERE {condition}"), params)).scalar_one()
+        rows = (
+            await s.execute(
+                text(
+                    "SELECT radacctid, subscriber_id, username, host(nasipaddress) AS nas_ip, "
+                    "host(framedipaddress) AS framed_ip, acctsessionid, acctstarttime, acctstoptime, "
+                    "acctupdatetime, CASE WHEN acctstoptime IS NULL "
+                    "THEN greatest(extract(epoch FROM now() - acctstarttime)::bigint, coalesce(acctsessiontime, 0)) "
+                    "ELSE coalesce(acctsessiontime, 0) END AS duration, acctinputoctets, acctoutputoctets, "
+                    f"acctterminatecause FROM radacct WHERE {condition} "
+                    "ORDER BY acctstarttime DESC, radacctid DESC LIMIT :limit OFFSET :offset"
+                ),
+                params,
+            )
+        ).mappings().all()
+    items = [
+        Session(
+            radacctid=r["radacctid"], subscriber_id=r["subscriber_id"], username=r["username"], nas_ip=r["nas_ip"],
+            framed_ip=r["framed_ip"], acctsessionid=r["acctsessionid"], started_at=r["acctstarttime"],
+            stopped_at=r["acctstoptime"], last_update_at=r["acctupdatetime"], duration_seconds=int(r["duration"]),
+            upload_octets=int(r["acctinputoctets"]), download_octets=int(r["acctoutputoctets"]),
+            terminate_cause=r["acctterminatecause"],
+        )
+        for r in rows
+    ]
+    return SessionPage(items=items, total=int(total), limit=limit, offset=offset)
+
+
+class UsageDay(BaseModel):
+    day: dt.date
+    upload_octets: int
+    download_octets: int
+
+
+class Usage(BaseModel):
+    subscriber_id: uuid.UUID
+    period_start: dt.date = Field(description="first day of the current billing period")
+    period_octets: int = Field(description="upload + download since period_start")
+    monthly_data_usage_gb: float
+    monthly_data_cap_gb: int | None
+    daily_data_cap_gb: int | None
+    throttled_until: dt.datetime | None
+    days: list[UsageDay]
+
+
+@router.get("/api/v1/subscribers/{key}/usage", response_model=Usage, tags=["subscribers"],
+            summary="Daily usage of a subscriber and the billing period's total", operation_id="subscriber_usage")
+async def subscriber_usage(
+    key: Annotated[uuid.UUID, Path()],
+    principal: Annotated[Principal, Depends(get_full_principal)],
+    db: Annotated[AsyncDatabase, Depends(get_db)],
+    since: Annotated[dt.date | None, Query(alias="from", description="first day (default: 31 days ago)")] = None,
+    until: Annotated[dt.date | None, Query(alias="to", description="last day (default: today)")] = None,
+) -> Usage:
+    permissions.require(principal, "subscribers", "read")
+    tenant_id = str(principal.tenant_id)
+    until = until or dt.datetime.now(dt.UTC).date()
+    since = since or until - dt.timedelta(days=31)
+    if since > until:
+        raise ValidationFailed("from: must not be after 'to'", field="from")
+    if (until - since).days > 800:
+        raise ValidationFailed("from: at most 800 days at a time", field="from")
+    async with db.tenant(tenant_id, user_id=principal.id) as s:
+        sub = (
+            await s.execute(
+                text(
+                    "SELECT s.id, s.monthly_data_usage_gb, s.throttled_until, b.monthly_data_cap_gb, "
+                    "b.daily_data_cap_gb, ispops_billing_period_start(s.billing_cycle_day, current_date) AS period "
+                    "FROM subscribers s LEFT JOIN bandwidth_profiles b ON b.tenant_id = s.tenant_id "
+                    "AND b.id = s.bandwidth_profile_id "
+                    "WHERE s.tenant_id = :t AND s.id = :id AND s.deleted_at IS NULL"
+                ),
+                {"t": tenant_id, "id": key},
+            )
+        ).mappings().first()
+        if sub is None:
+            raise NotFound("subscribers: no such record", table="subscribers")
+        days = (
+            await s.execute(
+                text("SELECT day, input_octets, output_octets FROM subscriber_usage_daily "
+                     "WHERE tenant_id = :t AND subscriber_id = :id AND day >= :since AND day <= :until ORDER BY day"),
+                {"t": tenant_id, "id": key, "since": since, "until": until},
+            )
+        ).all()
+        period_octets = (
+            await s.execute(
+                text("SELECT coalesce(sum(input_octets + output_octets), 0) FROM subscriber_usage_daily "
+                     "WHERE tenant_id = :t AND subscriber_id = :id AND day >= :p"),
+                {"t": tenant_id, "id": key, "p": sub["period"]},
+            )
+        ).scalar_one()
+    return Usage(
+        subscriber_id=key, period_start=sub["period"], period_octets=int(period_octets),
+        monthly_data_usage_gb=float(sub["monthly_data_usage_gb"]), monthly_data_cap_gb=sub["monthly_data_cap_gb"],
+        daily_data_cap_gb=sub["daily_data_cap_gb"], throttled_until=sub["throttled_until"],
+        days=[UsageDay(day=d, upload_octets=int(i), download_octets=int(o)) for d, i, o in days],
+    )
+
+
+class CredentialTest(BaseModel):
+    password: str = Field(min_length=1, max_length=128)
+    nas_id: int = Field(ge=1, le=2**63 - 1, description="the NAS the subscriber would dial in through")
+
+
+class ReplyAttribute(BaseModel):
+    attribute: str
+    op: str
+    value: str
+
+
+class CredentialResult(BaseModel):
+    result: str = Field(description="accept or reject")
+    reason: str
+    nas_type: str
+    reply: list[ReplyAttribute] = Field(description="what an Access-Accept would carry to this NAS")
+
+
+@router.post("/api/v1/subscribers/{key}/test-credentials", response_model=CredentialResult, tags=["subscribers"],
+             summary="Would RADIUS accept this password from this NAS?", operation_id="test_subscriber_credentials")
+async def test_credentials(
+    key: Annotated[uuid.UUID, Path()],
+    body: CredentialTest,
+    principal: Annotated[Principal, Depends(get_full_principal)],
+    db: Annotated[AsyncDatabase, Depends(get_db)],
+    meta: Annotated[RequestMeta, Depends(get_meta)],
+) -> CredentialResult:
+    permissions.require(principal, "subscribers", "test_credentials")
+    tenant_id = str(principal.tenant_id)
+    async with db.tenant(tenant_id, user_id=principal.id) as s:
+        params = {"t": tenant_id, "id": key}
+        username = (
+            await s.execute(text("SELECT pppoe_username FROM subscribers WHERE tenant_id = :t AND id = :id "
+                                 "AND deleted_at IS NULL"), params)
+        ).first()
+        if username is None:
+            raise NotFound("subscribers: no such record", table="subscribers")
+        nas_type = (
+            await s.execute(text("SELECT type FROM nas WHERE tenant_id = :t AND id = :n AND deleted_at IS NULL"),
+                            {"t": tenant_id, "n": body.nas_id})
+        ).scalar_one_or_none()
+        if nas_type is None:
+            raise ValidationFailed("nas_id: no such NAS", table="subscribers", field="nas_id")
+        result = await _evaluate(s, tenant_id, username[0], body.password, nas_type)
+        await record(s, principal=principal, meta=meta, entity="subscribers", entity_id=str(key), action="action",
+                     changes={"action": "test_credentials", "nas_id": body.nas_id, "result": result.result})
+    return result
+
+
+async def _evaluate(s: Any, tenant_id: str, username: str | None, password: str, nas_type: str) -> CredentialResult:
+    def reject(reason: str) -> CredentialResult:
+        return CredentialResult(result="reject", reason=reason, nas_type=nas_type, reply=[])
+
+    if not username:
+        return reject("the subscriber has no RADIUS user name (pppoe_username)")
+    status = (await s.execute(text("SELECT status FROM tenants WHERE id = :t"), {"t": tenant_id})).scalar_one()
+    if status not in ("active", "trial"):
+        return reject(f"the tenant is {status}: its NASes get Access-Reject")
+    params = {"t": tenant_id, "u": username}
+    result = await s.execute(
+        text("SELECT attribute, value FROM radcheck WHERE tenant_id = :t AND username = :u ORDER BY id"), params)
+    checks: dict[str, str] = {row[0]: row[1] for row in result}
+    if checks.get("Auth-Type") == "Reject":
+        return reject("the subscriber's service is not active (Auth-Type := Reject)")
+    if "Cleartext-Password" in checks:
+        ok = hmac.compare_digest(checks["Cleartext-Password"].encode(), password.encode())
+    elif "NT-Password" in checks:
+        stored = checks["NT-Password"].lower().removeprefix("0x")
+        ok = hmac.compare_digest(stored, nt_password_hash(password).lower().removeprefix("0x"))
+    else:
+        return reject("no password is provisioned for this user")
+    if not ok:
+        return reject("wrong password")
+    limit = checks.get("Simultaneous-Use")
+    if limit is not None:
+        open_sessions = (await s.execute(text(
+            "SELECT count(*) FROM radacct WHERE tenant_id = :t AND username = :u AND acctstoptime IS NULL"),
+            params)).scalar_one()
+        if open_sessions >= int(limit):
+            return reject(f"already online: {open_sessions} open session(s), Simultaneous-Use is {limit}")
+    rows = (await s.execute(text(
+        "SELECT attribute, op, value FROM radreply WHERE tenant_id = :t AND username = :u ORDER BY id"), params)).all()
+    reply = [ReplyAttribute(attribute=a, op=op, value=v) for a, (op, v) in
+             vendors.for_nas([(a, (op, v)) for a, op, v in rows], nas_type)]
+    return CredentialResult(result="accept", reason="password and policy accepted", nas_type=nas_type, reply=reply)
+
