@@ -39,6 +39,10 @@ class RaddbOptions:
     threads: int = 16
     libdir: Path = LIBDIR
     user: str | None = None  # drop privileges to this user (and its group) after start
+    # Accounting answered from the disk spool and replayed (no loss while PostgreSQL is down). False
+    # writes accounting straight to PostgreSQL: the NAS retries while the database is down (bench/radius.py
+    # uses it to time the SQL path itself).
+    spool: bool = True
 
     def validate(self) -> None:
         ports = {"auth_port": self.auth_port, "acct_port": self.acct_port}
@@ -133,6 +137,7 @@ def render(out: Path, options: RaddbOptions) -> Path:
         "AUTH_PORT": str(options.auth_port),
         "ACCT_PORT": str(options.acct_port),
         "COA_PORT": str(options.coa_port or 0),
+        "ACCOUNTING": "ispops_spool" if options.spool else "sql",
         "SECURITY_USER": (
             f"user = {options.user}\n\tgroup = {options.user}" if options.user else "# runs as the invoking user"
         ),

@@ -1,0 +1,418 @@
+"""RADIUS benchmark: our multi-tenant FreeRADIUS configuration against FreeRADIUS's stock SQL configuration.
+
+    .venv/bin/python bench/radius.py [--tenants 100 --subscribers 100000 --radacct 5000000 --months 13
+                                      --requests 20000 --sessions 10000 --parallel 64 --threads 16 --rounds 3]
+
+Two databases in the embedded PostgreSQL under ``.bench-data/`` (loaded once, reused when the counts match):
+
+- ``ispops_radius_bench``: our schema (migrations), ``--tenants`` tenants with ``--subscribers`` subscribers
+  spread over them (the same user names in every tenant), each with a Cleartext-Password and two reply
+  attributes, and ``--radacct`` accounting rows over ``--months`` monthly partitions.
+- ``radius_stock``: FreeRADIUS's own PostgreSQL schema (``schema.sql`` of freeradius-postgresql), the same
+  number of users (unique names), reply attributes and accounting rows in one unpartitioned radacct.
+
+Both FreeRADIUS instances run at once on loopback ports with the same thread pool and SQL pool, and the load
+comes from FreeRADIUS's own ``radclient`` (source 127.0.0.1: the NAS of tenant 0 in ours, the one NAS in
+stock). Ours renders ``ispops radius config`` output with accounting written straight to SQL (``spool=False``)
+so the SQL path is what is timed. Phases, alternated over ``--rounds`` with medians reported:
+
+1. PAP Access-Requests, ``--requests`` of them over the same 1,000 users in both, ``--parallel`` in flight;
+   every answer must be an Access-Accept.
+2. Interim-Updates for ``--sessions`` open sessions (their Starts are sent first, untimed); afterwards every
+   session must show the update in radacct.
+
+Prints requests/s for each and the ratios ours/stock. A measurement, not a test: it exits 0 whether or not the
+targets are met, non-zero on errors. Needs freeradius, freeradius-postgresql and freeradius-utils.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from ispops.config import OWNER_ROLE, RADIUS_ROLE, Settings
+from ispops.db import migrate
+from ispops.db.roles import ensure_roles, grant_database
+from ispops.db.server import Server, create_database, libpq_dsn, open_server
+from ispops.radius.config import RaddbOptions, conninfo_for, freeradius_binary, render
+
+ROOT = Path(__file__).resolve().parent.parent
+STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
+STOCK_QUERIES = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/queries.conf")
+OURS_DB, STOCK_DB = "ispops_radius_bench", "radius_stock"
+SECRET = "bench-secret"  # noqa: S105 (the benchmark NAS)
+USERS_PER_TENANT_IN_LOAD = 1000  # the load uses 1,000 distinct users in both setups
+TARGET_AUTH_RPS, TARGET_AUTH_RATIO, TARGET_INTERIM_RATIO = 2000.0, 0.9, 1.0
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def connect(server: Server, database: str) -> Conn:
+    return psycopg.connect(libpq_dsn(server.admin_url.set(database=database)), autocommit=True)
+
+
+def ensure_database(server: Server, name: str, *, owner: str) -> None:
+    create_database(server.admin_url, name, owner=owner)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def load_ours(server: Server, args: argparse.Namespace) -> None:
+    ensure_database(server, OURS_DB, owner=OWNER_ROLE)
+    srv = server.with_database(OURS_DB)
+    grant_database(srv.admin_url)
+    migrate.upgrade(srv)
+    with connect(server, OURS_DB) as conn:
+        have = conn.execute("select (select count(*) from subscribers), (select count(*) from radacct)").fetchone()
+        if have == (args.subscribers, args.radacct + 0):
+            log(f"ours: reusing {have[0]:,} subscribers and {have[1]:,} radacct rows")
+            return
+        log("ours: loading (once) ...")
+        conn.execute("set session_replication_role = replica")  # no triggers: bulk load
+        for table in ("radacct", "radreply", "radcheck", "subscribers", "nas", "bandwidth_profiles", "tenants"):
+            conn.execute(f"truncate {table} cascade")
+        per = args.subscribers // args.tenants
+        conn.execute(
+            "insert into tenants (id, name, slug, status) select 'rb-' || lpad(t::text, 3, '0'), 'Bench ' || t, "
+            "'rb-' || lpad(t::text, 3, '0'), 'active' from generate_series(0, %s - 1) t", (args.tenants,))
+        conn.execute(
+            "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+            "select 'rb-' || lpad(t::text, 3, '0'), case when t = 0 then '127.0.0.1' else '10.77.' || (t / 250) "
+            "|| '.' || (mod(t, 250) + 1) end, 'bras1', 'mikrotik', %s, 'no' from generate_series(0, %s - 1) t",
+            (SECRET, args.tenants))
+        conn.execute(
+            "insert into subscribers (tenant_id, subscriber_number, service_type, status, pppoe_username) "
+            "select 'rb-' || lpad(t::text, 3, '0'), 'S' || u, 'ftth', 'active', 'u' || lpad(u::text, 5, '0') "
+            "from generate_series(0, %s - 1) t, generate_series(0, %s - 1) u", (args.tenants, per))
+        conn.execute(
+            "insert into radcheck (tenant_id, subscriber_id, username, attribute, op, value) "
+            "select tenant_id, id, pppoe_username, 'Cleartext-Password', ':=', 'pw-' || pppoe_username "
+            "from subscribers")
+        conn.execute(
+            "insert into radreply (tenant_id, subscriber_id, username, attribute, op, value) "
+            "select tenant_id, id, pppoe_username, a, ':=', v from subscribers, "
+            "(values ('Mikrotik-Rate-Limit', '20M/100M'), ('Session-Timeout', '86400')) r(a, v)")
+        conn.execute(f"set role {OWNER_ROLE}")
+        conn.execute("select ispops_radacct_ensure_partition((date_trunc('month', now()) - make_interval(months => m))"
+                     "::date) from generate_series(-1, %s) m", (args.months,))
+        conn.execute("reset role")
+        conn.execute("set session_replication_role = replica")
+        _fill_radacct(conn, args, tenant_expr="'rb-' || lpad(mod(g, %(tenants)s)::text, 3, '0')")
+        conn.execute("analyze")
+
+
+def _fill_radacct(conn: Conn, args: argparse.Namespace, *, tenant_expr: str | None) -> None:
+    """``--radacct`` closed sessions spread evenly over the last ``--months`` months."""
+    columns = "acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime, " \
+              "acctstoptime, acctsessiontime, acctinputoctets, acctoutputoctets"
+    if tenant_expr:
+        columns = "tenant_id, " + columns
+    chunk = 500_000
+    for start in range(0, args.radacct, chunk):
+        n = min(chunk, args.radacct - start)
+        select = (
+            f"select {tenant_expr + ', ' if tenant_expr else ''}'h' || g, md5('h' || g), "
+            "'u' || lpad(mod(g, %(users)s)::text, 5, '0'), '10.77.0.1', "
+            "now() - make_interval(secs => mod(g, %(span)s)), now() - make_interval(secs => mod(g, %(span)s) - 3000), "
+            "now() - make_interval(secs => mod(g, %(span)s) - 3600), 3600, mod(g, 100000000), mod(g, 900000000) "
+            "from generate_series(%(lo)s::bigint, %(hi)s::bigint) g"
+        )
+        conn.execute(f"insert into radacct ({columns}) {select}", {
+            "tenants": args.tenants, "users": args.subscribers // args.tenants, "span": args.months * 30 * 86400,
+            "lo": start, "hi": start + n - 1})
+        log(f"  radacct {start + n:,}/{args.radacct:,}")
+
+
+def load_stock(server: Server, args: argparse.Namespace) -> None:
+    ensure_database(server, STOCK_DB, owner="postgres")
+    with connect(server, STOCK_DB) as conn:
+        if conn.execute("select to_regclass('radacct')").fetchone() == (None,):
+            conn.execute(STOCK_SCHEMA.read_text())
+        have = conn.execute("select (select count(*) from radcheck), (select count(*) from radacct)").fetchone()
+        if have == (args.subscribers, args.radacct):
+            log(f"stock: reusing {have[0]:,} users and {have[1]:,} radacct rows")
+            return
+        log("stock: loading (once) ...")
+        for table in ("radacct", "radreply", "radcheck", "nas"):
+            conn.execute(f"truncate {table}")
+        conn.execute("insert into nas (nasname, shortname, type, secret) values ('127.0.0.1', 'bras1', 'other', %s)",
+                     (SECRET,))
+        conn.execute("insert into radcheck (username, attribute, op, value) select 'u' || lpad(u::text, 5, '0'), "
+                     "'Cleartext-Password', ':=', 'pw-u' || lpad(u::text, 5, '0') from generate_series(0, %s - 1) u",
+                     (args.subscribers,))
+        conn.execute("insert into radreply (username, attribute, op, value) select 'u' || lpad(u::text, 5, '0'), a, "
+                     "':=', v from generate_series(0, %s - 1) u, (values ('Mikrotik-Rate-Limit', '20M/100M'), "
+                     "('Session-Timeout', '86400')) r(a, v)", (args.subscribers,))
+        conn.execute("create index if not exists radcheck_username on radcheck (username)")
+        _fill_radacct(conn, args, tenant_expr=None)
+        conn.execute("analyze")
+
+
+# ------------------------------------------------------------------------------------------- FreeRADIUS
+
+STOCK_SQL = """sql {{
+	dialect = "postgresql"
+	driver = "rlm_sql_postgresql"
+	postgresql {{
+		send_application_name = yes
+	}}
+	radius_db = "{conninfo}"
+	acct_table1 = "radacct"
+	acct_table2 = "radacct"
+	postauth_table = "radpostauth"
+	authcheck_table = "radcheck"
+	groupcheck_table = "radgroupcheck"
+	authreply_table = "radreply"
+	groupreply_table = "radgroupreply"
+	usergroup_table = "radusergroup"
+	read_groups = no
+	read_profiles = no
+	delete_stale_sessions = yes
+	read_clients = yes
+	client_table = "nas"
+	group_attribute = "SQL-Group"
+	pool {{
+		start = 0
+		min = 1
+		max = {pool}
+		spare = {pool}
+		uses = 0
+		retry_delay = 1
+		lifetime = 0
+		idle_timeout = 60
+	}}
+	$INCLUDE {queries}
+}}
+"""
+
+STOCK_SITE = """server stock {{
+	listen {{
+		type = auth
+		ipaddr = 127.0.0.1
+		port = {auth}
+	}}
+	listen {{
+		type = acct
+		ipaddr = 127.0.0.1
+		port = {acct}
+	}}
+	authorize {{
+		chap
+		mschap
+		sql
+		if (notfound) {{
+			reject
+		}}
+		pap
+	}}
+	authenticate {{
+		Auth-Type PAP {{
+			pap
+		}}
+		Auth-Type CHAP {{
+			chap
+		}}
+		Auth-Type MS-CHAP {{
+			mschap
+		}}
+	}}
+	session {{
+		sql
+	}}
+	post-auth {{
+		sql
+		Post-Auth-Type REJECT {{
+			sql
+		}}
+	}}
+	preacct {{
+		stock_acct_unique
+	}}
+	accounting {{
+		sql
+	}}
+}}
+"""
+
+STOCK_POLICY = (  # the stock acct_unique policy without its Class branch (the NAS sends no Class)
+    "stock_acct_unique {\n\tupdate request {\n\t\t&Acct-Unique-Session-Id := \"%{md5:%{User-Name},"
+    "%{Acct-Session-ID},%{%{NAS-IPv6-Address}:-%{NAS-IP-Address}},%{NAS-Identifier},%{NAS-Port-ID},"
+    "%{NAS-Port}}\"\n\t}\n}\n"
+)
+
+
+def render_stock(out: Path, conninfo: str, auth: int, acct: int, threads: int) -> Path:
+    """FreeRADIUS's stock SQL module and queries with our process settings (same threads, same pool)."""
+    render(out, RaddbOptions(conninfo=conninfo, listen="127.0.0.1", auth_port=auth, acct_port=acct,
+                             threads=threads, spool=False))
+    for name in ("sites-enabled/ispops", "sites-enabled/ispops-spool", "sites-enabled/ispops-coa",
+                 "policy.d/ispops"):
+        (out / name).unlink()
+    (out / "mods-enabled" / "sql").write_text(STOCK_SQL.format(conninfo=conninfo, pool=threads + 2,
+                                                               queries=STOCK_QUERIES))
+    (out / "sites-enabled" / "stock").write_text(STOCK_SITE.format(auth=auth, acct=acct))
+    (out / "policy.d" / "stock").write_text(STOCK_POLICY)
+    return out
+
+
+class Radiusd:
+    def __init__(self, binary: str, raddb: Path) -> None:
+        self.raddb = raddb
+        self.log = raddb / "log" / "radius.log"
+        self.log.unlink(missing_ok=True)
+        self.process = subprocess.Popen(  # noqa: S603
+            [binary, "-f", "-d", str(raddb)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.log.exists() and "Ready to process requests" in self.log.read_text(errors="replace"):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise SystemExit(f"freeradius ({raddb}) did not start:\n" + (self.log.read_text()[-3000:]
+                                                                     if self.log.exists() else ""))
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def radclient(packets: Path, port: int, kind: str, parallel: int) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(  # noqa: S603
+        ["radclient", "-q", "-s", "-p", str(parallel), "-r", "3", "-t", "5", "-f", str(packets),  # noqa: S607
+         f"127.0.0.1:{port}", kind, SECRET],
+        capture_output=True, text=True, check=False,
+    )
+    elapsed = time.perf_counter() - started
+    return elapsed, done.stdout + done.stderr
+
+
+def summary_count(output: str, label: str) -> int:
+    match = re.search(rf"{label}\s*:\s*(\d+)", output)
+    return int(match.group(1)) if match else -1
+
+
+def auth_file(path: Path, requests: int) -> Path:
+    with path.open("w") as f:
+        for n in range(requests):
+            user = f"u{(n * 7919) % USERS_PER_TENANT_IN_LOAD:05d}"
+            f.write(f'User-Name = "{user}"\nUser-Password = "pw-{user}"\nNAS-IP-Address = 127.0.0.1\n\n')
+    return path
+
+
+def acct_file(path: Path, sessions: int, status: str, run: str, event: int) -> Path:
+    with path.open("w") as f:
+        for n in range(sessions):
+            user = f"u{n % USERS_PER_TENANT_IN_LOAD:05d}"
+            f.write(f'Acct-Status-Type = {status}\nUser-Name = "{user}"\nAcct-Session-Id = "{run}-{n}"\n'
+                    f"NAS-IP-Address = 127.0.0.1\nNAS-Port = {n % 4096}\nEvent-Timestamp = {event}\n")
+            if status == "Interim-Update":
+                f.write(f"Acct-Session-Time = 300\nAcct-Input-Octets = {n * 10}\nAcct-Output-Octets = {n * 40}\n")
+            f.write("\n")
+    return path
+
+
+def updated(server: Server, database: str, run: str, tenant: str | None) -> int:
+    with connect(server, database) as conn:
+        sql = "select count(*) from radacct where acctsessionid like %s and acctupdatetime is not null " \
+              "and acctsessiontime = 300"
+        row = conn.execute(sql + (" and tenant_id = %s" if tenant else ""),
+                           (f"{run}-%", tenant) if tenant else (f"{run}-%",)).fetchone()
+        return int(row[0]) if row else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--radacct", type=int, default=5_000_000)
+    parser.add_argument("--months", type=int, default=13)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--parallel", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    binary = freeradius_binary()
+    if binary is None or shutil.which("radclient") is None or not STOCK_SCHEMA.exists():
+        raise SystemExit("needs freeradius, freeradius-postgresql and freeradius-utils")
+    if args.subscribers // args.tenants < USERS_PER_TENANT_IN_LOAD:
+        raise SystemExit(f"--subscribers / --tenants must be at least {USERS_PER_TENANT_IN_LOAD}")
+
+    server = open_server(Settings(data_dir=ROOT / ".bench-data"))
+    ensure_roles(server.admin_url.set(database="postgres"), password=server.role_password)
+    load_ours(server, args)
+    load_stock(server, args)
+    ours_conninfo = conninfo_for(server.with_database(OURS_DB).url_for(RADIUS_ROLE))
+    stock_conninfo = conninfo_for(server.admin_url.set(database=STOCK_DB))
+    work = Path(tempfile.mkdtemp(prefix="ispops-radius-bench-"))
+    ports = {"ours": (28112, 28113), "stock": (28212, 28213)}
+    results: dict[str, dict[str, list[float]]] = {"ours": {"auth": [], "interim": []},
+                                                  "stock": {"auth": [], "interim": []}}
+    with ExitStack() as stack:
+        ours_raddb = render(work / "ours", RaddbOptions(conninfo=ours_conninfo, listen="127.0.0.1",
+                                                        auth_port=ports["ours"][0], acct_port=ports["ours"][1],
+                                                        threads=args.threads, spool=False))
+        stock_raddb = render_stock(work / "stock", stock_conninfo, *ports["stock"], args.threads)
+        daemons = {"ours": Radiusd(binary, ours_raddb), "stock": Radiusd(binary, stock_raddb)}
+        for d in daemons.values():
+            stack.callback(d.stop)
+        auth_packets = auth_file(work / "auth.txt", args.requests)
+        for name in ("ours", "stock"):  # warm-up, discarded
+            radclient(auth_packets, ports[name][0], "auth", args.parallel)
+        for r in range(args.rounds):
+            order = ("ours", "stock") if r % 2 == 0 else ("stock", "ours")
+            for name in order:
+                elapsed, out = radclient(auth_packets, ports[name][0], "auth", args.parallel)
+                accepts = summary_count(out, "Accepted")
+                if accepts != args.requests:
+                    raise SystemExit(f"{name}: {accepts} of {args.requests} accepted ({auth_packets}):\n{out[-2000:]}")
+                results[name]["auth"].append(args.requests / elapsed)
+                log(f"round {r + 1} {name:5} auth    {args.requests / elapsed:8.0f} req/s")
+            for name in order:
+                run = f"b{os.getpid()}r{r}{name}"
+                event = int(time.time())
+                radclient(acct_file(work / f"start-{run}.txt", args.sessions, "Start", run, event - 300),
+                          ports[name][1], "acct", args.parallel)
+                elapsed, out = radclient(acct_file(work / f"interim-{run}.txt", args.sessions, "Interim-Update",
+                                                   run, event), ports[name][1], "acct", args.parallel)
+                db = OURS_DB if name == "ours" else STOCK_DB
+                got = updated(server, db, run, "rb-000" if name == "ours" else None)
+                if got != args.sessions:
+                    raise SystemExit(f"{name}: {got} of {args.sessions} sessions updated:\n{out[-2000:]}")
+                results[name]["interim"].append(args.sessions / elapsed)
+                log(f"round {r + 1} {name:5} interim {args.sessions / elapsed:8.0f} req/s")
+    shutil.rmtree(work, ignore_errors=True)
+    med = {name: {k: statistics.median(v) for k, v in phases.items()} for name, phases in results.items()}
+    auth_ratio = med["ours"]["auth"] / med["stock"]["auth"]
+    interim_ratio = med["ours"]["interim"] / med["stock"]["interim"]
+    log("")
+    log(f"data: {args.tenants} tenants, {args.subscribers:,} subscribers, {args.radacct:,} radacct rows over "
+        f"{args.months} months; {args.threads} FreeRADIUS threads, {args.parallel} requests in flight")
+    log(f"PAP auth     ours {med['ours']['auth']:8.0f}/s   stock {med['stock']['auth']:8.0f}/s   "
+        f"ratio {auth_ratio:.3f}  (targets: ratio >= {TARGET_AUTH_RATIO}, ours >= {TARGET_AUTH_RPS:.0f}/s)")
+    log(f"Interim      ours {med['ours']['interim']:8.0f}/s   stock {med['stock']['interim']:8.0f}/s   "
+        f"ratio {interim_ratio:.3f}  (partitioned vs unpartitioned; target ratio >= {TARGET_INTERIM_RATIO})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
