@@ -133,7 +133,10 @@ ACCT_ARGS = """
 
 ACCT = f"""
 CREATE FUNCTION ispops_radius_acct(p_kind text, {ACCT_ARGS})
-RETURNS integer LANGUAGE plpgsql AS $$
+RETURNS integer LANGUAGE plpgsql
+-- Plan each call with its values: a cached generic plan on the partitioned radacct would lock every
+-- partition on every call; a custom plan prunes to the one or two months in the window first.
+SET plan_cache_mode = force_custom_plan AS $$
 -- One accounting packet: p_kind is 'start', 'interim' or 'stop'. Idempotent: a repeated packet changes
 -- nothing, an interim or stop without a Start creates the session, a Start after them is ignored.
 DECLARE
@@ -210,7 +213,7 @@ END $$
 
 ONOFF = """
 CREATE FUNCTION ispops_radius_acct_onoff(p_tenant text, p_nasip text, p_event bigint, p_cause text)
-RETURNS integer LANGUAGE plpgsql AS $$
+RETURNS integer LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 -- Accounting-On/Off: the NAS restarted, so every session it still has open is over.
 BEGIN
   PERFORM set_config('app.current_tenant_id', p_tenant, true);
