@@ -142,6 +142,11 @@ SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
   ev timestamptz := to_timestamp(p_event);
   started timestamptz := to_timestamp(p_event - coalesce(p_sessiontime, 0));
+  -- The window as plain values (timestamptz - interval is only stable): the planner prunes with them.
+  lo timestamptz := started - {WINDOW};
+  hi timestamptz := started + {WINDOW};
+  ev_lo timestamptz := ev - {WINDOW};
+  ev_hi timestamptz := ev + {WINDOW};
   inoct bigint := coalesce(p_in_giga, 0) * 4294967296 + coalesce(p_in, 0);
   outoct bigint := coalesce(p_out_giga, 0) * 4294967296 + coalesce(p_out, 0);
   n integer;
@@ -150,7 +155,7 @@ BEGIN
   IF p_kind = 'start' THEN
     PERFORM 1 FROM radacct a
      WHERE a.tenant_id = p_tenant AND a.acctuniqueid = p_uniqueid
-       AND a.acctstarttime >= ev - {WINDOW} AND a.acctstarttime <= ev + {WINDOW};
+       AND a.acctstarttime >= ev_lo AND a.acctstarttime <= ev_hi;
     IF FOUND THEN
       RETURN 1;
     END IF;
@@ -171,15 +176,17 @@ BEGIN
       framedipv6prefix = coalesce(nullif(p_framedipv6prefix, '')::inet, a.framedipv6prefix),
       delegatedipv6prefix = coalesce(nullif(p_delegatedprefix, '')::inet, a.delegatedipv6prefix)
     WHERE a.tenant_id = p_tenant AND a.acctuniqueid = p_uniqueid
-      AND a.acctstarttime >= started - {WINDOW} AND a.acctstarttime <= started + {WINDOW}
-      AND a.acctstoptime IS NULL;  -- a late interim never reopens a stopped session
+      AND a.acctstarttime >= lo AND a.acctstarttime <= hi
+      -- a late interim never reopens a stopped session; written so that no index on acctstoptime (whose
+      -- open-session statistics go stale between ANALYZEs) is preferred to the unique key
+      AND coalesce(a.acctstoptime, 'infinity') = 'infinity';
     GET DIAGNOSTICS n = ROW_COUNT;
     IF n > 0 THEN
       RETURN n;
     END IF;
     PERFORM 1 FROM radacct a
      WHERE a.tenant_id = p_tenant AND a.acctuniqueid = p_uniqueid AND a.acctstoptime IS NOT NULL
-       AND a.acctstarttime >= started - {WINDOW} AND a.acctstarttime <= started + {WINDOW};
+       AND a.acctstarttime >= lo AND a.acctstarttime <= hi;
     IF FOUND THEN
       RETURN 1;  -- already stopped: a duplicate or late packet
     END IF;
