@@ -28,9 +28,11 @@ ROWS: list[tuple[str, str]] = [
     ),
     (
         "subscribers",
+        # No pppoe_username: a subscriber with one gets its radcheck/radreply rows rendered by triggers
+        # (migration 0013); this list wants exactly one row per table, inserted below.
         "insert into subscribers (tenant_id, customer_id, subscriber_number, service_type, status, "
-        "bandwidth_profile_id, pppoe_username) values (:t, cast(:customers as uuid), 'SUB-1', 'ftth', 'active', "
-        "cast(:bandwidth_profiles as uuid), 'user1') returning id::text",
+        "bandwidth_profile_id) values (:t, cast(:customers as uuid), 'SUB-1', 'ftth', 'active', "
+        "cast(:bandwidth_profiles as uuid)) returning id::text",
     ),
     (
         "nas",
@@ -69,9 +71,20 @@ ROWS: list[tuple[str, str]] = [
         "values (:t, cast(:ip_pools as uuid), cast(:subscribers as uuid), '10.0.0.10') returning id::text",
     ),
     (
+        "ip_pool_free",
+        "insert into ip_pool_free (tenant_id, ip_pool_id, ip_address) "
+        "values (:t, cast(:ip_pools as uuid), '10.0.0.11') returning id::text",
+    ),
+    (
         "devices",
         "insert into devices (tenant_id, name, device_type, location_lat, location_lng) "
         "values (:t, 'olt-1', 'olt', -1.28, 36.82) returning id::text",
+    ),
+    (
+        "device_interfaces",
+        "insert into device_interfaces (tenant_id, device_id, if_index, name, admin_status, oper_status, "
+        "in_octets, out_octets, polled_at) values (:t, cast(:devices as uuid), 1, 'ge-0/0/1', 'up', 'up', "
+        "1000, 2000, now()) returning id::text",
     ),
     (
         "vpn_tunnels",
@@ -151,6 +164,11 @@ ROWS += [
         "subscriber_usage_daily",
         "insert into subscriber_usage_daily (tenant_id, subscriber_id, day, input_octets, output_octets) "
         "values (:t, cast(:subscribers as uuid), current_date, 1000, 5000) returning id::text",
+    ),
+    (
+        "radius_coa_queue",
+        "insert into radius_coa_queue (tenant_id, subscriber_id, username, kind, reason) "
+        "values (:t, cast(:subscribers as uuid), 'user1', 'disconnect', 'suspend') returning id::text",
     ),
 ]
 

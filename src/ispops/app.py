@@ -17,8 +17,14 @@ from ispops.config import Settings, get_settings
 from ispops.db.async_session import AsyncDatabase
 from ispops.db.migrate import head_revision
 from ispops.db.server import Server, open_server
+from ispops.devices import api as devices_api
+from ispops.ipam import api as ipam_api
+from ispops.radius import api as radius_api
+from ispops.radius import coa_api
+from ispops.secrets import runtime as secret_runtime
 from ispops.subscribers import api as subscriber_actions
 from ispops.tenancy import api as tenancy_api
+from ispops.vpn import api as vpn_api
 
 DESCRIPTION = """\
 The ispops API: everything the web UI, the CLI and integrators do goes through it.
@@ -35,6 +41,10 @@ def resource_router() -> APIRouter:
         crud.build(router, spec)
         if spec.name == "subscribers":
             subscriber_actions.build(router, spec)
+        if spec.name == "vpn_tunnels":
+            vpn_api.build(router, spec)
+    by_name = {spec.name: spec for spec in RESOURCES}
+    ipam_api.build(router, by_name["ip_pools"], by_name["ip_allocations"])
     return router
 
 
@@ -50,6 +60,7 @@ def create_app(settings: Settings | None = None, *, server: Server | None = None
         app.state.settings = cfg
         app.state.db = db
         app.state.jwt_secret = jwt_secret_for(cfg, cfg.data_dir)
+        secret_runtime.configure(cfg)  # the secret store, opened on first use
         app.state.head_revision = head_revision()  # read the migration scripts once, not per /readyz
         # Everything loaded so far lives as long as the process: keep it out of the collector's scans
         # (full collections of it paused requests for ~100 ms in bench/api_read.py).
@@ -76,5 +87,8 @@ def create_app(settings: Settings | None = None, *, server: Server | None = None
     app.include_router(ops.router)
     app.include_router(auth_router)
     app.include_router(tenancy_api.router)
+    app.include_router(devices_api.router)  # before the generic routes: /devices/near is not an id
     app.include_router(resource_router())
+    app.include_router(coa_api.router)
+    app.include_router(radius_api.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,33 @@ class Settings(BaseSettings):
     login_failures_per_ip_per_minute: int = Field(default=30, ge=1)
     radacct_months_ahead: int = Field(default=3, ge=1, le=24)
     radacct_retention_months: int = Field(default=24, ge=1, le=240)
+    device_backup_dir: Path | None = Field(
+        default=None,
+        description="Where device configuration backups are written (<dir>/<tenant>/<device>/<UTC time>.cfg "
+        "and .diff). Unset: <data_dir>/backups.",
+    )
+    snmp_timeout_seconds: float = Field(default=2.0, gt=0, le=60, description="Per SNMP request.")
+    snmp_retries: int = Field(default=1, ge=0, le=5, description="Retransmissions per SNMP request.")
+    snmp_device_deadline_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Upper bound on one device's whole poll (system group and walk)."
+    )
+    snmp_concurrency: int = Field(default=32, ge=1, le=1024, description="Devices polled at once per tenant poll.")
+    backup_concurrency: int = Field(default=4, ge=1, le=64, description="Devices backed up at once (SSH).")
+    backup_timeout_seconds: float = Field(default=60.0, gt=0, le=3600, description="Per device backup (SSH).")
+    secret_backend: Literal["file", "vault"] = Field(
+        default="file", description="Secret store: encrypted files in the data directory, or Vault KV v2."
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="File secret store key: 32 bytes, base64. Unset: generated once in <data_dir>/secret-key "
+        "(mode 0600). Back it up: without it the stored secrets cannot be read.",
+    )
+    secret_dir: Path | None = Field(default=None, description="File secret store directory (<data_dir>/secrets).")
+    vault_url: str | None = Field(default=None, description="Vault address, e.g. https://vault:8200.")
+    vault_token: str | None = Field(default=None, description="Vault token (falls back to VAULT_TOKEN).")
+    vault_mount: str = Field(default="secret", description="Mount point of the KV v2 secrets engine.")
+    vault_namespace: str | None = Field(default=None, description="Vault Enterprise namespace, if any.")
+    vault_timeout_seconds: int = Field(default=10, ge=1, le=300)
 
     @property
     def embedded(self) -> bool:
@@ -66,6 +94,10 @@ class Settings(BaseSettings):
     @property
     def pg_data_dir(self) -> Path:
         return (self.data_dir / "postgres").resolve()
+
+    @property
+    def backup_dir(self) -> Path:
+        return (self.device_backup_dir or self.data_dir / "backups").resolve()
 
 
 @lru_cache(maxsize=1)

@@ -127,7 +127,14 @@ def test_seed_demo_is_idempotent_and_consistent(cli_env: dict[str, str], admin: 
 
     before = counts()
     assert before["tenants"] == 2
-    assert before["subscribers"] == 24 and before["radcheck"] == 24 and before["radreply"] == 24
+    assert before["subscribers"] == 24
+    # RADIUS is provisioned from the subscribers: one password each, the plan's rate for those in service.
+    [(passwords, rates, active)] = admin.execute(
+        "select (select count(*) from radcheck where attribute in ('Cleartext-Password', 'NT-Password')), "
+        "(select count(*) from radreply where attribute = 'Mikrotik-Rate-Limit'), "
+        "(select count(*) from subscribers where status = 'active')"
+    ).fetchall()
+    assert passwords == 24 and rates == active > 0
     assert before["onus"] == 16 and before["wireless_subscribers"] == 8 and before["wireless_sectors"] == 6
     assert min(before.values()) >= 2
 

@@ -36,7 +36,9 @@ MIGRATION_TABLES = {
     "subscribers",
     "ip_pools",
     "ip_allocations",
+    "ip_pool_free",
     "devices",
+    "device_interfaces",
     "vpn_tunnels",
     "olts",
     "onus",
@@ -56,6 +58,7 @@ MIGRATION_TABLES = {
     "ip_login_failures",
     "radius_coa_attempts",
     "subscriber_usage_daily",
+    "radius_coa_queue",
 }
 GLOBAL_TABLES = set(schema_check.GLOBAL_TABLES)
 
@@ -78,6 +81,8 @@ ENUMS: dict[type[StrEnum], tuple[str, str, str]] = {
     network.DeviceStatus: ("0004_network.py", "devices", "status"),
     network.DeviceOperationalStatus: ("0004_network.py", "devices", "operational_status"),
     network.SnmpVersion: ("0004_network.py", "devices", "snmp_version"),
+    network.InterfaceAdminStatus: ("0011_devices.py", "device_interfaces", "admin_status"),
+    network.InterfaceOperStatus: ("0011_devices.py", "device_interfaces", "oper_status"),
     network.VpnTunnelType: ("0004_network.py", "vpn_tunnels", "tunnel_type"),
     network.VpnTunnelStatus: ("0004_network.py", "vpn_tunnels", "status"),
     ftth.OltType: ("0005_ftth.py", "olts", "olt_type"),
@@ -115,6 +120,9 @@ ENUMS: dict[type[StrEnum], tuple[str, str, str]] = {
 }
 # radreply shares radcheck's operator list (one helper builds both tables).
 SHARED_CHECKS = {("radreply", "op"): ("radcheck", "op")}
+# The CoA queue takes the CoA log's kinds and reasons (migration 0016).
+SHARED_CHECKS[("radius_coa_queue", "kind")] = ("radius_coa_attempts", "kind")
+SHARED_CHECKS[("radius_coa_queue", "reason")] = ("radius_coa_attempts", "reason")
 # Values the migration computes in Python instead of spelling out; checked against the built SQL only.
 
 CREATE = re.compile(r"\s*CREATE TABLE (\w+) \(")
@@ -236,4 +244,6 @@ def test_composite_tenant_foreign_keys_match_migration(table: str) -> None:
 def test_column_enum_registry_matches() -> None:
     expected = {(table, column): enum for enum, (_, table, column) in ENUMS.items()}
     expected[("radreply", "op")] = radius.RadiusOperator
+    expected[("radius_coa_queue", "kind")] = radius.CoaKind
+    expected[("radius_coa_queue", "reason")] = radius.CoaReason
     assert expected == COLUMN_ENUMS

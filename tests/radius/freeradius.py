@@ -41,6 +41,34 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_freeradius(raddb: Path, log: Path, *, timeout: float = 20.0) -> subprocess.Popen[bytes]:
+    """``freeradius -f -d raddb``, returned once its log says it is ready (its output on failure)."""
+    binary = require_freeradius()
+    log.unlink(missing_ok=True)
+    process = subprocess.Popen([binary, "-f", "-d", str(raddb)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and "Ready to process requests" in log.read_text(errors="replace"):
+            return process
+        if process.poll() is not None:
+            out = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            text = log.read_text(errors="replace") if log.exists() else "(no log)"
+            raise RuntimeError(f"freeradius exited {process.returncode}: {out}\n{text}")
+        time.sleep(0.05)
+    stop_process(process)
+    raise RuntimeError(f"freeradius ({raddb}) did not become ready")
+
+
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class FreeRadius:
     raddb: Path
@@ -64,31 +92,11 @@ class FreeRadius:
         )
 
     def start(self, timeout: float = 20.0) -> None:
-        binary = require_freeradius()
         self.render()
-        self.log.unlink(missing_ok=True)
-        self.process = subprocess.Popen(
-            [binary, "-f", "-d", str(self.raddb)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.log.exists() and "Ready to process requests" in self.log.read_text(errors="replace"):
-                return
-            if self.process.poll() is not None:
-                out = self.process.stdout.read().decode(errors="replace") if self.process.stdout else ""
-                raise RuntimeError(f"freeradius exited {self.process.returncode}: {out}\n{self.log_text()}")
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"freeradius did not become ready:\n{self.log_text()}")
+        self.process = start_freeradius(self.raddb, self.log, timeout=timeout)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def restart(self) -> None:

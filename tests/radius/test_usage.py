@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from ispops.db.session import Database
-from ispops.radius.usage import GB, rollup_all, rollup_tenant
+from ispops.radius.usage import GB, rollup_all, rollup_job, rollup_tenant
 from tests.factories import make_tenant
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
@@ -169,3 +169,12 @@ def test_rollup_all_keeps_tenants_apart(db: Database, admin: psycopg.Connection[
     assert results["acme"].throttled == 1 and results["beta"].throttled == 0
     rows = admin.execute("select tenant_id, input_octets from subscriber_usage_daily order by tenant_id").fetchall()
     assert rows == [("acme", 2 * GB), ("beta", 5)]
+
+
+def test_the_job_runs_one_tenant_in_its_own_transaction(db: Database) -> None:
+    make_tenant(db, "acme")
+    sub = setup_subscriber(db, "acme")
+    now = dt.datetime.now(dt.UTC)
+    session(db, "acme", sub, "job-1", start=now - dt.timedelta(minutes=5), up=7, down=9, update=now)
+    rollup_job(db, "acme")
+    assert daily(db, "acme", sub)[(now.astimezone(dt.UTC)).date()] == (7, 9)

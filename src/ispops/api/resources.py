@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,10 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement
 
 from ispops.api.crud import Resource
+from ispops.api.schemas import Inet
+from ispops.devices import service as devices_service
 from ispops.errors import ValidationFailed
+from ispops.ipam import api as ipam_api
 from ispops.models import (
     AnsibleJob,
     AuditEvent,
@@ -25,15 +29,20 @@ from ispops.models import (
     Onu,
     RadAcct,
     RadCheck,
+    RadiusCoaAttempt,
     RadReply,
     ServiceActivation,
     Splitter,
     Subscriber,
+    SubscriberUsageDaily,
     VpnTunnel,
     WirelessSector,
     WirelessSubscriber,
     WirelessTower,
 )
+from ispops.radius import provisioning
+from ispops.vpn import api as vpn_api
+from ispops.vpn import service as vpn_service
 
 # RADIUS attributes that carry a credential: never shown, never edited here (credentials are
 # provisioned from the subscriber).
@@ -48,7 +57,17 @@ INSTALLATION_FIELDS = frozenset(
 STAMPS = ("created_at", "updated_at")
 
 
+def _refuse_rendered(table: str, attribute: str, value: str) -> None:
+    """Rows the database renders from the subscriber's plan, status and policy are not edited by hand."""
+    if provisioning.is_managed(table, attribute, value):
+        raise ValidationFailed(
+            f"{table}.attribute: {attribute} is rendered from the subscriber's plan, status and RADIUS policy",
+            table=table, field="attribute",
+        )
+
+
 def _no_password_attribute(obj: Any, data: dict[str, Any]) -> None:
+    _refuse_rendered("radcheck", obj.attribute, data.get("value", obj.value))
     if obj.attribute in PASSWORD_ATTRIBUTES:
         raise ValidationFailed(
             f"radcheck.attribute: {obj.attribute} is managed from the subscriber's credentials",
@@ -63,7 +82,21 @@ async def _create_radcheck(session: Any, principal: Any, body: BaseModel) -> Any
             f"radcheck.attribute: {data['attribute']} is managed from the subscriber's credentials",
             table="radcheck", field="attribute",
         )
+    _refuse_rendered("radcheck", data.get("attribute", ""), data.get("value", ""))
     obj = RadCheck(**data, tenant_id=principal.tenant_id)
+    session.add(obj)
+    return obj
+
+
+def _radreply_editable(obj: Any, data: dict[str, Any]) -> None:
+    _refuse_rendered("radreply", obj.attribute, obj.value)
+    _refuse_rendered("radreply", data.get("attribute", obj.attribute), data.get("value", obj.value))
+
+
+async def _create_radreply(session: Any, principal: Any, body: BaseModel) -> Any:
+    data = body.model_dump(exclude_unset=True)
+    _refuse_rendered("radreply", data.get("attribute", ""), data.get("value", ""))
+    obj = RadReply(**data, tenant_id=principal.tenant_id)
     session.add(obj)
     return obj
 
@@ -110,7 +143,10 @@ RESOURCES: list[Resource] = [
                  "installation_status", "pppoe_username", "subscriber_number"),
         search=("subscriber_number", "pppoe_username", "service_address_line1", "service_address_city"),
         sort=("created_at", "subscriber_number", "status", "pppoe_username"),
+        # Write-only: moved into radcheck on flush (ispops.radius.provisioning), never stored or returned.
         hidden=frozenset({"pppoe_password"}),
+        create_extra={"pppoe_password": (provisioning.Password, None)},
+        update_extra={"pppoe_password": (provisioning.Password, None)},
         read_only=frozenset({"monthly_data_usage_gb", "last_usage_reset_date", "service_activated_at",
                              "service_suspended_at", "service_terminated_at", "status", "suspension_reason"}),
         limited_update={"update_installation": INSTALLATION_FIELDS},
@@ -135,6 +171,7 @@ RESOURCES: list[Resource] = [
         "radreply", RadReply, tag="radius", key_type=int,
         filters=("username", "subscriber_id", "attribute"), sort=("created_at", "username", "attribute"),
         create_only=frozenset({"username", "subscriber_id"}),
+        create_hook=_create_radreply, update_check=_radreply_editable,
     ),
     Resource(
         "radacct", RadAcct, tag="radius", key_type=int, key_column="radacctid",
@@ -144,25 +181,57 @@ RESOURCES: list[Resource] = [
         extra_query={"active": (bool | None, None), **TIME_RANGE}, extra_filters=_radacct_filters,
     ),
     Resource(
-        "ip_pools", IpPool, tag="ipam",
-        filters=("pool_type", "is_active", "name", "vlan_id"), search=("name", "description"),
-        sort=("created_at", "name"), read_only=frozenset({"allocated_ips"}),
+        # Every CoA-Request / Disconnect-Request sent to a NAS and its answer (ispops.radius.jobs).
+        "radius_coa_attempts", RadiusCoaAttempt, tag="radius", key_type=int, verbs=frozenset({"list", "get"}),
+        filters=("subscriber_id", "nas_id", "result", "kind", "reason", "username", "acctsessionid"),
+        sort=("created_at",),
     ),
     Resource(
-        "ip_allocations", IpAllocation, tag="ipam",
+        # Daily usage rolled up from accounting (ispops.radius.usage); input = upload, output = download.
+        "subscriber_usage_daily", SubscriberUsageDaily, tag="radius", key_type=int,
+        verbs=frozenset({"list", "get"}), filters=("subscriber_id", "day"), sort=("day", "updated_at"),
+        default_sort="-day",
+    ),
+    # IPAM (ispops.ipam.api): creation validated by the hooks; allocate/reserve/release/renew are actions.
+    # Allocations are history: released, never deleted.
+    Resource(
+        "ip_pools", IpPool, tag="ipam",
+        filters=("pool_type", "is_active", "name", "vlan_id", "warning"), search=("name", "description"),
+        sort=("created_at", "name", "utilisation_percent"),
+        read_only=frozenset({"allocated_ips", "total_ips", "next_ip"}),
+        create_only=frozenset({"network_cidr", "start_ip", "end_ip", "delegated_prefix_length"}),
+        create_hook=ipam_api.create_pool, update_check=ipam_api.check_pool_update,
+        create_extra=ipam_api.POOL_CREATE_EXTRA,
+    ),
+    Resource(
+        "ip_allocations", IpAllocation, tag="ipam", verbs=frozenset({"list", "get", "create", "update"}),
         filters=("ip_pool_id", "subscriber_id", "status", "ip_address"),
-        sort=("allocated_at", "ip_address", "created_at"), default_sort="-allocated_at",
-        create_only=frozenset({"ip_pool_id"}),
+        sort=("allocated_at", "ip_address", "created_at", "lease_end"), default_sort="-allocated_at",
+        read_only=frozenset({"status", "lease_start", "lease_end", "allocated_at", "released_at"}),
+        create_only=frozenset({"ip_pool_id", "ip_address"}),
+        create_hook=ipam_api.create_allocation, update_check=ipam_api.check_allocation_update,
+        create_extra=ipam_api.ALLOCATION_CREATE_EXTRA,
     ),
     Resource(
         "devices", Device, tag="devices",
         filters=("device_type", "status", "operational_status", "vendor", "site_name", "name"),
         search=("name", "serial_number", "site_name", "model"),
         sort=("created_at", "name", "device_type", "status"),
+        # Written by polls and backups (ispops.devices); the community is shown masked.
+        read_only=devices_service.OBSERVED_FIELDS,
+        create_hook=devices_service.create_hook, update_check=devices_service.check_update,
+        serialize=devices_service.mask_row,
     ),
     Resource(
         "vpn_tunnels", VpnTunnel, tag="devices",
         filters=("device_id", "status", "tunnel_type"), search=("tunnel_name",), sort=("created_at", "tunnel_name"),
+        # Created by ispops.vpn (keys, address from the pool); keys and status change through its actions.
+        read_only=frozenset({"public_key", "private_key_vault_path", "status", "last_handshake", "data_rx_bytes",
+                             "data_tx_bytes", "config_generated_at", "config_downloaded_at", "ip_allocation_id",
+                             "key_rotated_at"}),
+        create_only=frozenset({"device_id", "tunnel_type", "vpn_ip"}),
+        create_extra={"vpn_ip": (Inet | None, None), "ip_pool_id": (uuid.UUID | None, None)},
+        create_hook=vpn_api.create_hook, update_check=vpn_service.check_update,
     ),
     Resource(
         "olts", Olt, tag="ftth", filters=("device_id", "olt_type"), sort=STAMPS,

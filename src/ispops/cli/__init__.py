@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ispops.cli import db, devices, platform, radius, tenants
+from ispops.cli import db, devices, ipam, platform, radius, radius_coa, tenants, worker
 
 app = typer.Typer(
     name="ispops",
@@ -16,12 +16,15 @@ app = typer.Typer(
 )
 app.command()(platform.up)
 app.command()(platform.seed)
+app.command()(worker.worker)
 app.add_typer(db.app, name="db")
+radius.app.command("coa-drain")(radius_coa.coa_drain)
 app.add_typer(radius.app, name="radius")
 app.add_typer(tenants.tenant_app, name="tenant")
 app.add_typer(tenants.user_app, name="user")
 app.add_typer(tenants.operator_app, name="operator")
 app.add_typer(devices.app, name="devices")
+app.add_typer(ipam.app, name="ipam")
 
 
 def main() -> None:

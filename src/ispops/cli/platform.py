@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import sys
 from types import FrameType
 from typing import Annotated
 
@@ -41,6 +43,9 @@ def up(
     wait: Annotated[
         bool, typer.Option(help="Keep running until Ctrl-C / SIGTERM (--no-wait: start, report, exit).")
     ] = True,
+    worker: Annotated[
+        bool, typer.Option(help="Also run background jobs: an `ispops worker` process beside the API.")
+    ] = True,
 ) -> None:
     """Start the platform: database (embedded unless ISPOPS_DATABASE_URL is set), migrations, demo data."""
 
@@ -71,8 +76,35 @@ def up(
         console.print(f"Connect to the database as the application role: {_connection_hint(server)}")
         if not wait:
             return
-        _serve(settings, server)
+        jobs = _start_worker() if worker else None
+        try:
+            _serve(settings, server)
+        finally:
+            _stop_worker(jobs)
     console.print("Stopped.")
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """``ispops worker`` as a child in its own session (Ctrl-C reaches only us; we stop it in order)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ispops", "worker", "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    console.print(f"Jobs: worker process {proc.pid} (ispops worker)")
+    return proc
+
+
+def _stop_worker(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, let running jobs finish (the worker allows them 60 s), before the database stops."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=75)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _serve(settings: Settings, server: Server) -> None:

@@ -26,8 +26,6 @@ from ispops.models import (
     Nas,
     Olt,
     Onu,
-    RadCheck,
-    RadReply,
     ServiceActivation,
     Splitter,
     Subscriber,
@@ -38,6 +36,7 @@ from ispops.models import (
     WirelessTower,
 )
 from ispops.models.base import Base
+from ispops.radius.provisioning import set_password
 from ispops.tenancy.service import PASSWORD_HASHER
 
 M = TypeVar("M", bound=Base)
@@ -230,10 +229,9 @@ def _seed_subscriber(
         bandwidth_profile_id=profile.id, pppoe_username=username, billing_cycle_day=1 + i % 28,
     )
     if made:
-        session.add(RadCheck(tenant_id=t, subscriber_id=sub.id, username=username,
-                             attribute="Cleartext-Password", op=":=", value=secrets.token_urlsafe(9)))
-        session.add(RadReply(tenant_id=t, subscriber_id=sub.id, username=username, attribute="Mikrotik-Rate-Limit",
-                             op=":=", value=f"{profile.upload_mbps}M/{profile.download_mbps}M"))
+        # The password goes into radcheck (the tenant's password type); the plan's reply rows are rendered
+        # by the database when the subscriber is inserted (migration 0013).
+        set_password(session, tenant_id=t, subscriber_id=sub.id, password=secrets.token_urlsafe(9))
         session.add(ServiceActivation(tenant_id=t, subscriber_id=sub.id, activation_type="new_service",
                                       workflow_status="completed", bandwidth_profile_id=profile.id,
                                       steps_completed=["radius_provisioned", "cpe_activated"]))
@@ -289,7 +287,7 @@ def _seed_isp(db: Database, isp: DemoIsp) -> dict[str, int]:
             if profile.name == "Business 100":
                 get_or_create(
                     session, IpAllocation, {"tenant_id": t, "subscriber_id": sub.id, "ip_pool_id": pools["static"].id},
-                    ip_address=f"203.0.113.{1 + i}", status="active",
+                    ip_address=f"203.0.113.{1 + i // 5}", status="active",
                 )
     return {"created": created}
 

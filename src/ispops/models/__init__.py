@@ -12,12 +12,13 @@ from ispops.models.identity import (
     PlatformOperator,
     RefreshToken,
 )
-from ispops.models.network import Device, IpAllocation, IpPool, VpnTunnel
+from ispops.models.network import Device, DeviceInterface, IpAllocation, IpPool, IpPoolFree, VpnTunnel
 from ispops.models.radius import (
     Nas,
     RadAcct,
     RadCheck,
     RadiusCoaAttempt,
+    RadiusCoaQueue,
     RadPostAuth,
     RadReply,
     SubscriberUsageDaily,
@@ -33,10 +34,12 @@ __all__ = [
     "Base",
     "Customer",
     "Device",
+    "DeviceInterface",
     "FiberCable",
     "IpAllocation",
     "IpLoginFailure",
     "IpPool",
+    "IpPoolFree",
     "LoginFailure",
     "Nas",
     "Olt",
@@ -49,6 +52,7 @@ __all__ = [
     "RadPostAuth",
     "RadReply",
     "RadiusCoaAttempt",
+    "RadiusCoaQueue",
     "RefreshToken",
     "ServiceActivation",
     "Splitter",

@@ -24,6 +24,8 @@ COLUMN_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("devices", "status"): network.DeviceStatus,
     ("devices", "operational_status"): network.DeviceOperationalStatus,
     ("devices", "snmp_version"): network.SnmpVersion,
+    ("device_interfaces", "admin_status"): network.InterfaceAdminStatus,
+    ("device_interfaces", "oper_status"): network.InterfaceOperStatus,
     ("vpn_tunnels", "tunnel_type"): network.VpnTunnelType,
     ("vpn_tunnels", "status"): network.VpnTunnelStatus,
     ("olts", "olt_type"): ftth.OltType,
@@ -59,4 +61,6 @@ COLUMN_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("radius_coa_attempts", "kind"): radius.CoaKind,
     ("radius_coa_attempts", "reason"): radius.CoaReason,
     ("radius_coa_attempts", "result"): radius.CoaResult,
+    ("radius_coa_queue", "kind"): radius.CoaKind,
+    ("radius_coa_queue", "reason"): radius.CoaReason,
 }

@@ -7,11 +7,31 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, Computed, DateTime, Integer, Numeric, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Computed,
+    DateTime,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import CIDR, INET, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ispops.models.base import AuditMixin, Base, SoftDeleteMixin, TenantMixin, tenant_fk, tenant_key, uuid_pk
+from ispops.models.base import (
+    AuditMixin,
+    Base,
+    SoftDeleteMixin,
+    TenantMixin,
+    identity_pk,
+    tenant_fk,
+    tenant_key,
+    uuid_pk,
+)
 
 
 class IpPoolType(StrEnum):
@@ -93,6 +113,21 @@ class IpPool(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     pool_type: Mapped[str] = mapped_column(String(50), server_default=text("'dynamic'"))
     vlan_id: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Migration 0010 (IPAM): prefix delegation, the allocation cursor, leases, utilisation.
+    delegated_prefix_length: Mapped[int | None] = mapped_column(Integer)
+    next_ip: Mapped[str | None] = mapped_column(INET)
+    default_lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    warning_threshold_percent: Mapped[int] = mapped_column(Integer, server_default=text("90"))
+    utilisation_percent: Mapped[Decimal | None] = mapped_column(
+        Numeric(5, 2),
+        Computed("CASE WHEN total_ips > 0 THEN round(allocated_ips::numeric * 100 / total_ips, 2) ELSE 0 END",
+                 persisted=True),
+    )
+    warning: Mapped[bool | None] = mapped_column(
+        Boolean,
+        Computed("total_ips > 0 AND allocated_ips::numeric * 100 >= total_ips::numeric * warning_threshold_percent",
+                 persisted=True),
+    )
 
     allocations: Mapped[list[IpAllocation]] = relationship(
         back_populates="pool",
@@ -134,6 +169,22 @@ class IpAllocation(TenantMixin, AuditMixin, Base):
     )
 
 
+class IpPoolFree(TenantMixin, Base):
+    """An address given back to its pool: handed out again before the pool's cursor moves on (migration 0010)."""
+
+    __tablename__ = "ip_pool_free"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "ip_pool_id", "ip_address", name="uq_ip_pool_free__tenant_id__ip_pool_id__ip_address"
+        ),
+        tenant_fk("ip_pool_free", "ip_pool_id", "ip_pools", ondelete="CASCADE"),
+    )
+
+    id: Mapped[int] = identity_pk()
+    ip_pool_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    ip_address: Mapped[str] = mapped_column(INET)
+
+
 class Device(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     """Any managed network element: OLT, router, switch, access point, CPE, ..."""
 
@@ -169,6 +220,63 @@ class Device(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     config_backup_path: Mapped[str | None] = mapped_column(String(500))
     last_config_backup: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Migration 0011: SNMP port, system group and the outcome of the last poll and backup.
+    snmp_port: Mapped[int] = mapped_column(Integer, server_default=text("161"))
+    sys_name: Mapped[str | None] = mapped_column(String(255))
+    sys_descr: Mapped[str | None] = mapped_column(Text)
+    sys_uptime_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    last_polled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_poll_error: Mapped[str | None] = mapped_column(Text)
+    last_config_backup_error: Mapped[str | None] = mapped_column(Text)
+
+
+class InterfaceAdminStatus(StrEnum):
+    """IF-MIB ifAdminStatus, by name."""
+
+    UP = "up"
+    DOWN = "down"
+    TESTING = "testing"
+
+
+class InterfaceOperStatus(StrEnum):
+    """IF-MIB ifOperStatus, by name."""
+
+    UP = "up"
+    DOWN = "down"
+    TESTING = "testing"
+    UNKNOWN = "unknown"
+    DORMANT = "dormant"
+    NOT_PRESENT = "not_present"
+    LOWER_LAYER_DOWN = "lower_layer_down"
+
+
+class DeviceInterface(TenantMixin, AuditMixin, Base):
+    """One interface of a device as its last SNMP walk saw it (migration 0011)."""
+
+    __tablename__ = "device_interfaces"
+    __table_args__ = (
+        tenant_key("device_interfaces"),
+        UniqueConstraint(
+            "tenant_id", "device_id", "if_index", name="uq_device_interfaces__tenant_id__device_id__if_index"
+        ),
+        tenant_fk("device_interfaces", "device_id", "devices", ondelete="CASCADE"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    device_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    if_index: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(255))
+    alias: Mapped[str | None] = mapped_column(String(255))
+    if_type: Mapped[int | None] = mapped_column(Integer)
+    speed_mbps: Mapped[int | None] = mapped_column(BigInteger)
+    admin_status: Mapped[str | None] = mapped_column(String(20))
+    oper_status: Mapped[str | None] = mapped_column(String(20))
+    in_octets: Mapped[Decimal | None] = mapped_column(Numeric(20, 0))
+    out_octets: Mapped[Decimal | None] = mapped_column(Numeric(20, 0))
+    in_errors: Mapped[int | None] = mapped_column(BigInteger)
+    out_errors: Mapped[int | None] = mapped_column(BigInteger)
+    hc_counters: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    polled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class VpnTunnel(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
@@ -178,6 +286,7 @@ class VpnTunnel(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     __table_args__ = (
         tenant_key("vpn_tunnels"),
         tenant_fk("vpn_tunnels", "device_id", "devices", ondelete="CASCADE"),
+        tenant_fk("vpn_tunnels", "ip_allocation_id", "ip_allocations"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -196,6 +305,11 @@ class VpnTunnel(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     data_tx_bytes: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     config_generated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     config_downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Migration 0012: the hub's key and keepalive for the peer config, the IPAM allocation of vpn_ip.
+    server_public_key: Mapped[str | None] = mapped_column(Text)
+    persistent_keepalive: Mapped[int] = mapped_column(Integer, server_default=text("25"))
+    ip_allocation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    key_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     device: Mapped[Device | None] = relationship(
         primaryjoin="and_(Device.tenant_id == VpnTunnel.tenant_id, "

@@ -242,3 +242,25 @@ class SubscriberUsageDaily(TenantMixin, Base):
     input_octets: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     output_octets: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+class RadiusCoaQueue(TenantMixin, Base):
+    """CoA/Disconnect work waiting to be sent (migration 0016): filled by triggers, drained by the sender."""
+
+    __tablename__ = "radius_coa_queue"
+    __table_args__ = (tenant_fk("radius_coa_queue", "subscriber_id", "subscribers"),)
+
+    id: Mapped[int] = identity_pk()
+    subscriber_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    username: Mapped[str | None] = mapped_column(Text)
+    # One session (manual disconnect, or a retry of the sessions that failed); NULL: all open sessions.
+    radacctid: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+    created_by: Mapped[str | None] = mapped_column(
+        String(255), server_default=text("nullif(current_setting('app.current_user_id', true), '')")
+    )

@@ -185,3 +185,9 @@ def rollup_all(db: Database, *, now: dt.datetime | None = None) -> list[RollupRe
         with db.tenant(tenant_id) as s:
             results.append(rollup_tenant(s, tenant_id, now=now))
     return results
+
+
+def rollup_job(db: Database, tenant_id: str) -> None:
+    """The ``radius.usage_rollup`` job: one tenant, one transaction."""
+    with db.tenant(tenant_id) as s:
+        rollup_tenant(s, tenant_id)

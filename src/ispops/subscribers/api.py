@@ -1,16 +1,16 @@
-"""Subscriber lifecycle actions: activate, suspend, resume, terminate.
+"""Subscriber lifecycle actions: activate, suspend, resume, terminate; and setting the PPPoE password.
 
 Status is not edited by PATCH: each transition is an action with its own permission, its own audit
-event and its own rule about where it may start from. (RADIUS provisioning and CoA hang off these
-transitions when the RADIUS issue lands.)
+event and its own rule about where it may start from. The subscriber's radcheck/radreply rows follow each
+change in the same transaction (database triggers, migration 0013).
 """
 
 import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from ispops.api import permissions
 from ispops.api.crud import Resource, load
@@ -19,6 +19,7 @@ from ispops.auth.deps import get_db, get_full_principal, get_meta
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.db.async_session import AsyncDatabase
 from ispops.errors import Conflict
+from ispops.radius import provisioning
 
 # action -> (permission, statuses it may start from, resulting status)
 TRANSITIONS: dict[str, tuple[str, frozenset[str], str]] = {
@@ -81,3 +82,44 @@ def build(router: APIRouter, spec: Resource) -> None:
 
     for name in TRANSITIONS:
         add(name)
+    build_password(router, spec)
+
+
+class PasswordBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: provisioning.Password
+
+
+def build_password(router: APIRouter, spec: Resource) -> None:
+    """``POST /subscribers/{id}/password``: set or reset the PPPoE password (never returned)."""
+
+    async def set_password(
+        key: Annotated[uuid.UUID, Path()],
+        body: PasswordBody,
+        principal: Annotated[Principal, Depends(get_full_principal)],
+        db: Annotated[AsyncDatabase, Depends(get_db)],
+        meta: Annotated[RequestMeta, Depends(get_meta)],
+    ) -> Response:
+        permissions.require(principal, "subscribers", "update")
+        tenant = str(principal.tenant_id)
+        async with db.tenant(tenant, user_id=principal.id) as s:
+            sub = await load(s, spec, principal, key, for_update=True)
+            attribute = await provisioning.set_password_async(
+                s, tenant_id=tenant, subscriber_id=sub.id, password=body.password
+            )
+            await record(
+                s, principal=principal, meta=meta, entity="subscribers", entity_id=str(sub.id),
+                action="action", changes={"action": "password", "attribute": attribute},
+            )
+        return Response(status_code=204)
+
+    router.add_api_route(
+        "/api/v1/subscribers/{key}/password", set_password, methods=["POST"], status_code=204,
+        response_class=Response, tags=["subscribers"], summary="Set a subscriber's PPPoE password",
+        operation_id="set_subscriber_password",
+        description="Stored in radcheck as Cleartext-Password or NT-Password per the tenant's "
+        "radius_password_type; never returned by any endpoint.",
+        responses={404: {"description": "not found (or another tenant's)"},
+                   409: {"description": "the subscriber is terminated"}},
+    )

@@ -187,7 +187,8 @@ USAGE_DAILY = [
             "input_octets bigint NOT NULL DEFAULT 0",
             "output_octets bigint NOT NULL DEFAULT 0",
             "updated_at timestamptz NOT NULL DEFAULT now()",
-            "CONSTRAINT uq_subscriber_usage_daily__tenant_id__subscriber_id__day UNIQUE (tenant_id, subscriber_id, day)",
+            "CONSTRAINT uq_subscriber_usage_daily__tenant_id__subscriber_id__day "
+            "UNIQUE (tenant_id, subscriber_id, day)",
             tenant_fk("subscriber_usage_daily", "subscriber_id", "subscribers", on_delete="CASCADE"),
             check("subscriber_usage_daily", "input_octets", "input_octets >= 0 AND output_octets >= 0"),
         ],

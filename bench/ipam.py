@@ -1,0 +1,380 @@
+"""IPAM allocation benchmark: concurrent clients allocating from pools until every pool is exhausted.
+
+    .venv/bin/python bench/ipam.py [--clients 8 --pools 4 --prefix 16 --subscribers/--no-subscribers]
+
+Opens the embedded PostgreSQL in ``.bench-data/`` (or ``ISPOPS_DATABASE_URL``) and builds a fresh database
+``ispops_bench_ipam`` on it from the migrations (dropped first if an earlier run left it). One tenant gets
+``--pools`` pools of ``/--prefix`` networks without a gateway (a /16 holds 65,534 usable addresses), and,
+unless ``--no-subscribers``, one subscriber per address (loaded as the superuser with triggers skipped, as
+``bench/api_read.py`` does).
+
+Each client is its own process with its own connection, as API workers are. Clients are spread evenly over
+the pools (client i uses pool i mod P). A client loops: one unit of work as the application role, each
+allocating the pool's next free address to its next subscriber, until the pool is exhausted; it records
+when each allocation started and ended. Two kinds of client (``--client``):
+
+- ``sql`` (default): the unit of work ``ispops.ipam.service.allocate`` runs, as SQL: ``BEGIN``, the tenant
+  setting, ``SELECT ... FROM ipam_allocate(...)``, ``COMMIT``, sent as one query string (one round trip).
+  This measures the allocator, with as little client CPU as possible competing for the two cores.
+- ``service``: ``Database.tenant`` + ``ispops.ipam.service.allocate``, the Python path the API takes
+  (SQLAlchemy session, four round trips).
+
+The HTTP layer is not measured.
+
+Printed: allocations/s overall; duplicates found by SQL over all allocation rows (must be 0); the pool
+counters against a recount; the rate and the per-allocation latency in each 10 % band of pool fill, and
+the last 1 % on its own. A measurement: exit 0 whether or not the target is met; non-zero when a check
+fails (a duplicate, a counter off, a client error).
+
+Delete the bench data: ``rm -rf .bench-data`` (or just the database: it is dropped at the next run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import multiprocessing as mp
+import os
+import signal
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from ispops.config import Settings
+from ispops.db import migrate
+from ispops.db.server import Server, drop_database, libpq_dsn, open_server
+from ispops.db.session import Database
+from ispops.errors import Conflict
+from ispops.ipam import service
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "ispops_bench_ipam"
+TENANT = "bench-ipam"
+TARGET_RATE = 5000.0
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+SUBSCRIBERS_SQL = """
+INSERT INTO subscribers (tenant_id, subscriber_number, service_type, connection_type, status, pppoe_username)
+SELECT %(t)s, 'S' || lpad(g::text, 8, '0'), 'ftth', 'dhcp', 'active', 'u' || g
+FROM generate_series(0, %(n)s - 1) AS g
+"""
+DUPLICATES_SQL = """
+SELECT count(*) FROM (SELECT tenant_id, ip_address FROM ip_allocations GROUP BY tenant_id, ip_address
+                      HAVING count(*) > 1) AS d
+"""
+DRIFT_SQL = """
+SELECT p.name, p.allocated_ips, p.total_ips, p.available_ips,
+       (SELECT count(*) FROM ip_allocations a WHERE a.tenant_id = p.tenant_id AND a.ip_pool_id = p.id
+         AND a.status <> 'released')
+FROM ip_pools p ORDER BY p.name
+"""
+
+
+@dataclass
+class Job:
+    url: str  # the application role's URL
+    mode: str
+    tenant: str
+    pool_id: uuid.UUID
+    subscribers: list[uuid.UUID | None]
+    index: int
+
+
+@dataclass
+class Outcome:
+    index: int
+    pool_id: uuid.UUID
+    started: list[float] = field(default_factory=list)
+    ended: list[float] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
+    exhausted: bool = False
+    error: str | None = None
+
+
+def client(job: Job, start: Any) -> Outcome:
+    """One client: allocate from its pool until it is exhausted, timing each unit of work."""
+    out = Outcome(job.index, job.pool_id)
+    subs = itertools.cycle(job.subscribers or [None])
+    clock = time.perf_counter
+    if job.mode == "service":
+        url = make_url(job.url)
+        db = Database(Server(admin_url=url, embedded=False, description="bench", role_urls={"ispops_app": url}),
+                      pool_size=1)
+        with db.tenant(job.tenant) as s:  # connect before the clock starts
+            s.execute(text("select 1"))
+        start.wait()
+        try:
+            while True:
+                subscriber = next(subs)
+                t0 = clock()
+                with db.tenant(job.tenant) as s:
+                    made = service.allocate(s, tenant_id=job.tenant, pool_id=job.pool_id, subscriber_id=subscriber)
+                    address = made.ip_address
+                out.started.append(t0)
+                out.ended.append(clock())
+                out.addresses.append(address)
+        except Conflict as exc:
+            out.exhausted = "exhausted" in exc.message
+            out.error = None if out.exhausted else exc.message
+        except Exception as exc:  # reported, and fails the run
+            out.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            db.dispose()
+        return out
+    # mode "sql": the same unit of work, sent as one simple-protocol query string (one round trip)
+    with psycopg.connect(libpq_dsn(make_url(job.url)), autocommit=True) as conn:
+        conn.execute("select 1")
+        start.wait()
+        try:
+            while True:
+                query = unit_of_work(job.tenant, job.pool_id, next(subs))
+                t0 = clock()
+                cur = conn.execute(query)
+                cur.nextset()  # BEGIN, set_config, the allocation, COMMIT: the allocation's rows
+                cur.nextset()
+                row = cur.fetchone()
+                if row is None:
+                    out.exhausted = True
+                    break
+                out.started.append(t0)
+                out.ended.append(clock())
+                out.addresses.append(str(row[0]))
+        except Exception as exc:
+            out.error = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def unit_of_work(tenant: str, pool_id: uuid.UUID, subscriber: uuid.UUID | None) -> bytes:
+    """BEGIN; tenant setting; the allocation; COMMIT (values are ours: UUIDs and a fixed tenant id)."""
+    sub = f"'{subscriber}'" if subscriber else "NULL"
+    return (
+        f"BEGIN; SELECT set_config('app.current_tenant_id', '{tenant}', true); "
+        f"SELECT ip_address::text FROM ipam_allocate('{tenant}', '{pool_id}', NULL, {sub}, 'allocated', NULL, "
+        "NULL, now()); COMMIT"
+    ).encode()
+
+
+def tenant_of(pool: int, args: argparse.Namespace) -> str:
+    return TENANT if args.tenants == 1 else f"{TENANT}-{pool % args.tenants}"
+
+
+def setup(conn: Conn, args: argparse.Namespace, url: str) -> list[Job]:
+    size = 2 ** (32 - args.prefix) - 2
+    tenants = sorted({tenant_of(p, args) for p in range(args.pools)})
+    per_tenant = size * args.pools // len(tenants)
+    for t in tenants:
+        conn.execute(
+            "INSERT INTO tenants (id, name, slug, status, plan_type, max_subscribers) "
+            "VALUES (%s, %s, %s, 'active', 'enterprise', %s)",
+            (t, f"IPAM bench {t}", t, per_tenant + 10),
+        )
+    subs: dict[str, list[uuid.UUID | None]] = {t: [] for t in tenants}
+    if args.subscribers:
+        started = time.monotonic()
+        conn.execute("SET session_replication_role = replica")
+        for t in tenants:
+            conn.execute(SUBSCRIBERS_SQL, {"t": t, "n": per_tenant})
+        conn.execute("RESET session_replication_role")
+        conn.execute(
+            "UPDATE tenants AS t SET current_subscribers = (SELECT count(*) FROM subscribers s "
+            "WHERE s.tenant_id = t.id) WHERE t.id = ANY(%s)", (tenants,),
+        )
+        conn.execute("VACUUM (ANALYZE) subscribers")
+        for t in tenants:
+            subs[t] = [r[0] for r in conn.execute("SELECT id FROM subscribers WHERE tenant_id = %s ORDER BY id", (t,))]
+        print(f"setup: {sum(len(v) for v in subs.values()):,} subscribers in {time.monotonic() - started:.1f} s")
+    pools = []
+    app = make_url(url)
+    db = Database(Server(admin_url=app, embedded=False, description="bench", role_urls={"ispops_app": app}))
+    try:
+        for p in range(args.pools):
+            with db.tenant(tenant_of(p, args)) as s:
+                pool = service.create_pool(
+                    s, tenant_id=tenant_of(p, args), name=f"bench-{p}", network_cidr=f"10.{p}.0.0/{args.prefix}",
+                    pool_type="dynamic",
+                )
+                pools.append((pool.id, pool.total_ips))
+    finally:
+        db.dispose()
+    conn.execute("VACUUM (ANALYZE) ip_pools")
+    print(f"setup: {args.pools} pools of {pools[0][1]:,} addresses (10.0.0.0/{args.prefix} ...) in "
+          f"{len(tenants)} tenant(s), {args.clients} clients")
+    # Client i uses pool i mod P, and its tenant's subscribers from the (i div P)-th share on (cycled: the
+    # clients of a pool need not stop at the same count, and a subscriber may then hold two addresses).
+    jobs = []
+    for i in range(args.clients):
+        p = i % args.pools
+        t = tenant_of(p, args)
+        sharing = [j for j in range(args.clients) if tenant_of(j % args.pools, args) == t]
+        jobs.append(Job(url, args.client, t, pools[p][0], subs[t][sharing.index(i) :: len(sharing)], i))
+    return jobs
+
+
+def postmaster_pid(conn: Conn) -> int:
+    """The server's postmaster (the parent of our backend): its process tree is the database's CPU."""
+    backend = int((conn.execute("SELECT pg_backend_pid()").fetchone() or (0,))[0])
+    return int(proc_stat(backend)[1])
+
+
+def proc_stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, ppid, ...; empty if the process is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds of each group of process trees (utime+stime+children's), and the machine's busy time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    table = {int(e.name): f for e in Path("/proc").iterdir() if e.name.isdigit() and (f := proc_stat(e.name))}
+    children: dict[int, list[int]] = {}
+    for pid, f in table.items():
+        children.setdefault(int(f[1]), []).append(pid)
+    out: dict[str, float] = {}
+    for name, pids in roots.items():
+        total, stack = 0.0, list(pids)
+        while stack:
+            pid = stack.pop()
+            if pid in table:
+                total += sum(int(x) for x in table[pid][11:15]) / tick
+                stack.extend(children.get(pid, []))
+        out[name] = total
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    out["busy"] = (sum(fields[:8]) - fields[3] - fields[4]) / tick
+    return out
+
+
+def bands(outcomes: list[Outcome], sizes: dict[uuid.UUID, int]) -> list[tuple[str, int, float, float, float]]:
+    """(label, allocations, allocations/s, p50 ms, p99 ms) per band of pool fill.
+
+    A pool is in band k while its (k*10)th to ((k+1)*10)th percent of addresses are handed out; the rate
+    of a band is the sum over pools of (allocations in the band / time the pool spent in it), i.e. what
+    the pools together sustain at that fill level even if they do not cross it at the same moment.
+    """
+    per_pool: dict[uuid.UUID, list[tuple[float, float]]] = {}
+    for o in outcomes:
+        per_pool.setdefault(o.pool_id, []).extend(zip(o.started, o.ended, strict=True))
+    for items in per_pool.values():
+        items.sort(key=lambda e: e[1])
+    limits = [(f"{k * 10:>3}-{k * 10 + 10:>3} %", k / 10, (k + 1) / 10) for k in range(10)]
+    limits.append(("99-100 %", 0.99, 1.0))
+    rows = []
+    for label, lo, hi in limits:
+        events: list[tuple[float, float]] = []
+        rate = 0.0
+        for pool_id, items in per_pool.items():
+            n = sizes[pool_id]
+            band = items[int(lo * n) : int(hi * n)]
+            if len(band) > 1:
+                rate += (len(band) - 1) / (band[-1][1] - band[0][1])
+            events.extend(band)
+        if not events:
+            continue
+        lat = sorted((e[1] - e[0]) * 1000 for e in events)
+        rows.append((label, len(events), rate, statistics.median(lat), lat[min(len(lat) - 1, int(0.99 * len(lat)))]))
+    return rows
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--pools", type=int, default=4)
+    p.add_argument("--prefix", type=int, default=16, help="pool network prefix length (16: 65,534 addresses)")
+    p.add_argument("--tenants", type=int, default=1, help="spread the pools over this many tenants")
+    p.add_argument("--subscribers", action=argparse.BooleanOptionalAction, default=True,
+                   help="allocate each address to a subscriber (default) or to nobody")
+    p.add_argument("--client", choices=["sql", "service"], default="sql",
+                   help="sql: each unit of work in one pipelined round trip (psycopg); service: "
+                   "Database.tenant + ispops.ipam.service.allocate (SQLAlchemy)")
+    p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
+    args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (workers, server)
+    started = time.monotonic()
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / ".gitignore").write_text("*\n")  # never committed
+    server = open_server(Settings(data_dir=data_dir, database_name=DATABASE))
+    print(f"database: {server.description}, database {server.database} (fresh)")
+    try:
+        if server.embedded:
+            drop_database(server.admin_url, server.database)
+        migrate.upgrade(server)
+        app_url = server.url_for("ispops_app").render_as_string(hide_password=False)
+        with psycopg.connect(libpq_dsn(server.admin_url), autocommit=True) as conn:
+            jobs = setup(conn, args, app_url)
+            sizes = {j.pool_id: 0 for j in jobs}
+            for pool_id, total in conn.execute("SELECT id, total_ips FROM ip_pools"):
+                sizes[pool_id] = int(total)
+            ctx = mp.get_context("spawn")
+            with ctx.Manager() as manager:
+                barrier = manager.Barrier(len(jobs) + 1)
+                with ctx.Pool(len(jobs)) as workers:
+                    pending = [workers.apply_async(client, (job, barrier)) for job in jobs]
+                    roots = {"clients": [w.pid for w in workers._pool if w.pid],  # type: ignore[attr-defined]
+                             "postgres": [postmaster_pid(conn)]}
+                    barrier.wait()
+                    cpu0, t0 = cpu_seconds(roots), time.perf_counter()
+                    outcomes = [r.get() for r in pending]
+                    cpu1, wall = cpu_seconds(roots), time.perf_counter() - t0
+            total = sum(len(o.addresses) for o in outcomes)
+            duplicates = int((conn.execute(DUPLICATES_SQL).fetchone() or (0,))[0])
+            drift = conn.execute(DRIFT_SQL).fetchall()
+            rows = conn.execute("SELECT count(*), count(DISTINCT ip_address) FROM ip_allocations").fetchone() or (0, 0)
+    finally:
+        server.close()
+
+    first = min(min(o.started) for o in outcomes if o.started)
+    last = max(max(o.ended) for o in outcomes if o.ended)
+    rate = total / (last - first)
+    print(f"\n{total:,} allocations by {len(outcomes)} clients from {len(sizes)} pools in {last - first:.1f} s "
+          f"(wall {wall:.1f} s)")
+    verdict = "met" if rate >= TARGET_RATE else "MISSED"
+    print(f"allocations/s overall: {rate:,.0f}   (target >= {TARGET_RATE:,.0f}: {verdict})")
+    print(f"duplicates by SQL over {rows[0]:,} allocation rows ({rows[1]:,} distinct addresses): {duplicates}")
+    for name, allocated, total_ips, available, counted in drift:
+        print(f"  pool {name}: allocated_ips {allocated:,} / total {total_ips:,}, available {available}, "
+              f"recounted {counted:,}")
+    print("\nfill band     allocations   alloc/s   p50 ms   p99 ms")
+    for label, n, band_rate, p50, p99 in bands(outcomes, sizes):
+        print(f"{label:<12}{n:>12,}{band_rate:>10,.0f}{p50:>9.2f}{p99:>9.2f}")
+    used = {k: cpu1[k] - cpu0[k] for k in cpu1}
+    cores = os.cpu_count() or 1
+    mine, other = used["clients"] + used["postgres"], used["busy"] - used["clients"] - used["postgres"]
+    c_cores, pg_cores = used["clients"] / wall, used["postgres"] / wall
+    print(f"\nCPU during the run (cores): clients {c_cores:.2f}, postgres {pg_cores:.2f}, "
+          f"other processes {max(other, 0) / wall:.2f}; machine busy {100 * used['busy'] / wall / cores:.0f} %")
+    c_us, pg_us = used["clients"] / total * 1e6, used["postgres"] / total * 1e6
+    print(f"CPU per allocation: {c_us:.0f} us clients + {pg_us:.0f} us postgres; "
+          f"{cores} cores at that cost allow at most {cores * total / mine:,.0f}/s")
+    if other / wall > 0.15:
+        print(f"WARNING: other processes used {other / wall:.2f} cores during the run: the rate is pessimistic")
+    per_client = [len(o.addresses) for o in outcomes]
+    print(f"\nper client: {min(per_client):,} - {max(per_client):,} allocations; "
+          f"every client ended on 409 exhausted: {all(o.exhausted for o in outcomes)}")
+    print(f"total run time {time.monotonic() - started:.0f} s (cores: {os.cpu_count()})")
+    failures = [f"client {o.index}: {o.error}" for o in outcomes if o.error]
+    if duplicates:
+        failures.append(f"{duplicates} duplicate addresses")
+    if len({a for o in outcomes for a in o.addresses}) != total:
+        failures.append("clients were handed the same address twice")
+    if any(a != c or t - a != av for _, a, t, av, c in drift):
+        failures.append("pool counters do not match a recount")
+    if total != sum(sizes.values()) or not all(o.exhausted for o in outcomes):
+        failures.append(f"{total:,} allocations, expected {sum(sizes.values()):,} (every pool exhausted)")
+    for f in failures:
+        print(f"FAILED: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

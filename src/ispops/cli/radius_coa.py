@@ -1,0 +1,46 @@
+"""``ispops radius coa-drain``: send the pending CoA/Disconnect requests now (the job does it every minute)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ispops.cli.common import console, friendly_errors, open_database
+from ispops.radius.jobs import MAX_ATTEMPTS, RETRANSMITS, TIMEOUT, drain_coa_queue, follow_coa_queue
+
+
+@friendly_errors
+def coa_drain(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (default: every tenant).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a NAS's answer per send.")] = TIMEOUT,
+    retransmits: Annotated[int, typer.Option(help="Sends per request before it counts as a timeout.")] = RETRANSMITS,
+    max_attempts: Annotated[int, typer.Option(help="Rounds per session before giving up.")] = MAX_ATTEMPTS,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+    follow: Annotated[bool, typer.Option(
+        help="Keep running: send as soon as a change is committed (LISTEN ispops_radius_coa), and look for due "
+             "retries every --interval seconds. Stop with Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option(help="With --follow: seconds between full passes.")] = 30.0,
+) -> None:
+    """Send the ready CoA/Disconnect requests of the queue and record each attempt.
+
+    Items whose retry time has not come yet are left for a later run (docs/radius.md).
+    """
+    with open_database() as db:
+        if follow:
+            console.print("Sending CoA/Disconnect requests as they are queued (Ctrl-C to stop)")
+            try:
+                follow_coa_queue(db, tenant, interval=interval, timeout=timeout, retransmits=retransmits,
+                                 max_attempts=max_attempts)
+            except KeyboardInterrupt:
+                return
+        counts = drain_coa_queue(db, tenant, timeout=timeout, retransmits=retransmits, max_attempts=max_attempts)
+    if as_json:
+        console.print_json(json.dumps(counts))
+        return
+    console.print(
+        f"{counts['items']} item(s): {counts['ack']} ack, {counts['nak']} nak, {counts['timeout']} timeout, "
+        f"{counts['error']} error; {counts['retried']} session(s) to retry, {counts['given_up']} given up, "
+        f"{counts['superseded']} superseded"
+    )

@@ -1,0 +1,379 @@
+"""Device routes beyond the generic CRUD: poll now, interfaces, credentials, backups, devices near a point.
+
+(No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.)
+
+Included before the generic ``/api/v1/devices/{key}`` routes so that ``/api/v1/devices/near`` is not
+taken for a device id. Permissions: reading follows ``devices.read``; anything that talks to a device,
+changes its credentials or shows configuration text (which holds secrets) needs ``devices.update``.
+"""
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
+
+from ispops.api import permissions
+from ispops.audit.service import record
+from ispops.auth.deps import get_db, get_full_principal, get_meta
+from ispops.auth.principal import Principal, RequestMeta
+from ispops.config import Settings
+from ispops.db.async_session import AsyncDatabase
+from ispops.devices import geo, service
+from ispops.devices.backup import BackupStorage
+from ispops.devices.jobs import backup_one
+from ispops.devices.service import DeviceCredentials, DeviceRef
+from ispops.devices.snmp import poll_device
+from ispops.errors import NotFound, ValidationFailed
+from ispops.models.network import Device, DeviceOperationalStatus, InterfaceAdminStatus, InterfaceOperStatus
+from ispops.secrets import SecretStore
+from ispops.secrets import runtime as secret_runtime
+
+router = APIRouter(tags=["devices"])
+
+Key = Annotated[uuid.UUID, Path(description="the device's id")]
+Who = Annotated[Principal, Depends(get_full_principal)]
+Db = Annotated[AsyncDatabase, Depends(get_db)]
+Meta = Annotated[RequestMeta, Depends(get_meta)]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such device (or another tenant's)"}}
+
+
+class InterfaceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    if_index: int
+    name: str | None
+    alias: str | None
+    if_type: int | None = Field(description="IANAifType")
+    speed_mbps: int | None
+    admin_status: InterfaceAdminStatus | None
+    oper_status: InterfaceOperStatus | None
+    in_octets: int | None = Field(description="ifHCInOctets when the device has it (hc_counters), else ifInOctets")
+    out_octets: int | None
+    in_errors: int | None
+    out_errors: int | None
+    hc_counters: bool
+    polled_at: dt.datetime
+
+
+class PollRead(BaseModel):
+    """A device's SNMP state after a poll."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    operational_status: DeviceOperationalStatus | None
+    last_seen: dt.datetime | None
+    last_polled_at: dt.datetime | None
+    last_poll_error: str | None
+    sys_name: str | None
+    sys_descr: str | None
+    sys_uptime_seconds: int | None
+    interfaces: list[InterfaceRead]
+
+
+class NearDevice(BaseModel):
+    id: uuid.UUID
+    name: str
+    device_type: str
+    status: str
+    operational_status: str | None
+    site_name: str | None
+    location_lat: float
+    location_lng: float
+    last_seen: dt.datetime | None
+    distance_km: float
+
+
+class NearPage(BaseModel):
+    items: list[NearDevice]
+    lat: float
+    lng: float
+    radius_km: float
+
+
+class BackupRead(BaseModel):
+    name: str = Field(description="UTC timestamp; GET …/backups/{name} for the configuration")
+    taken_at: dt.datetime
+    size: int
+    has_diff: bool = Field(description="a diff against the previous backup is stored")
+
+
+class BackupResult(BaseModel):
+    ok: bool
+    changed: bool = Field(description="differs from the previous backup (a new file and diff were written)")
+    name: str | None
+    last_config_backup: dt.datetime | None
+    error: str | None
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _store(request: Request) -> SecretStore:
+    return secret_runtime.current()
+
+
+def _missing() -> NotFound:
+    return NotFound("devices: no such record", table="devices")
+
+
+async def _ref(s: AsyncSession, tenant_id: str, key: uuid.UUID) -> DeviceRef:
+    stmt = service.device_refs_query(tenant_id, [key], include_inactive=True)
+    row = (await s.execute(stmt)).first()
+    if row is None:
+        raise _missing()
+    return service.device_ref(row)
+
+
+async def _poll_read(s: AsyncSession, tenant_id: str, key: uuid.UUID) -> PollRead:
+    live = select(Device).where(Device.tenant_id == tenant_id, Device.id == key, Device.deleted_at.is_(None))
+    device = (await s.scalars(live)).first()
+    if device is None:
+        raise _missing()
+    interfaces = (await s.scalars(service.interfaces_query(tenant_id, key))).all()
+    return PollRead(
+        id=device.id, name=device.name,
+        operational_status=DeviceOperationalStatus(device.operational_status) if device.operational_status else None,
+        last_seen=device.last_seen, last_polled_at=device.last_polled_at, last_poll_error=device.last_poll_error,
+        sys_name=device.sys_name, sys_descr=device.sys_descr, sys_uptime_seconds=device.sys_uptime_seconds,
+        interfaces=[InterfaceRead.model_validate(i) for i in interfaces],
+    )
+
+
+@router.get(
+    "/api/v1/devices/near", response_model=NearPage, operation_id="devices_near",
+    summary="Devices within a radius of a point, nearest first (for the map)",
+)
+async def near(
+    principal: Who, db: Db,
+    lat: Annotated[float, Query(ge=-90, le=90, description="latitude, WGS84 degrees")],
+    lng: Annotated[float, Query(ge=-180, le=180, description="longitude, WGS84 degrees")],
+    radius_km: Annotated[float, Query(gt=0, le=1000)] = 10.0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> NearPage:
+    permissions.require(principal, "devices", "read")
+    tenant = str(principal.tenant_id)
+    bound = geo.degree_bound(lat, radius_km)
+    rows: list[Any] = []
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        for row in (await s.execute(geo.near_query(tenant, lat, lng))).all():
+            if row.degrees > bound:
+                break
+            rows.append(row)
+    points = [(float(r.location_lat), float(r.location_lng)) for r in rows]
+    found = [
+        (km, r) for km, r in zip(geo.distances_km(lat, lng, points), rows, strict=True) if km <= radius_km
+    ]
+    found.sort(key=lambda pair: pair[0])
+    items = [
+        NearDevice(
+            id=r.id, name=r.name, device_type=r.device_type, status=r.status, operational_status=r.operational_status,
+            site_name=r.site_name, location_lat=float(r.location_lat), location_lng=float(r.location_lng),
+            last_seen=r.last_seen, distance_km=round(km, 4),
+        )
+        for km, r in found[:limit]
+    ]
+    return NearPage(items=items, lat=lat, lng=lng, radius_km=radius_km)
+
+
+@router.get(
+    "/api/v1/devices/{key}/interfaces", response_model=PollRead, responses=NOT_FOUND,
+    operation_id="device_interfaces", summary="A device's SNMP state and interface table as last polled",
+)
+async def interfaces(key: Key, principal: Who, db: Db) -> PollRead:
+    permissions.require(principal, "devices", "read")
+    tenant = str(principal.tenant_id)
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        return await _poll_read(s, tenant, key)
+
+
+@router.post(
+    "/api/v1/devices/{key}/poll", response_model=PollRead, responses=NOT_FOUND, operation_id="poll_device",
+    summary="Poll a device over SNMP now (a device that does not answer is recorded offline)",
+)
+async def poll_now(key: Key, principal: Who, db: Db, meta: Meta, request: Request) -> PollRead:
+    permissions.require(principal, "devices", "update")
+    tenant = str(principal.tenant_id)
+    settings = _settings(request)
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        device = await _ref(s, tenant, key)
+    store = _store(request) if device.credentials_vault_path else None
+    try:
+        target = await run_in_threadpool(service.snmp_target, device, store, tenant)  # the store may do I/O
+    except ValueError as exc:
+        async with db.tenant(tenant, user_id=principal.id) as s:
+            await s.execute(service.poll_error_statement(tenant, key, str(exc), dt.datetime.now(dt.UTC)))
+        field = "management_ip" if device.host is None else "credentials_vault_path"
+        raise ValidationFailed(f"devices.{field}: {exc}", table="devices", field=field) from None
+    result = await poll_device(
+        target, timeout=settings.snmp_timeout_seconds, retries=settings.snmp_retries,
+        deadline=settings.snmp_device_deadline_seconds,
+    )
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        for stmt in service.poll_result_statements(tenant, key, result):
+            await s.execute(stmt)
+        await record(
+            s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="action",
+            changes={"action": "poll", "operational_status": result.status.value, "error": result.error},
+        )
+        return await _poll_read(s, tenant, key)
+
+
+@router.put(
+    "/api/v1/devices/{key}/credentials", status_code=204, response_class=Response, responses=NOT_FOUND,
+    operation_id="set_device_credentials",
+    summary="Store the device's SNMP/SSH credentials in the secret store (write-only)",
+)
+async def set_credentials(
+    key: Key, body: DeviceCredentials, principal: Who, db: Db, meta: Meta, request: Request
+) -> Response:
+    permissions.require(principal, "devices", "update")
+    tenant = str(principal.tenant_id)
+    path = service.credentials_path(tenant, key)
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        device = (
+            await s.scalars(
+                select(Device)
+                .where(Device.tenant_id == tenant, Device.id == key, Device.deleted_at.is_(None))
+                .with_for_update()
+            )
+        ).first()
+        if device is None:
+            raise _missing()
+        await run_in_threadpool(_store(request).put, path, service.encode_credentials(body))
+        before = device.credentials_vault_path
+        device.credentials_vault_path = path
+        await s.flush()
+        await record(
+            s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="update",
+            changes={"credentials_vault_path": [before, path], "credentials": sorted(body.model_fields_set)},
+        )
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/api/v1/devices/{key}/credentials", status_code=204, response_class=Response, responses=NOT_FOUND,
+    operation_id="delete_device_credentials", summary="Forget the device's credentials",
+)
+async def delete_credentials(key: Key, principal: Who, db: Db, meta: Meta, request: Request) -> Response:
+    permissions.require(principal, "devices", "update")
+    tenant = str(principal.tenant_id)
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        device = (
+            await s.scalars(
+                select(Device)
+                .where(Device.tenant_id == tenant, Device.id == key, Device.deleted_at.is_(None))
+                .with_for_update()
+            )
+        ).first()
+        if device is None:
+            raise _missing()
+        before = device.credentials_vault_path
+        if before == service.credentials_path(tenant, key):  # only what we wrote; a path set by hand stays
+            await run_in_threadpool(_store(request).delete, before)
+        device.credentials_vault_path = None
+        await s.flush()
+        await record(
+            s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="update",
+            changes={"credentials_vault_path": [before, None]},
+        )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api/v1/devices/{key}/backup", response_model=BackupResult, responses=NOT_FOUND,
+    operation_id="backup_device", summary="Back up the device's configuration now (SSH)",
+)
+async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Request) -> BackupResult:
+    permissions.require(principal, "devices", "update")
+    tenant = str(principal.tenant_id)
+    settings = _settings(request)
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        device = await _ref(s, tenant, key)
+    if not device.credentials_vault_path:
+        raise ValidationFailed(
+            "devices.credentials_vault_path: the device has no credentials to log in with",
+            table="devices", field="credentials_vault_path",
+        )
+    outcome = await run_in_threadpool(
+        backup_one, device, tenant, store=_store(request), storage=BackupStorage(settings.backup_dir),
+        timeout=settings.backup_timeout_seconds,
+    )
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        await s.execute(
+            service.backup_result_statement(tenant, key, at=outcome.at, path=outcome.path, error=outcome.error)
+        )
+        await record(
+            s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="action",
+            changes={"action": "backup", "changed": outcome.changed, "error": outcome.error},
+        )
+    name = outcome.path.rsplit("/", 1)[-1].removesuffix(".cfg") if outcome.path else None
+    return BackupResult(
+        ok=outcome.error is None, changed=outcome.changed, name=name,
+        last_config_backup=outcome.at if outcome.error is None else None, error=outcome.error,
+    )
+
+
+async def _check_device(db: AsyncDatabase, principal: Principal, key: uuid.UUID) -> str:
+    tenant = str(principal.tenant_id)
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        await _ref(s, tenant, key)
+    return tenant
+
+
+@router.get(
+    "/api/v1/devices/{key}/backups", response_model=list[BackupRead], responses=NOT_FOUND,
+    operation_id="list_device_backups", summary="Stored configuration backups, newest first",
+)
+async def list_backups(key: Key, principal: Who, db: Db, request: Request) -> list[BackupRead]:
+    permissions.require(principal, "devices", "read")
+    tenant = await _check_device(db, principal, key)
+    storage = BackupStorage(_settings(request).backup_dir)
+    entries = await run_in_threadpool(storage.entries, tenant, key)
+    return [BackupRead(name=e.name, taken_at=e.taken_at, size=e.size, has_diff=e.has_diff) for e in reversed(entries)]
+
+
+@router.get(
+    "/api/v1/devices/{key}/backups/latest/diff", response_class=Response, responses=NOT_FOUND,
+    operation_id="latest_device_backup_diff",
+    summary="Unified diff of the latest backup against the one before it (text/x-diff)",
+)
+async def latest_diff(key: Key, principal: Who, db: Db, request: Request) -> Response:
+    permissions.require(principal, "devices", "update")
+    tenant = await _check_device(db, principal, key)
+    storage = BackupStorage(_settings(request).backup_dir)
+    latest = await run_in_threadpool(storage.latest, tenant, key)
+    if latest is None:
+        raise NotFound("devices: no backup yet", table="devices")
+    if not latest.has_diff:
+        raise NotFound("devices: the latest backup is the first one: nothing to compare with", table="devices")
+    text = await run_in_threadpool(storage.read, tenant, key, latest.name, ".diff")
+    return Response(content=text, media_type="text/x-diff; charset=utf-8")
+
+
+@router.get(
+    "/api/v1/devices/{key}/backups/{name}", response_class=Response, responses=NOT_FOUND,
+    operation_id="get_device_backup", summary="One stored configuration (text/plain)",
+)
+async def get_backup(
+    key: Key, principal: Who, db: Db, request: Request,
+    name: Annotated[str, Path(pattern=r"^(latest|\d{8}T\d{6}\.\d{6}Z)$")],
+) -> Response:
+    permissions.require(principal, "devices", "update")
+    tenant = await _check_device(db, principal, key)
+    storage = BackupStorage(_settings(request).backup_dir)
+    if name == "latest":
+        latest = await run_in_threadpool(storage.latest, tenant, key)
+        if latest is None:
+            raise NotFound("devices: no backup yet", table="devices")
+        name = latest.name
+    text = await run_in_threadpool(storage.read, tenant, key, name)
+    return Response(content=text, media_type="text/plain; charset=utf-8")

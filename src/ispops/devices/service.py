@@ -1,0 +1,297 @@
+"""Device domain services: credentials, poll targets, and the statements that record poll and backup
+results.
+
+The statements are built here and executed by the caller's unit of work — a sync ``Session`` in jobs
+and the CLI, an ``AsyncSession`` in the API — so both paths write exactly the same thing. Nothing here
+commits, and nothing here talks to a device: polling and backups happen between two short transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Delete, Select, Update, delete, select, update
+from sqlalchemy.dialects.postgresql import Insert, insert
+
+from ispops.devices.snmp import InterfaceSample, PollResult, SnmpCredentials, SnmpTarget
+from ispops.errors import ValidationFailed
+from ispops.models.network import Device, DeviceInterface, DeviceStatus
+from ispops.secrets import SecretNotFound, SecretStore, SecretStoreError, tenant_path
+
+MAX_ERROR = 2000
+
+
+class DeviceCredentials(BaseModel):
+    """What ``credentials_vault_path`` holds: one JSON object in the secret store.
+
+    SNMP: ``snmp_community`` (v1/v2c) or the v3 USM user. SSH (config backup): ``username`` with
+    ``password`` and/or ``private_key`` (OpenSSH/PEM text), ``ssh_port``, ``enable_secret``, and optionally
+    the netmiko ``device_type`` and the ``backup_command`` when the vendor default does not fit.
+    """
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    snmp_community: str | None = Field(None, min_length=1, max_length=255, repr=False)
+    snmp_user: str | None = Field(None, min_length=1, max_length=255)
+    snmp_auth_protocol: str = Field("sha", pattern=r"^(none|md5|sha|sha224|sha256|sha384|sha512)$")
+    snmp_auth_key: str | None = Field(None, min_length=8, max_length=255, repr=False)
+    snmp_priv_protocol: str = Field("aes", pattern=r"^(none|des|3des|aes|aes128|aes192|aes256)$")
+    snmp_priv_key: str | None = Field(None, min_length=8, max_length=255, repr=False)
+    username: str | None = Field(None, min_length=1, max_length=255)
+    password: str | None = Field(None, max_length=1024, repr=False)
+    private_key: str | None = Field(None, max_length=16384, repr=False)
+    ssh_port: int = Field(22, ge=1, le=65535)
+    enable_secret: str | None = Field(None, max_length=1024, repr=False)
+    device_type: str | None = Field(None, pattern=r"^[a-z0-9_]{1,64}$", description="netmiko device_type")
+    backup_command: str | None = Field(None, min_length=1, max_length=255)
+
+    @property
+    def has_ssh(self) -> bool:
+        return bool(self.username and (self.password or self.private_key))
+
+
+def credentials_path(tenant_id: str, device_id: uuid.UUID) -> str:
+    """Where the API stores a device's credentials."""
+    return tenant_path(tenant_id, "devices", str(device_id), "credentials")
+
+
+def check_vault_path(tenant_id: str, path: str | None) -> None:
+    """A device may only point at secrets under its own tenant's prefix (else: reading another tenant's
+    credentials and sending them to an address of one's choosing)."""
+    if path is not None and not path.startswith(f"tenants/{tenant_id}/"):
+        raise ValidationFailed(
+            f"devices.credentials_vault_path: must be under tenants/{tenant_id}/",
+            table="devices", field="credentials_vault_path",
+        )
+
+
+# Columns only polls and backups write: read-only in the API.
+OBSERVED_FIELDS = frozenset(
+    {"operational_status", "last_seen", "sys_name", "sys_descr", "sys_uptime_seconds", "last_polled_at",
+     "last_poll_error", "config_backup_path", "last_config_backup", "last_config_backup_error"}
+)
+MASK = "********"
+
+
+def mask_row(row: dict[str, Any]) -> dict[str, Any]:
+    """API rows never show the SNMP community (a credential, even if a weak one)."""
+    return {**row, "snmp_community": MASK} if row.get("snmp_community") else row
+
+
+async def create_hook(session: Any, principal: Any, body: BaseModel) -> Device:
+    """Create a device (the generic resource's create), refusing a secret path outside the tenant."""
+    data = body.model_dump(exclude_unset=True)
+    check_vault_path(str(principal.tenant_id), data.get("credentials_vault_path"))
+    device = Device(**data, tenant_id=principal.tenant_id)
+    session.add(device)
+    return device
+
+
+def check_update(device: Any, data: dict[str, Any]) -> None:
+    if "credentials_vault_path" in data:
+        check_vault_path(str(device.tenant_id), data["credentials_vault_path"])
+    if data.get("snmp_community") == MASK:  # a masked value sent back unchanged: keep the stored one
+        del data["snmp_community"]
+
+
+def read_credentials(store: SecretStore, tenant_id: str, path: str) -> DeviceCredentials:
+    """The credentials at ``path``. Raises ``ValidationFailed`` for a foreign or malformed secret,
+    ``SecretNotFound``/``SecretStoreError`` from the store."""
+    check_vault_path(tenant_id, path)
+    raw = store.get(path)
+    try:
+        return DeviceCredentials.model_validate(json.loads(raw.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
+        kind = type(exc).__name__
+        raise ValidationFailed(
+            f"devices.credentials_vault_path: the secret is not a credentials object ({kind})",
+            table="devices", field="credentials_vault_path",
+        ) from None
+
+
+def encode_credentials(credentials: DeviceCredentials) -> bytes:
+    return json.dumps(credentials.model_dump(exclude_none=True), sort_keys=True).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class DeviceRef:
+    """What jobs need of a device, read in one short transaction."""
+
+    id: uuid.UUID
+    name: str
+    device_type: str
+    vendor: str | None
+    host: str | None
+    snmp_version: str
+    snmp_port: int
+    snmp_community: str | None
+    credentials_vault_path: str | None
+
+
+def _host(ip: str | None) -> str | None:
+    if not ip:
+        return None
+    return str(ipaddress.ip_interface(ip).ip)
+
+
+def device_refs_query(
+    tenant_id: str, device_ids: list[uuid.UUID] | None = None, *, include_inactive: bool = False
+) -> Select[Any]:
+    """Live devices of a tenant; unless ``include_inactive``, not those marked inactive (periodic polls
+    and backups skip them)."""
+    columns: list[Any] = [
+        Device.id, Device.name, Device.device_type, Device.vendor, Device.management_ip, Device.primary_ip,
+        Device.snmp_version, Device.snmp_port, Device.snmp_community, Device.credentials_vault_path,
+    ]
+    stmt = (
+        select(*columns)
+        .where(Device.tenant_id == tenant_id, Device.deleted_at.is_(None))
+        .order_by(Device.name)
+    )
+    if not include_inactive:
+        stmt = stmt.where(Device.status != DeviceStatus.INACTIVE)
+    if device_ids is not None:
+        stmt = stmt.where(Device.id.in_(device_ids))
+    return stmt
+
+
+def device_ref(row: Any) -> DeviceRef:
+    return DeviceRef(
+        id=row.id, name=row.name, device_type=row.device_type, vendor=row.vendor,
+        host=_host(row.management_ip) or _host(row.primary_ip), snmp_version=row.snmp_version,
+        snmp_port=row.snmp_port, snmp_community=row.snmp_community,
+        credentials_vault_path=row.credentials_vault_path,
+    )
+
+
+def snmp_target(device: DeviceRef, store: SecretStore | None, tenant_id: str) -> SnmpTarget:
+    """How to poll ``device``. Credentials come from the secret store when the device has a path; a v1/v2c
+    community may also be the seed's ``snmp_community`` column (the store wins). Raises ``ValueError`` with
+    a message for the device's ``last_poll_error`` when it cannot be polled."""
+    if device.host is None:
+        raise ValueError("no management_ip or primary_ip to poll")
+    secret: DeviceCredentials | None = None
+    if device.credentials_vault_path:
+        if store is None:
+            raise ValueError("credentials: no secret store configured")
+        try:
+            secret = read_credentials(store, tenant_id, device.credentials_vault_path)
+        except SecretNotFound:
+            raise ValueError(f"credentials: nothing at {device.credentials_vault_path}") from None
+        except (SecretStoreError, ValidationFailed) as exc:
+            raise ValueError(f"credentials: {exc.message}") from None
+    if device.snmp_version == "v3":
+        if secret is None or not secret.snmp_user:
+            raise ValueError("SNMP v3 needs snmp_user in the device's credentials (credentials_vault_path)")
+        creds = SnmpCredentials(
+            "v3", user=secret.snmp_user, auth_protocol=secret.snmp_auth_protocol, auth_key=secret.snmp_auth_key,
+            priv_protocol=secret.snmp_priv_protocol, priv_key=secret.snmp_priv_key,
+        )
+    else:
+        community = (secret.snmp_community if secret else None) or device.snmp_community
+        if not community:
+            raise ValueError(f"SNMP {device.snmp_version} needs a community (credentials or snmp_community)")
+        creds = SnmpCredentials(device.snmp_version, community=community)
+    return SnmpTarget(device.host, device.snmp_port, creds)
+
+
+def _clip(text: str | None) -> str | None:
+    return None if text is None else text[:MAX_ERROR]
+
+
+def poll_error_statement(tenant_id: str, device_id: uuid.UUID, error: str, at: dt.datetime) -> Update:
+    """A device that could not be polled at all (no address, no credentials): say why, change nothing else."""
+    return (
+        update(Device)
+        .where(Device.tenant_id == tenant_id, Device.id == device_id, Device.deleted_at.is_(None))
+        .values(last_polled_at=at, last_poll_error=_clip(error))
+    )
+
+
+def _interface_values(tenant_id: str, device_id: uuid.UUID, i: InterfaceSample, at: dt.datetime) -> dict[str, Any]:
+    def octets(v: int | None) -> Decimal | None:
+        return None if v is None or v < 0 else Decimal(min(v, 2**64 - 1))
+
+    def small(v: int | None) -> int | None:
+        return None if v is None or v < 0 else min(v, 2**63 - 1)
+
+    return {
+        "tenant_id": tenant_id, "device_id": device_id, "if_index": i.if_index, "name": i.name, "alias": i.alias,
+        "if_type": i.if_type, "speed_mbps": small(i.speed_mbps), "admin_status": i.admin_status,
+        "oper_status": i.oper_status, "in_octets": octets(i.in_octets), "out_octets": octets(i.out_octets),
+        "in_errors": small(i.in_errors), "out_errors": small(i.out_errors), "hc_counters": i.hc_counters,
+        "polled_at": at,
+    }
+
+
+Statement = Update | Insert | Delete
+
+
+def poll_result_statements(tenant_id: str, device_id: uuid.UUID, result: PollResult) -> list[Statement]:
+    """Record a poll: status, last error, and when reachable the system group, ``last_seen`` and the
+    interface table (rows upserted by ifIndex; interfaces the device no longer has are removed)."""
+    values: dict[str, Any] = {
+        "operational_status": result.status.value,
+        "last_polled_at": result.polled_at,
+        "last_poll_error": _clip(result.error),
+    }
+    if result.reachable:
+        values.update(
+            last_seen=result.polled_at, sys_name=result.sys_name, sys_descr=result.sys_descr,
+            sys_uptime_seconds=result.sys_uptime_seconds,
+        )
+    stmts: list[Statement] = [
+        update(Device)
+        .where(Device.tenant_id == tenant_id, Device.id == device_id, Device.deleted_at.is_(None))
+        .values(**values)
+    ]
+    if result.interfaces is None:
+        return stmts
+    seen = [i.if_index for i in result.interfaces]
+    stmts.append(
+        delete(DeviceInterface).where(
+            DeviceInterface.tenant_id == tenant_id, DeviceInterface.device_id == device_id,
+            DeviceInterface.if_index.not_in(seen),
+        )
+    )
+    if result.interfaces:
+        rows = [_interface_values(tenant_id, device_id, i, result.polled_at) for i in result.interfaces]
+        ins = insert(DeviceInterface).values(rows)
+        changing = [k for k in rows[0] if k not in ("tenant_id", "device_id", "if_index")]
+        stmts.append(
+            ins.on_conflict_do_update(
+                constraint="uq_device_interfaces__tenant_id__device_id__if_index",
+                set_={k: ins.excluded[k] for k in changing},
+            )
+        )
+    return stmts
+
+
+def backup_result_statement(
+    tenant_id: str, device_id: uuid.UUID, *, at: dt.datetime, path: str | None, error: str | None
+) -> Update:
+    """Record a backup: on success the latest file and time, on failure only the error (the last good
+    backup stays recorded)."""
+    values: dict[str, Any] = {"last_config_backup_error": _clip(error)}
+    if error is None:
+        values.update(config_backup_path=path, last_config_backup=at)
+    return (
+        update(Device)
+        .where(Device.tenant_id == tenant_id, Device.id == device_id, Device.deleted_at.is_(None))
+        .values(**values)
+    )
+
+
+def interfaces_query(tenant_id: str, device_id: uuid.UUID) -> Select[Any]:
+    return (
+        select(DeviceInterface)
+        .where(DeviceInterface.tenant_id == tenant_id, DeviceInterface.device_id == device_id)
+        .order_by(DeviceInterface.if_index)
+    )

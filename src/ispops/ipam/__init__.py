@@ -1,0 +1,1 @@
+"""IP address management: pools, allocations, reservations, DHCP-style leases (issue 5)."""

@@ -1,0 +1,1 @@
+"""WireGuard management tunnels to devices: keys, addresses, peer configs, handshake status."""
