@@ -52,7 +52,8 @@ class RaddbOptions:
             if not 1 <= port <= 65535:
                 raise ValidationFailed(f"radius config: {name} must be 1-65535", field=name)
         if len(set(ports.values())) != len(ports):
-            raise ValidationFailed("radius config: auth, accounting and CoA ports must differ", field="acct_port")
+            raise ValidationFailed("radius config: acct_port: the auth, accounting and CoA ports must differ",
+                                   field="acct_port")
         if not 1 <= self.threads <= 256:
             raise ValidationFailed("radius config: threads must be 1-256", field="threads")
         if '"' in self.conninfo or "\n" in self.conninfo:
