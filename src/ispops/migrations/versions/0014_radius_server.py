@@ -81,17 +81,17 @@ RETURNS TABLE (id bigint, username text, attribute text, value text, op text)
 LANGUAGE plpgsql STABLE AS $$
 -- Reply items for a NAS of type p_nas_type: vendor-neutral attributes plus that vendor's own.
 DECLARE
-  prefixes constant text[] := ARRAY['Mikrotik-', 'Cisco-', 'ERX-', 'WISPr-'];
-  own text := CASE p_nas_type WHEN 'mikrotik' THEN 'Mikrotik-' WHEN 'cisco' THEN 'Cisco-'
-                              WHEN 'juniper' THEN 'ERX-' ELSE 'WISPr-' END;
+  own text := CASE p_nas_type WHEN 'mikrotik' THEN 'Mikrotik-%' WHEN 'cisco' THEN 'Cisco-%'
+                              WHEN 'juniper' THEN 'ERX-%' ELSE 'WISPr-%' END;
 BEGIN
   PERFORM set_config('app.current_tenant_id', p_tenant, true);
   RETURN QUERY
     SELECT r.id, r.username, r.attribute, r.value, r.op::text
       FROM radreply r
      WHERE r.tenant_id = p_tenant AND r.username = p_username
-       AND (left(r.attribute, length(own)) = own
-            OR NOT EXISTS (SELECT 1 FROM unnest(prefixes) p WHERE left(r.attribute, length(p)) = p))
+       AND (r.attribute LIKE own
+            OR NOT (r.attribute LIKE 'Mikrotik-%' OR r.attribute LIKE 'Cisco-%' OR r.attribute LIKE 'ERX-%'
+                    OR r.attribute LIKE 'WISPr-%'))
      ORDER BY r.id;
 END $$
 """
