@@ -66,15 +66,11 @@ def connect(server: Server, database: str) -> Conn:
     return psycopg.connect(libpq_dsn(server.admin_url.set(database=database)), autocommit=True)
 
 
-def ensure_database(server: Server, name: str, *, owner: str) -> None:
-    create_database(server.admin_url, name, owner=owner)
-
-
 # ---------------------------------------------------------------------------------------------- loading
 
 
 def load_ours(server: Server, args: argparse.Namespace) -> None:
-    ensure_database(server, OURS_DB, owner=OWNER_ROLE)
+    create_database(server.admin_url, OURS_DB, owner=OWNER_ROLE)
     srv = server.with_database(OURS_DB)
     grant_database(srv.admin_url)
     migrate.upgrade(srv)
@@ -140,7 +136,7 @@ def _fill_radacct(conn: Conn, args: argparse.Namespace, *, tenant_expr: str | No
 
 
 def load_stock(server: Server, args: argparse.Namespace) -> None:
-    ensure_database(server, STOCK_DB, owner="postgres")
+    create_database(server.admin_url, STOCK_DB, owner="postgres")
     with connect(server, STOCK_DB) as conn:
         if conn.execute("select to_regclass('radacct')").fetchone() == (None,):
             conn.execute(STOCK_SCHEMA.read_text())

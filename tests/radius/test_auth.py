@@ -147,11 +147,10 @@ def test_post_auth_log_is_per_tenant_and_has_no_password(world: FreeRadius, radi
     Nas(world, "127.0.0.3", SECRET).pap("alice", "beta-pw")
     Nas(world, "127.0.0.3", SECRET).pap("alice", "nope")
     with radius_db.tenant("beta") as s:
-        rows = s.execute(text("select username, reply, nasipaddress::text from radpostauth")).all()
+        rows = s.execute(text("select username, reply, host(nasipaddress) from radpostauth")).all()
         text_of_table = s.execute(text("select coalesce(string_agg(t::text, ''), '') from radpostauth t")).scalar()
-    assert ("alice", "Access-Accept", "127.0.0.3/32") in [(u, r, n) for u, r, n in rows] or (
-        "alice", "Access-Accept", "127.0.0.3") in rows
-    assert any(r == "Access-Reject" for _, r, _ in rows)
+    assert ("alice", "Access-Accept", "127.0.0.3") in rows
+    assert ("alice", "Access-Reject", "127.0.0.3") in rows
     assert "beta-pw" not in str(text_of_table) and "nope" not in str(text_of_table)
 
 

@@ -93,5 +93,4 @@ def test_radius_run_says_how_to_install_freeradius(env: None, monkeypatch: pytes
     monkeypatch.setattr("ispops.cli.radius.freeradius_binary", lambda: None)
     out = invoke("radius", "run")
     assert out.exit_code == 1
-    assert "apt-get install freeradius freeradius-postgresql" in out.output
-    assert radius_config.INSTALL_HINT
+    assert radius_config.INSTALL_HINT in out.output

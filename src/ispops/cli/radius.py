@@ -129,14 +129,13 @@ def probe(
 
     with open_database() as db, db.tenant(tenant) as s:
         row = s.execute(
-            text("select secret from nas where tenant_id = :t and deleted_at is null and "
+            text("select nasname, secret from nas where tenant_id = :t and deleted_at is null and "
                  "(nasname = :n or shortname = :n)"), {"t": tenant, "n": nas},
         ).first()
-        if row is None:
-            raise fail(f"No NAS {nas!r} in tenant {tenant!r}.")
-        address = s.execute(text("select nasname from nas where tenant_id = :t and (nasname = :n or shortname = :n)"),
-                            {"t": tenant, "n": nas}).scalar_one()
-    result = probe_login(server=server, port=port, nas_address=address, secret=row[0],
+    if row is None:
+        raise fail(f"No NAS {nas!r} in tenant {tenant!r}.")
+    address, secret = row
+    result = probe_login(server=server, port=port, nas_address=address, secret=secret,
                          username=username, password=password)
     console.print(f"{result.verdict}")
     for attribute, value in result.attributes:

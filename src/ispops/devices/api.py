@@ -133,11 +133,17 @@ async def _ref(s: AsyncSession, tenant_id: str, key: uuid.UUID) -> DeviceRef:
     return service.device_ref(row)
 
 
-async def _poll_read(s: AsyncSession, tenant_id: str, key: uuid.UUID) -> PollRead:
-    live = select(Device).where(Device.tenant_id == tenant_id, Device.id == key, Device.deleted_at.is_(None))
-    device = (await s.scalars(live)).first()
+async def _live_device(s: AsyncSession, tenant_id: str, key: uuid.UUID, *, for_update: bool = False) -> Device:
+    """The tenant's live device ``key`` (404 otherwise), row-locked when it is about to change."""
+    stmt = select(Device).where(Device.tenant_id == tenant_id, Device.id == key, Device.deleted_at.is_(None))
+    device = (await s.scalars(stmt.with_for_update() if for_update else stmt)).first()
     if device is None:
         raise _missing()
+    return device
+
+
+async def _poll_read(s: AsyncSession, tenant_id: str, key: uuid.UUID) -> PollRead:
+    device = await _live_device(s, tenant_id, key)
     interfaces = (await s.scalars(service.interfaces_query(tenant_id, key))).all()
     return PollRead(
         id=device.id, name=device.name,
@@ -239,15 +245,7 @@ async def set_credentials(
     tenant = str(principal.tenant_id)
     path = service.credentials_path(tenant, key)
     async with db.tenant(tenant, user_id=principal.id) as s:
-        device = (
-            await s.scalars(
-                select(Device)
-                .where(Device.tenant_id == tenant, Device.id == key, Device.deleted_at.is_(None))
-                .with_for_update()
-            )
-        ).first()
-        if device is None:
-            raise _missing()
+        device = await _live_device(s, tenant, key, for_update=True)
         await run_in_threadpool(_store(request).put, path, service.encode_credentials(body))
         before = device.credentials_vault_path
         device.credentials_vault_path = path
@@ -267,15 +265,7 @@ async def delete_credentials(key: Key, principal: Who, db: Db, meta: Meta, reque
     permissions.require(principal, "devices", "update")
     tenant = str(principal.tenant_id)
     async with db.tenant(tenant, user_id=principal.id) as s:
-        device = (
-            await s.scalars(
-                select(Device)
-                .where(Device.tenant_id == tenant, Device.id == key, Device.deleted_at.is_(None))
-                .with_for_update()
-            )
-        ).first()
-        if device is None:
-            raise _missing()
+        device = await _live_device(s, tenant, key, for_update=True)
         before = device.credentials_vault_path
         if before == service.credentials_path(tenant, key):  # only what we wrote; a path set by hand stays
             await run_in_threadpool(_store(request).delete, before)

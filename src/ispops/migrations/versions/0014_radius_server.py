@@ -3,7 +3,9 @@
 rlm_sql runs one statement per query on autocommit connections, so each query is a call to one of these
 functions. Each sets ``app.current_tenant_id`` transaction-locally (i.e. for that one statement) from the
 tenant FreeRADIUS derived from the NAS, then reads or writes with RLS on and an explicit tenant filter.
-They run as the caller (``ispops_radius``), never as the owner.
+They run as the caller (``ispops_radius``); the one exception is the client list read at FreeRADIUS's start
+(``ispops_radius_clients``, SECURITY DEFINER: the owner's policy on ``tenants`` lists every tenant), which
+still reads ``nas`` one tenant at a time with RLS on.
 
 Accounting follows DESIGN.md: interim/stop updates carry a window on ``acctstarttime`` derived from
 ``Event-Timestamp - Acct-Session-Time`` so only one or two partitions are touched, and each function
