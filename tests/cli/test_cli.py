@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from ispops.cli import app
@@ -19,28 +21,33 @@ from ispops.db.session import Database
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_env(db: Database, base_server: Server) -> Iterator[dict[str, str]]:
-    """Environment pointing the CLI at the session's test database, the same way a user would."""
-    server = db.server
+@contextmanager
+def cli_pointed_at(server: Server, base: Server) -> Iterator[dict[str, str]]:
+    """Environment pointing the CLI at ``server``'s database, the same way a user would."""
     if server.embedded:
-        env = {
-            "ISPOPS_DATA_DIR": str(base_server_data_dir(base_server)),
-            "ISPOPS_DATABASE_NAME": server.database,
-        }
+        env = {"ISPOPS_DATA_DIR": str(base_server_data_dir(base)), "ISPOPS_DATABASE_NAME": server.database}
     else:
         env = {"ISPOPS_DATABASE_URL": server.admin_url.render_as_string(hide_password=False)}
     env["COLUMNS"] = "200"
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     get_settings.cache_clear()
-    yield env
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
+    try:
+        yield env
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli_env(db: Database, base_server: Server) -> Iterator[dict[str, str]]:
+    """The CLI pointed at the session's test database (emptied before the test)."""
+    with cli_pointed_at(db.server, base_server) as env:
+        yield env
 
 
 def base_server_data_dir(base: Server) -> str:
@@ -53,16 +60,51 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
     return runner.invoke(app, list(args), env={"COLUMNS": "200", **(env or {})}, catch_exceptions=False)
 
 
-@pytest.mark.parametrize(
-    "command",
-    [[], ["db"], ["db", "upgrade"], ["db", "downgrade"], ["db", "maintain"], ["db", "check"], ["seed"],
-     ["tenant", "create"], ["tenant", "purge"], ["user", "create"], ["operator", "create"], ["up"]],
-)
+def all_commands() -> list[list[str]]:
+    """Every command and group of the CLI, found by walking the tree (a new command is covered too)."""
+
+    def walk(command: object, path: list[str]) -> Iterator[list[str]]:
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+# The commands issue 2 names; the walk above must find each of them.
+REQUIRED_COMMANDS = [
+    ["db", "upgrade"], ["db", "downgrade"], ["db", "maintain"], ["db", "check"], ["seed"],
+    ["tenant", "create"], ["user", "create"], ["up"],
+]
+
+
+def test_the_required_commands_exist() -> None:
+    found = all_commands()
+    assert [c for c in REQUIRED_COMMANDS if c not in found] == []
+
+
+def description(help_text: str) -> str:
+    """The first non-blank line after ``Usage:`` (the command's summary), or '' if there is none."""
+    lines = help_text.splitlines()
+    usage = next(i for i, line in enumerate(lines) if "Usage:" in line)
+    following = [line.strip() for line in lines[usage + 1:] if line.strip()]
+    first = following[0] if following else ""
+    return "" if first.startswith(("╭", "+", "Options", "Arguments", "Commands")) else first
+
+
+@pytest.mark.parametrize("command", all_commands(), ids=lambda c: " ".join(c) or "ispops")
 def test_every_command_has_help(command: list[str]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
-    assert len(result.output.splitlines()) > 4
+    summary = description(result.output)
+    assert len(summary.split()) >= 4, f"no description under Usage:\n{result.output}"
+    assert "``" not in result.output  # reStructuredText quoting is not rendered: it shows literally
+
+
+def test_description_finds_a_missing_summary() -> None:
+    assert description("\n Usage: ispops x [OPTIONS]\n\n╭─ Options ─╮\n│ --help │\n") == ""
+    assert description(" Usage: ispops x\n\n Do the thing to the database.\n") == "Do the thing to the database."
 
 
 def test_upgrade_is_idempotent_and_reports_the_revision(cli_env: dict[str, str]) -> None:

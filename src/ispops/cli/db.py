@@ -24,30 +24,38 @@ def upgrade(
 ) -> None:
     """Create or correct the database roles, then apply migrations up to REVISION.
 
-    Each migration runs in its own transaction: if one fails, the database stays at the revision
-    before it. Safe to run repeatedly.
+    Each migration runs in its own transaction: if one fails, the command names it and the revision
+    the database stayed at (the one before it), and exits 1. Safe to run repeatedly.
     """
     with open_server_ctx() as server:
         console.print(f"Database: {server.description}")
         migrate.upgrade(server, revision)
-        console.print(f"Database is at revision {migrate.current_revision(server.admin_url)}.")
+        console.print(f"Database is at revision {migrate.describe(migrate.current_revision(server.admin_url))}.")
 
 
 @app.command()
 @friendly_errors
 def downgrade(
-    revision: Annotated[str, typer.Argument(help="Revision to go back to ('base' removes everything).")],
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    revision: Annotated[
+        str, typer.Argument(help="Revision to go back to, e.g. 0014 ('base' removes everything).")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Revert migrations down to REVISION. Dropping a phase drops its tables and their data."""
+    """Revert migrations down to REVISION. Dropping a phase drops its tables and their data.
+
+    Asks for confirmation unless --yes is given; `ispops db current` shows the revisions. Each revert
+    runs in its own transaction: if one fails, the command names it and the revision the database
+    stayed at, and exits 1.
+    """
     with open_server_ctx() as server:
-        current = migrate.current_revision(server.admin_url)
+        console.print(f"Database: {server.description}")
+        current = migrate.describe(migrate.current_revision(server.admin_url))
         if not yes:
             typer.confirm(
                 f"Revert {server.database} from {current} to {revision}? Data in dropped tables is lost", abort=True
             )
         migrate.downgrade(server, revision)
-        console.print(f"Database is at revision {migrate.current_revision(server.admin_url) or 'base (empty)'}.")
+        console.print(f"Database is at revision {migrate.describe(migrate.current_revision(server.admin_url))}.")
 
 
 @app.command()

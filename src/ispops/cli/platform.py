@@ -144,7 +144,7 @@ def _serve(settings: Settings, server: Server) -> None:
 def seed(
     demo: Annotated[bool, typer.Option("--demo", help="Create the two demo tenants and their plant.")] = False,
 ) -> None:
-    """Fill the database with data. Today: ``--demo`` (idempotent: running it again changes nothing)."""
+    """Fill the database with demo data: pass --demo (idempotent: running it again changes nothing)."""
     if not demo:
         raise fail("nothing to do: pass --demo", code=2)
     with open_database() as db:
