@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -290,6 +291,38 @@ class Radiusd:
         self.process.wait(timeout=20)
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """CPU seconds so far of FreeRADIUS and PostgreSQL processes, radclient runs (finished children), and
+    the whole machine (busy time from /proc/stat)."""
+    seen = {"freeradius": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm, rest = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+        if comm in seen:
+            seen[comm] += (int(rest[11]) + int(rest[12])) / TICK
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seen["radclient"] = children.ru_utime + children.ru_stime
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    seen["machine"] = (sum(fields[:8]) - fields[3] - fields[4]) / TICK  # all but idle and iowait
+    return seen
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> str:
+    """Microseconds of CPU per request, by process, during one measured phase."""
+    used = {k: (after[k] - before[k]) / requests * 1e6 for k in before}
+    other = used["machine"] - used["freeradius"] - used["postgres"] - used["radclient"]
+    return (f"cpu/req: radiusd {used['freeradius']:4.0f} us, postgres {used['postgres']:4.0f} us, "
+            f"radclient {used['radclient']:4.0f} us, other {other:4.0f} us")
+
+
 def radclient(packets: Path, port: int, kind: str, parallel: int) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603
@@ -377,12 +410,14 @@ def main() -> int:
         for r in range(args.rounds):
             order = ("ours", "stock") if r % 2 == 0 else ("stock", "ours")
             for name in order:
+                before = cpu_snapshot()
                 elapsed, out = radclient(auth_packets, ports[name][0], "auth", args.parallel)
+                spent = cpu_per_request(before, cpu_snapshot(), args.requests)
                 accepts = summary_count(out, "Accepted")
                 if accepts != args.requests:
                     raise SystemExit(f"{name}: {accepts} of {args.requests} accepted ({auth_packets}):\n{out[-2000:]}")
                 results[name]["auth"].append(args.requests / elapsed)
-                log(f"round {r + 1} {name:5} auth    {args.requests / elapsed:8.0f} req/s")
+                log(f"round {r + 1} {name:5} auth    {args.requests / elapsed:8.0f} req/s   {spent}")
             for name in order:
                 run = f"b{os.getpid()}r{r}{name}"
                 event = int(time.time())
@@ -390,14 +425,20 @@ def main() -> int:
                           ports[name][1], "acct", args.parallel)
                 with connect(server, OURS_DB if name == "ours" else STOCK_DB) as conn:
                     conn.execute("analyze radacct")  # as autovacuum would: both planners know the new sessions
-                elapsed, out = radclient(acct_file(work / f"interim-{run}.txt", args.sessions, "Interim-Update",
-                                                   run, event), ports[name][1], "acct", args.parallel)
+                interims = acct_file(work / f"interim-{run}.txt", args.sessions, "Interim-Update", run, event)
+                before = cpu_snapshot()
+                elapsed, out = radclient(interims, ports[name][1], "acct", args.parallel)
+                spent = cpu_per_request(before, cpu_snapshot(), args.sessions)
                 db = OURS_DB if name == "ours" else STOCK_DB
                 got = updated(server, db, run, "rb-000" if name == "ours" else None)
                 if got != args.sessions:
                     raise SystemExit(f"{name}: {got} of {args.sessions} sessions updated:\n{out[-2000:]}")
                 results[name]["interim"].append(args.sessions / elapsed)
-                log(f"round {r + 1} {name:5} interim {args.sessions / elapsed:8.0f} req/s")
+                log(f"round {r + 1} {name:5} interim {args.sessions / elapsed:8.0f} req/s   {spent}")
+        # The sessions this run added go, so the next run finds exactly the loaded rows and reuses them.
+        for db in (OURS_DB, STOCK_DB):
+            with connect(server, db) as conn:
+                conn.execute("delete from radacct where acctsessionid like %s", (f"b{os.getpid()}r%",))
     shutil.rmtree(work, ignore_errors=True)
     med = {name: {k: statistics.median(v) for k, v in phases.items()} for name, phases in results.items()}
     auth_ratio = med["ours"]["auth"] / med["stock"]["auth"]

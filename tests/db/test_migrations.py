@@ -16,7 +16,7 @@ from ispops.db.server import Server, libpq_dsn
 from ispops.errors import ConfigurationError
 
 # Seed phases 0001-0007, identity 0008, then one revision per capability (issues 4 and 5).
-PHASES = [f"{n:04d}" for n in range(1, 17)]
+PHASES = [f"{n:04d}" for n in range(1, 18)]
 
 
 def public_objects(server: Server) -> tuple[set[str], set[str]]:
@@ -104,8 +104,10 @@ def test_failed_migration_leaves_previous_revision(empty_server: Server, tmp_pat
     migrate.upgrade(empty_server)
     before = public_objects(empty_server)
 
-    with pytest.raises(Exception, match="division by zero"):
+    with pytest.raises(migrate.MigrationFailed, match="division by zero") as failed:
         migrate.upgrade(empty_server, script_location=scripts)
+    assert (failed.value.failed, failed.value.stayed_at) == ("0099", PHASES[-1])
+    assert failed.value.message.startswith("migration 0099 (fails) failed: division by zero;")
 
     assert migrate.current_revision(empty_server.admin_url) == PHASES[-1]
     assert public_objects(empty_server) == before

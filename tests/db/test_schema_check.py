@@ -83,6 +83,17 @@ def test_partition_with_grants_and_without_policy_is_reported(owner_tx: Connecti
     assert any(p.startswith("radacct_p209901: partition has grants to ispops_app") for p in problems)
 
 
+def test_radius_role_may_only_select_and_update_monthly_partitions(owner_tx: Connection) -> None:
+    made = owner_tx.execute(text("select ispops_radacct_ensure_partition('2099-04-15')")).scalar()
+    assert made == "radacct_p209904"
+    assert check_schema(owner_tx) == []  # the SELECT and UPDATE the routing granted are allowed
+    owner_tx.execute(text("grant delete on radacct_p209904 to ispops_radius"))
+    owner_tx.execute(text("grant select on radacct_default to ispops_radius"))
+    problems = check_schema(owner_tx)
+    assert any(p.startswith("radacct_p209904: partition has grants to ispops_radius (DELETE") for p in problems)
+    assert any(p.startswith("radacct_default: partition has grants to ispops_radius (SELECT") for p in problems)
+
+
 def test_partitions_made_by_the_function_pass(owner_tx: Connection) -> None:
     made = owner_tx.execute(text("select ispops_radacct_ensure_partition('2099-03-15')")).scalar()
     assert made == "radacct_p209903"

@@ -102,6 +102,10 @@ def maintain(
             if covers is not None and covers < cutoff:
                 conn.execute(text(f'drop table public."{name}"'))
                 report.dropped.append(name)
+        # Accounting updates reach each monthly partition directly (migration 0017): regenerate that
+        # routing for the partitions there are now (creating one already did; a drop or a partition made
+        # by hand needs this).
+        conn.execute(text("select ispops_radacct_build_router()"))
         report.existing = [p for p in list_partitions(conn) if p != DEFAULT_PARTITION]
 
     report.default_rows = count_default_rows(db)
