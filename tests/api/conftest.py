@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +20,8 @@ from ispops.auth.tokens import issue_access_token
 from ispops.config import Settings
 from ispops.db.server import Server
 from ispops.db.session import Database
+from ispops.secrets import runtime
+from ispops.secrets.file import FileSecretStore
 
 SECRET = "test-secret-" + "x" * 64
 
@@ -39,6 +42,14 @@ def app_client(database: Database, api_settings: Settings) -> Iterator[TestClien
 def client(db: Database, app_client: TestClient) -> TestClient:
     """The app client, with the database emptied before the test (through ``db``)."""
     return app_client
+
+
+@pytest.fixture
+def secret_store(client: TestClient, tmp_path: Path) -> Iterator[FileSecretStore]:
+    """A temporary secret store for the app (VPN tunnels keep their private keys there)."""
+    store = FileSecretStore(tmp_path / "secrets", os.urandom(32))
+    with runtime.installed(store):
+        yield store
 
 
 TokenFor = Callable[..., dict[str, str]]

@@ -129,3 +129,59 @@ def test_quota_exceeded_is_409_naming_the_limit(
     assert over.status_code == 409
     assert over.json()["code"] == "quota_exceeded" and over.json()["field"] == "max_routers"
     assert new_device(client, h, "sw1", device_type="switch").status_code == 201  # other kinds unaffected
+
+
+def test_user_olt_and_wireless_ap_quotas_are_409_naming_the_limit(
+    client: TestClient, db: Database, auth: TokenFor, admin: psycopg.Connection[Any]
+) -> None:
+    make_tenant(db, "isp-a")
+    admin.execute("update tenants set max_users = 1, max_olts = 1, max_wireless_aps = 1 where id = 'isp-a'")
+    h = auth("isp-a", "tenant_admin")
+
+    def user(n: int) -> Any:
+        return client.post("/api/v1/users", json={"email": f"u{n}@isp-a.example", "password": "a-long-enough-one",
+                                                  "roles": ["field_tech"]}, headers=h)
+
+    def olt(n: int) -> Any:
+        device = new_device(client, h, f"olt-dev-{n}", device_type="olt").json()["id"]
+        return client.post("/api/v1/olts", json={"device_id": device, "olt_type": "gpon"}, headers=h)
+
+    def ap(n: int) -> Any:
+        return new_device(client, h, f"ap-{n}", device_type="wireless_ap")
+
+    for make, resource, limit in [(user, "users", "max_users"), (olt, "olts", "max_olts"),
+                                  (ap, "devices", "max_wireless_aps")]:
+        first = make(1)
+        assert first.status_code == 201, first.text
+        over = make(2)
+        assert over.status_code == 409, over.text
+        assert over.json()["code"] == "quota_exceeded" and over.json()["field"] == limit
+        # A deleted row no longer counts: the quota is on live rows.
+        assert client.delete(f"/api/v1/{resource}/{first.json()['id']}", headers=h).status_code == 204
+        assert make(3).status_code == 201
+    row = admin.execute("select current_users, current_olts, current_wireless_aps from tenants").fetchone()
+    assert row == (1, 1, 1)
+    assert new_device(client, h, "sw-1", device_type="switch").status_code == 201  # other kinds unaffected
+
+
+def test_include_deleted_on_lists_is_for_tenant_admins(client: TestClient, db: Database, auth: TokenFor) -> None:
+    make_tenant(db, "isp-a")
+    admin_h = auth("isp-a", "tenant_admin")
+    kept = new_device(client, admin_h, "kept").json()["id"]
+    gone = new_device(client, admin_h, "gone").json()["id"]
+    assert client.delete(f"/api/v1/devices/{gone}", headers=admin_h).status_code == 204
+
+    def ids(headers: dict[str, str], query: str = "") -> set[str]:
+        response = client.get(f"/api/v1/devices{query}", headers=headers)
+        assert response.status_code == 200, response.text
+        return {d["id"] for d in response.json()["items"]}
+
+    assert ids(admin_h) == {kept}
+    assert ids(admin_h, "?include_deleted=true") == {kept, gone}
+    listed = client.get("/api/v1/devices?include_deleted=true", headers=admin_h).json()
+    assert listed["total"] == 2 and [d["deleted_at"] is not None for d in listed["items"] if d["id"] == gone] == [True]
+    for role in ("noc_engineer", "support_agent", "field_tech"):
+        h = auth("isp-a", role)
+        assert ids(h) == {kept}
+        refused = client.get("/api/v1/devices?include_deleted=true", headers=h)
+        assert refused.status_code == 403 and refused.json()["code"] == "permission_denied"

@@ -144,11 +144,13 @@ def test_another_tenant_gets_404_on_every_ipam_route_and_changes_nothing(
         client.get(f"/api/v1/ip_pools/{pool.id}/utilisation", headers=intruder),
         post(client, f"ip_allocations/{mine['id']}/release", intruder),
         post(client, f"ip_allocations/{mine['id']}/renew", intruder, {"lease_seconds": 60}),
-        post(client, "ip_allocations", intruder, {"ip_pool_id": str(pool.id)}),
     ]
     for response in responses:
         assert response.status_code == 404, (response.request.url, response.text)
         assert response.headers["content-type"] == "application/problem+json"
+    # Another tenant's pool named in a body is a reference to a row that does not exist: 422 naming it.
+    referred = post(client, "ip_allocations", intruder, {"ip_pool_id": str(pool.id)})
+    assert (referred.status_code, referred.json()["field"]) == (422, "ip_pool_id"), referred.text
     assert snapshot(admin, TENANT) == before
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, selec
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ispops.api import permissions
+from ispops.api import permissions, references
 from ispops.api.schemas import Str, create_schema, filter_type, read_schema, update_schema
 from ispops.audit.service import record
 from ispops.auth.deps import get_db, get_full_principal, get_meta
@@ -173,6 +173,10 @@ def build(router: APIRouter, spec: Resource) -> None:
     Create: Any = create_schema(spec.model, exclude=not_writable, extra=spec.create_extra)
     Update: Any = update_schema(spec.model, exclude=not_writable | spec.create_only, extra=spec.update_extra)
     spec.create_model, spec.update_model = Create, Update
+    # Who may still use a row of this table, and which references its rows make: from the foreign keys,
+    # once, at start-up (ispops.api.references).
+    users = references.users_of(table)
+    references.parent_checks(table)
     tags: list[str | Any] = [spec.tag or spec.name]
     path = f"/api/v1/{spec.name}"
     Key: Any = Annotated[spec.key_type, Path(description="the record's id")]
@@ -247,6 +251,9 @@ def build(router: APIRouter, spec: Resource) -> None:
         async def create_item(body: Create, principal: Who, db: Db, meta: Meta) -> Any:
             permissions.require(principal, spec.name, "create")
             async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
+                await references.require_live_parents(
+                    s, table, str(principal.tenant_id), body.model_dump(exclude_unset=True)
+                )
                 if spec.create_hook is not None:
                     obj = await spec.create_hook(s, principal, body)
                 else:
@@ -261,7 +268,8 @@ def build(router: APIRouter, spec: Resource) -> None:
         router.add_api_route(
             path, create_item, methods=["POST"], response_model=Read, status_code=201, tags=tags,
             summary=f"Create one of {spec.name.replace('_', ' ')}", operation_id=f"create_{spec.name}",
-            responses={409: {"description": "duplicate or quota exceeded"}},
+            responses={409: {"description": "duplicate or quota exceeded"},
+                       422: {"description": "invalid input, or a reference to a missing or deleted record"}},
         )
 
     if "update" in spec.verbs:
@@ -283,6 +291,9 @@ def build(router: APIRouter, spec: Resource) -> None:
                 if spec.update_check is not None:
                     spec.update_check(obj, data)
                 changes = {k: [getattr(obj, k), v] for k, v in data.items() if getattr(obj, k) != v}
+                await references.require_live_parents(
+                    s, table, str(principal.tenant_id), {k: new for k, (_, new) in changes.items()}
+                )
                 for k, v in data.items():
                     setattr(obj, k, v)
                 await s.flush()
@@ -301,8 +312,9 @@ def build(router: APIRouter, spec: Resource) -> None:
         async def delete_item(key: Key, principal: Who, db: Db, meta: Meta) -> Response:
             permissions.require(principal, spec.name, "delete")
             async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
-                obj = await load(s, spec, principal, key, for_update=True)
+                obj = await load(s, spec, principal, key, for_update=True)  # locked before counting its users
                 if spec.soft_delete:
+                    await users.refuse_if_used(s, row_of(obj))
                     obj.deleted_at = dt.datetime.now(dt.UTC)
                 else:
                     await s.delete(obj)
@@ -314,4 +326,5 @@ def build(router: APIRouter, spec: Resource) -> None:
             f"{path}/{{key}}", delete_item, methods=["DELETE"], status_code=204, tags=tags,
             summary=f"Delete one of {spec.name.replace('_', ' ')}", operation_id=f"delete_{spec.name}",
             response_class=Response,
+            responses={409: {"description": "still used by live records (code in_use; used_by counts them)"}},
         )

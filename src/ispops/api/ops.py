@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ispops.api.problems import unexpected_error
 from ispops.db.async_session import AsyncDatabase
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -19,14 +20,18 @@ REQUESTS = Counter(
     registry=REGISTRY,
 )
 LATENCY = Histogram(
-    "ispops_http_request_duration_seconds", "HTTP request latency by route", ["method", "route"],
+    "ispops_http_request_duration_seconds", "HTTP request latency by route and status", ["method", "route", "status"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )
 
 
 class RequestIdAndMetrics:
-    """Pure ASGI middleware: a request id on every request and response, and per-route metrics."""
+    """Pure ASGI middleware: a request id on every request and response, and per-route metrics.
+
+    An exception no handler took (a bug) becomes the 500 problem here, inside the middleware, so that
+    response too carries the request id and is counted; it is logged with the request id, once.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -39,24 +44,30 @@ class RequestIdAndMetrics:
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        responded = False
         started = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            if responded:  # too late for a problem document: let the server close the connection
+                raise
+            response = await unexpected_error(Request(scope), exc)
+            await response(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
             REQUESTS.labels(method, path, str(status)).inc()
-            LATENCY.labels(method, path).observe(time.perf_counter() - started)
+            LATENCY.labels(method, path, str(status)).observe(time.perf_counter() - started)
 
 
 router = APIRouter(tags=["operations"])

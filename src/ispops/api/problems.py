@@ -48,7 +48,8 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def ispops_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IspopsError)
-    return problem(request, exc.status, exc.message, code=exc.code, field=exc.field, table=exc.table)
+    extra: dict[str, Any] = getattr(exc, "extra", None) or {}  # members some errors add (InUse: used_by)
+    return problem(request, exc.status, exc.message, code=exc.code, field=exc.field, table=exc.table, **extra)
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,14 +10,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.models import AuditEvent
 
-# Never written to the audit trail in clear.
-SECRET_FIELDS = frozenset(
-    {"password", "password_hash", "pppoe_password", "secret", "mfa_secret", "mfa_recovery_codes", "value_secret"}
-)
+# Never written to the audit trail in clear: these fields, and any field (at any depth of a JSON value)
+# whose name contains one of SECRET_PARTS — snmp_community, NAS secret and coa_secret, private keys, …
+# — except public keys (WireGuard), which are meant to be shown.
+SECRET_FIELDS = frozenset({"mfa_recovery_codes"})
+SECRET_PARTS = ("password", "secret", "community", "key", "token")
+MASK = "***"
+
+
+def is_secret(name: str) -> bool:
+    lowered = name.lower()
+    if "public_key" in lowered:
+        return False
+    return lowered in SECRET_FIELDS or any(part in lowered for part in SECRET_PARTS)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (MASK if is_secret(str(k)) else _redacted(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def redact(changes: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("***" if k in SECRET_FIELDS else v) for k, v in changes.items()}
+    """``changes`` with every secret value masked, whether the change is ``value`` or ``[old, new]``."""
+    return {k: (MASK if is_secret(k) else _redacted(v)) for k, v in changes.items()}
 
 
 async def record(

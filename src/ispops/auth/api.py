@@ -51,7 +51,9 @@ def _tokens(outcome: Outcome[TokenPair]) -> TokenResponse:
 
 @router.post("/login", summary="Sign in as a tenant's staff member")
 async def login(body: LoginRequest, request: Request, db: Db, settings: Config, meta: Meta) -> TokenResponse:
-    async with db.tenant(body.tenant) as session:
+    # enforce_status=False here and in refresh/logout: the service refuses a suspended tenant or an ended
+    # trial itself, only after the password (or refresh token) checked out, so nothing leaks without it.
+    async with db.tenant(body.tenant, enforce_status=False) as session:
         outcome = await service.login_user(
             session,
             tenant_id=body.tenant,
@@ -70,7 +72,7 @@ async def refresh(body: RefreshRequest, request: Request, db: Db, settings: Conf
     tenant_id = refresh_token_prefix(body.refresh_token)
     if tenant_id is None:
         raise invalid_refresh()
-    async with db.tenant(tenant_id) as session:
+    async with db.tenant(tenant_id, enforce_status=False) as session:
         outcome = await service.refresh_user(
             session,
             tenant_id=tenant_id,
@@ -86,7 +88,7 @@ async def refresh(body: RefreshRequest, request: Request, db: Db, settings: Conf
 async def logout(body: RefreshRequest, db: Db) -> Response:
     tenant_id = refresh_token_prefix(body.refresh_token)
     if tenant_id is not None:
-        async with db.tenant(tenant_id) as session:
+        async with db.tenant(tenant_id, enforce_status=False) as session:  # revoking stays possible
             await service.logout_user(session, tenant_id=tenant_id, refresh_token=body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
