@@ -167,3 +167,12 @@ def test_radius_role_reaches_partitions_only_within_its_tenant(radius: Conn, rad
         pytest.raises(psycopg.errors.InsufficientPrivilege),
     ):
         app.execute(f"select count(*) from {part}")
+
+
+def test_partitions_leave_room_for_hot_updates(owner: Conn) -> None:
+    owner.execute("select ispops_radacct_ensure_partition('2032-02-01')")
+    rows = owner.execute(
+        "select c.relname, c.reloptions from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+        "where i.inhparent = 'public.radacct'::regclass"
+    ).fetchall()
+    assert rows and all(opts == ["fillfactor=85"] for _, opts in rows), rows

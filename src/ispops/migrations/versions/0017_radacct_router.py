@@ -16,6 +16,10 @@ hand is served by the fallback (correct, slower) or fails its own branch until t
 ``ispops_radius`` now has SELECT and UPDATE on the monthly partitions (granted by the builder). Each
 partition has RLS + FORCE and its own tenant policy (0003), so the direct path is still tenant-confined.
 
+Partitions also get ``fillfactor = 85``: a session row is rewritten by every Interim-Update, and with room
+left on its page the new version is a HOT update (no entry in any of radacct's indexes); on a full page
+every interim wrote into all of them. Existing partitions keep their full pages (new rows get the room).
+
 Revision ID: 0017
 Revises: 0016
 Create Date: 2026-11-25
@@ -35,6 +39,24 @@ depends_on = None
 _v0003 = importlib.import_module("ispops.migrations.versions.0003_radacct_partitions")
 _v0014 = importlib.import_module("ispops.migrations.versions.0014_radius_server")
 _v0015 = importlib.import_module("ispops.migrations.versions.0015_jobs")
+
+# Room left on each radacct page for the next version of its sessions' rows (HOT updates).
+FILLFACTOR = 85
+
+
+def _each_partition(statement: str) -> str:
+    """A DO block running ``statement`` (``%I`` = the partition) for every partition of radacct."""
+    return f"""
+    DO $$
+    DECLARE part text;
+    BEGIN
+      FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                   WHERE i.inhparent = 'public.radacct'::regclass LOOP
+        EXECUTE format('{statement}', part);
+      END LOOP;
+    END $$
+    """
+
 
 # ispops_radacct_route's arguments, by position ($n in the statements below):
 #   $1 op ('interim' | 'stop' update the open session; 'exists' / 'stopped' probe), $2 tenant, $3 unique id,
@@ -144,8 +166,8 @@ BEGIN
     IF to_regclass('public.' || part) IS NOT NULL THEN
         RETURN NULL;
     END IF;
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF public.radacct FOR VALUES FROM (%L) TO (%L)',
-                   part, lo::text || ' 00:00:00+00', hi::text || ' 00:00:00+00');
+    EXECUTE format('CREATE TABLE public.%I PARTITION OF public.radacct FOR VALUES FROM (%L) TO (%L) '
+                   'WITH (fillfactor = @FILLFACTOR@)', part, lo::text || ' 00:00:00+00', hi::text || ' 00:00:00+00');
     EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', part);
     EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', part);
     EXECUTE format('CREATE POLICY tenant_isolation ON public.%I @POLICY@', part);
@@ -153,7 +175,9 @@ BEGIN
     RETURN part;
 END
 $$
-""".replace("@POLICY@", _v0003.POLICY.replace("'", "''"))
+""".replace("@POLICY@", _v0003.POLICY.replace("'", "''")).replace(
+    "@FILLFACTOR@", str(FILLFACTOR)
+)
 
 _MAINTAIN_0015: str = _v0015.RADACCT_MAINTAIN[0]
 _DROPS_LOOP_END = "        END LOOP;\n    END\n    $$"
@@ -201,6 +225,7 @@ ACCT = (
 ACCT_SIGNATURE = f"ispops_radius_acct({_v0014.ACCT_SIGNATURE})"
 
 UPGRADE = [
+    _each_partition(f"ALTER TABLE public.%I SET (fillfactor = {FILLFACTOR})"),
     BUILD,
     "REVOKE ALL ON FUNCTION ispops_radacct_build_router() FROM PUBLIC",
     "SELECT ispops_radacct_build_router()",
@@ -220,17 +245,9 @@ DOWNGRADE = [
     ),
     f"DROP FUNCTION ispops_radacct_route({ROUTE_SIGNATURE})",
     "DROP FUNCTION ispops_radacct_build_router()",
-    # Back to 0003's rule: no role has anything on a partition.
-    """
-    DO $$
-    DECLARE part text;
-    BEGIN
-      FOR part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                   WHERE i.inhparent = 'public.radacct'::regclass LOOP
-        EXECUTE format('REVOKE ALL ON public.%I FROM ispops_radius', part);
-      END LOOP;
-    END $$
-    """,
+    # Back to 0003's rule: no role has anything on a partition; and to the default fillfactor.
+    _each_partition("REVOKE ALL ON public.%I FROM ispops_radius"),
+    _each_partition("ALTER TABLE public.%I RESET (fillfactor)"),
 ]
 
 
