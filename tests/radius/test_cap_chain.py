@@ -3,6 +3,7 @@ CoA received by the NAS (a FreeRADIUS CoA listener) → the next login also gets
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -57,13 +58,15 @@ def test_cap_exceeded_throttles_and_the_nas_gets_a_coa(
     nas = Nas(chain, "127.0.0.2", SECRET)
     plan_rate = rate_at_login(nas)
     assert plan_rate.startswith("10M/50M"), plan_rate  # rx/tx: upload/download
+    # The interim is the usage of the roll-up's day: both use `now` (an interim ten minutes ahead made the
+    # test fail whenever those ten minutes crossed midnight UTC).
     now = int(time.time())
     for status, extra in (("Start", {}), ("Interim-Update", {"Acct_Session_Time": 600,
                                                               "Acct_Input_Octets": GB // 4,
                                                               "Acct_Output_Gigawords": 0,
                                                               "Acct_Output_Octets": GB})):
         reply = nas.accounting(status, User_Name="carl", Acct_Session_Id="carl-1",
-                               Event_Timestamp=now if status == "Start" else now + 600, **extra)
+                               Event_Timestamp=now - 600 if status == "Start" else now, **extra)
         assert reply is not None and reply.code == packet.AccountingResponse
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -75,7 +78,8 @@ def test_cap_exceeded_throttles_and_the_nas_gets_a_coa(
     assert octets == GB, chain.log_text()[-3000:]
 
     coa_listener.reset()
-    [result] = [r for r in rollup_all(radius_db) if r.tenant_id == "capco"]
+    [result] = [r for r in rollup_all(radius_db, now=dt.datetime.fromtimestamp(now, dt.UTC))
+                if r.tenant_id == "capco"]
     assert result.throttled == 1
 
     report = drain_coa_queue(radius_db, "capco", timeout=1.0, retransmits=1, retry_delays=(0.0, 0.0))
@@ -89,7 +93,7 @@ def test_cap_exceeded_throttles_and_the_nas_gets_a_coa(
     second = nas.pap("carl", "carl-pw")
     assert second is not None and second.code == packet.AccessReject
     # ... and after the session ends, a new login while throttled gets the FUP rate too.
-    reply = nas.accounting("Stop", User_Name="carl", Acct_Session_Id="carl-1", Event_Timestamp=now + 700,
+    reply = nas.accounting("Stop", User_Name="carl", Acct_Session_Id="carl-1", Event_Timestamp=now + 100,
                            Acct_Session_Time=700, Acct_Output_Octets=GB)
     assert reply is not None and reply.code == packet.AccountingResponse
     deadline = time.monotonic() + 15
