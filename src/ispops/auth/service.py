@@ -34,6 +34,7 @@ from ispops.config import Settings
 from ispops.errors import Conflict, PermissionDenied, Unauthenticated, ValidationFailed
 from ispops.models import PlatformOperator, RefreshToken, Tenant, User
 from ispops.models.identity import RevokedReason
+from ispops.tenancy.status import refusal
 
 __all__ = [
     "begin_mfa_enrolment",
@@ -48,16 +49,11 @@ __all__ = [
     "refresh_user",
 ]
 
-USABLE_STATUSES = frozenset({"active", "trial"})
-
 
 def tenant_refusal(tenant: Tenant) -> PermissionDenied | None:
-    """Why staff of this tenant may not sign in now, or None. Only shown to holders of a right password."""
-    if tenant.deleted_at is not None or tenant.status not in USABLE_STATUSES:
-        return PermissionDenied("this ISP's account is suspended")
-    if tenant.status == "trial" and tenant.trial_ends_at is not None and tenant.trial_ends_at <= utcnow():
-        return PermissionDenied("this ISP's trial has ended")
-    return None
+    """Why staff of this tenant may not sign in now, or None. Only shown to holders of a right password.
+    The same rule every tenant request applies (``ispops.tenancy.status``)."""
+    return refusal(None if tenant.deleted_at is not None else tenant.status, tenant.trial_ends_at, now=utcnow())
 
 
 def requires_mfa(tenant: Tenant) -> bool:
