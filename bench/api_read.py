@@ -138,6 +138,9 @@ def ensure_data(conn: Conn, tenants: int, subscribers: int) -> None:
 def set_rls(conn: Conn, enabled: bool) -> None:
     conn.execute("SET lock_timeout = '30s'")
     with conn.transaction():
+        # Both tables before any ALTER, in the order a request takes them (tenants, then the resource): a
+        # request still finishing would otherwise deadlock with ALTERs that take subscribers first.
+        conn.execute("LOCK TABLE tenants, subscribers IN ACCESS EXCLUSIVE MODE")
         for table in RLS_TABLES:
             for step in ("ENABLE", "FORCE") if enabled else ("NO FORCE", "DISABLE"):
                 conn.execute(f"ALTER TABLE {table} {step} ROW LEVEL SECURITY")

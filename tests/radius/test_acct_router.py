@@ -66,17 +66,20 @@ def session_rows(owner_conn: Conn, tenant: str, uid: str) -> list[tuple[Any, ...
 
 
 def routed_partitions(owner_conn: Conn) -> set[str]:
-    row = owner_conn.execute(
-        "select pg_get_functiondef('ispops_radacct_route(text, text, text, timestamptz, timestamptz, timestamptz, "
-        "bigint, bigint, bigint, text, text, text, text, text, text)'::regprocedure)"
-    ).fetchone()
-    assert row is not None
-    source = str(row[0])
+    """Partitions both generated functions reach directly (the accounting function's updates, the probes)."""
+    sources = [
+        str(r[0])
+        for r in owner_conn.execute(
+            "select pg_get_functiondef(p.oid) from pg_proc p "
+            "where p.proname in ('ispops_radacct_route', 'ispops_radius_acct')"
+        ).fetchall()
+    ]
+    assert len(sources) == 2
     parts = owner_conn.execute(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
         "where i.inhparent = 'public.radacct'::regclass"
     ).fetchall()
-    return {p[0] for p in parts if f"public.{p[0]} " in source}
+    return {p[0] for p in parts if all(f"public.{p[0]} " in source for source in sources)}
 
 
 def monthly_partitions(owner_conn: Conn) -> set[str]:

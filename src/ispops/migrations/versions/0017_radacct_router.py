@@ -74,10 +74,25 @@ USING = "USING $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15"
 KEY = "a.tenant_id = $2 AND a.acctuniqueid = $3 AND a.acctstarttime >= $4 AND a.acctstarttime <= $5"
 # A late interim never reopens a stopped session (written so that no acctstoptime index is preferred to the key).
 OPEN = "coalesce(a.acctstoptime, 'infinity') = 'infinity'"
+# What an Interim-Update changes (acctinterval is NULL when there was no earlier update: ev - NULL).
+INTERIM_SET = """acctupdatetime = $6,
+      acctinterval = extract(epoch FROM $6 - a.acctupdatetime)::bigint,
+      acctsessiontime = greatest(coalesce($7, a.acctsessiontime), coalesce(a.acctsessiontime, 0)),
+      acctinputoctets = greatest($8, a.acctinputoctets),
+      acctoutputoctets = greatest($9, a.acctoutputoctets),
+      framedipaddress = coalesce(nullif($12, '')::inet, a.framedipaddress),
+      framedipv6address = coalesce(nullif($13, '')::inet, a.framedipv6address),
+      framedipv6prefix = coalesce(nullif($14, '')::inet, a.framedipv6prefix),
+      delegatedipv6prefix = coalesce(nullif($15, '')::inet, a.delegatedipv6prefix)"""
+# A Stop changes that and closes the session.
+STOP_SET = INTERIM_SET + """,
+      acctstoptime = $6,
+      acctterminatecause = nullif($10, ''),
+      connectinfo_stop = nullif($11, '')"""
+# Either, chosen by $1 (the parent's fallback statement serves both).
 SET = """acctupdatetime = $6,
       acctstoptime = CASE WHEN $1 = 'stop' THEN $6 ELSE a.acctstoptime END,
-      acctinterval = CASE WHEN a.acctupdatetime IS NULL THEN NULL
-                          ELSE extract(epoch FROM $6 - a.acctupdatetime)::bigint END,
+      acctinterval = extract(epoch FROM $6 - a.acctupdatetime)::bigint,
       acctsessiontime = greatest(coalesce($7, a.acctsessiontime), coalesce(a.acctsessiontime, 0)),
       acctinputoctets = greatest($8, a.acctinputoctets),
       acctoutputoctets = greatest($9, a.acctoutputoctets),
@@ -88,7 +103,36 @@ SET = """acctupdatetime = $6,
       framedipv6prefix = coalesce(nullif($14, '')::inet, a.framedipv6prefix),
       delegatedipv6prefix = coalesce(nullif($15, '')::inet, a.delegatedipv6prefix)"""
 
-# One monthly partition: %1$I its name, %2$L / %3$L the start of its month and of the next.
+# ispops_radius_acct's variables for the route's positional arguments (the hot update is inlined there).
+_ACCT_VARIABLES = {
+    "$15": "p_delegatedprefix", "$14": "p_framedipv6prefix", "$13": "p_framedipv6", "$12": "p_framedip",
+    "$11": "p_connectinfo", "$10": "p_terminatecause", "$9": "outoct", "$8": "inoct", "$7": "p_sessiontime",
+    "$6": "ev", "$5": "hi", "$4": "lo", "$3": "uid", "$2": "p_tenant", "$1": "p_kind",
+}
+
+
+def _in_acct(sql: str) -> str:
+    for position, variable in _ACCT_VARIABLES.items():  # $15 before $1
+        sql = sql.replace(position, variable)
+    return sql
+
+
+# One monthly partition inside ispops_radius_acct: %1$I its name, %2$L / %3$L the start of its month and of
+# the next. The Interim-Update (most packets) and the Stop each have their own statement and cached plan.
+ACCT_BRANCH = _in_acct(f"""
+    ELSIF $4 >= %2$L AND $5 < %3$L THEN
+      IF $1 = 'stop' THEN
+        UPDATE public.%1$I a SET
+          {STOP_SET}
+        WHERE {KEY} AND {OPEN};
+      ELSE
+        UPDATE public.%1$I a SET
+          {INTERIM_SET}
+        WHERE {KEY} AND {OPEN};
+      END IF;
+      GET DIAGNOSTICS n = ROW_COUNT;""")
+
+# One monthly partition in ispops_radacct_route (probes, and the update for other callers).
 BRANCH = f"""
   ELSIF $4 >= %2$L AND $5 < %3$L THEN
     IF $1 = 'exists' THEN
@@ -129,32 +173,6 @@ BEGIN
 END
 $route$"""
 
-BUILD = f"""
-CREATE FUNCTION ispops_radacct_build_router() RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $build$
--- (Re)generate ispops_radacct_route with a direct branch per monthly partition, newest first, and let the
--- RADIUS role reach those partitions (their own RLS policies still apply). Returns the number of branches.
-DECLARE
-  part record;
-  branches text := '';
-  made integer := 0;
-BEGIN
-  FOR part IN
-    SELECT c.relname AS name, to_date(substr(c.relname, 10, 6), 'YYYYMM') AS month
-      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhparent = 'public.radacct'::regclass AND c.relname ~ '^radacct_p[0-9]{{6}}$'
-     ORDER BY c.relname DESC
-  LOOP
-    branches := branches || format($tpl${BRANCH}$tpl$, part.name, part.month::text || ' 00:00:00+00',
-                                   (part.month + interval '1 month')::date::text || ' 00:00:00+00');
-    EXECUTE format('GRANT SELECT, UPDATE ON public.%I TO ispops_radius', part.name);
-    made := made + 1;
-  END LOOP;
-  EXECUTE format($tpl${ROUTE}$tpl$, branches);
-  RETURN made;
-END
-$build$"""
-
 ENSURE = """
 CREATE OR REPLACE FUNCTION ispops_radacct_ensure_partition(month date) RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
@@ -194,35 +212,77 @@ _ACCT_BODY_START = _ACCT_0014.index("BEGIN\n")
 _ACCT_INSERT = _ACCT_0014.index("  INSERT INTO radacct (")
 _ACCT_CREATE = _ACCT_0014[: _ACCT_0014.index(_ACCT_HEAD) + len(_ACCT_HEAD)]
 ACCT = (
-    _ACCT_CREATE.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+    _ACCT_CREATE.replace("CREATE FUNCTION ", "CREATE OR REPLACE FUNCTION public.", 1)
     + "AS $$\n"
     + "-- One accounting packet: p_kind is 'start', 'interim' or 'stop'. Idempotent: a repeated packet changes\n"
     + "-- nothing, an interim or stop without a Start creates the session, a Start after them is ignored.\n"
-    + "-- The statements on radacct's rows go through ispops_radacct_route (migration 0017).\n"
+    + "-- Generated by ispops_radacct_build_router() (migration 0017): the update of an open session runs on\n"
+    + "-- the month's partition (one branch per monthly partition); the rest through ispops_radacct_route.\n"
     + _ACCT_0014[_ACCT_0014.index("DECLARE\n") : _ACCT_BODY_START]
-    + """BEGIN
+    + """  -- The session's stable id, unless FreeRADIUS was given one: computed here rather than by an MD5 in
+  -- the FreeRADIUS policy (that cost FreeRADIUS more per packet than it costs here).
+  uid text := coalesce(nullif(p_uniqueid, ''), md5(p_tenant || ',' || p_sessionid || ',' || p_nasip || ','
+                                                   || p_nasportid || ',' || p_username));
+BEGIN
   PERFORM set_config('app.current_tenant_id', p_tenant, true);
   IF p_kind = 'start' THEN
-    IF ispops_radacct_route('exists', p_tenant, p_uniqueid, ev_lo, ev_hi, ev, NULL, 0, 0,
+    IF ispops_radacct_route('exists', p_tenant, uid, ev_lo, ev_hi, ev, NULL, 0, 0,
                             NULL, NULL, NULL, NULL, NULL, NULL) > 0 THEN
       RETURN 1;
     END IF;
   ELSE
-    n := ispops_radacct_route(p_kind, p_tenant, p_uniqueid, lo, hi, ev, p_sessiontime, inoct, outoct,
-                              p_terminatecause, p_connectinfo, p_framedip, p_framedipv6, p_framedipv6prefix,
-                              p_delegatedprefix);
+    IF false THEN
+      NULL;%s
+    ELSE
+      n := ispops_radacct_route(p_kind, p_tenant, uid, lo, hi, ev, p_sessiontime, inoct, outoct,
+                                p_terminatecause, p_connectinfo, p_framedip, p_framedipv6, p_framedipv6prefix,
+                                p_delegatedprefix);
+    END IF;
     IF n > 0 THEN
       RETURN n;
     END IF;
-    IF ispops_radacct_route('stopped', p_tenant, p_uniqueid, lo, hi, ev, NULL, 0, 0,
+    IF ispops_radacct_route('stopped', p_tenant, uid, lo, hi, ev, NULL, 0, 0,
                             NULL, NULL, NULL, NULL, NULL, NULL) > 0 THEN
       RETURN 1;  -- already stopped: a duplicate or late packet
     END IF;
   END IF;
 """
-    + _ACCT_0014[_ACCT_INSERT:]
+    + _ACCT_0014[_ACCT_INSERT:].replace("p_uniqueid", "uid")
 )
 ACCT_SIGNATURE = f"ispops_radius_acct({_v0014.ACCT_SIGNATURE})"
+
+BUILD = f"""
+CREATE FUNCTION ispops_radacct_build_router() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $build$
+-- (Re)generate ispops_radacct_route and ispops_radius_acct with a direct branch per monthly partition, newest
+-- first, and let the RADIUS role reach those partitions (their own RLS policies still apply). Returns the
+-- number of monthly partitions.
+DECLARE
+  part record;
+  branches text := '';
+  acct_branches text := '';
+  lo text;
+  hi text;
+  made integer := 0;
+BEGIN
+  FOR part IN
+    SELECT c.relname AS name, to_date(substr(c.relname, 10, 6), 'YYYYMM') AS month
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'public.radacct'::regclass AND c.relname ~ '^radacct_p[0-9]{{6}}$'
+     ORDER BY c.relname DESC
+  LOOP
+    lo := part.month::text || ' 00:00:00+00';
+    hi := (part.month + interval '1 month')::date::text || ' 00:00:00+00';
+    branches := branches || format($tpl${BRANCH}$tpl$, part.name, lo, hi);
+    acct_branches := acct_branches || format($tpl${ACCT_BRANCH}$tpl$, part.name, lo, hi);
+    EXECUTE format('GRANT SELECT, UPDATE ON public.%I TO ispops_radius', part.name);
+    made := made + 1;
+  END LOOP;
+  EXECUTE format($tpl${ROUTE}$tpl$, branches);
+  EXECUTE format($tpl${ACCT}$tpl$, acct_branches);
+  RETURN made;
+END
+$build$"""
 
 UPGRADE = [
     _each_partition(f"ALTER TABLE public.%I SET (fillfactor = {FILLFACTOR})"),
@@ -233,7 +293,6 @@ UPGRADE = [
     f"GRANT EXECUTE ON FUNCTION ispops_radacct_route({ROUTE_SIGNATURE}) TO ispops_radius",
     ENSURE,
     MAINTAIN,
-    ACCT,
 ]
 
 DOWNGRADE = [
