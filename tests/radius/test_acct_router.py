@@ -179,3 +179,17 @@ def test_partitions_leave_room_for_hot_updates(owner: Conn) -> None:
         "where i.inhparent = 'public.radacct'::regclass"
     ).fetchall()
     assert rows and all(opts == ["fillfactor=85"] for _, opts in rows), rows
+
+
+def test_post_auth_log_alone_skips_the_flush_wait(radius: Conn, owner: Conn) -> None:
+    """The auth log's own transaction commits without waiting for the WAL flush; nothing after it does."""
+    with radius.transaction():
+        radius.execute("select ispops_radius_postauth('ra', 'bob', 'Access-Accept', '127.0.0.2', '', '', '')")
+        assert radius.execute("select current_setting('synchronous_commit')").fetchone() == ("off",)
+    assert radius.execute("select current_setting('synchronous_commit')").fetchone() == ("on",)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=3)
+    assert acct(radius, "start", "ra", "durable", start, 0) == 1
+    assert radius.execute("select current_setting('synchronous_commit')").fetchone() == ("on",)
+    owner.execute("select set_config('app.current_tenant_id', 'ra', false)")
+    assert owner.execute("select count(*) from radpostauth where username = 'bob' and reply = 'Access-Accept'"
+                         ).fetchone() == (1,)

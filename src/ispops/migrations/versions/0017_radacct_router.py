@@ -16,6 +16,11 @@ hand is served by the fallback (correct, slower) or fails its own branch until t
 ``ispops_radius`` now has SELECT and UPDATE on the monthly partitions (granted by the builder). Each
 partition has RLS + FORCE and its own tenant policy (0003), so the direct path is still tenant-confined.
 
+The post-auth log (``ispops_radius_postauth``) commits with ``synchronous_commit = off`` for its own
+transaction: waiting for the WAL flush was about 40 % of the database's work per Access-Request. A
+PostgreSQL crash can lose the last fraction of a second of auth-log rows (never accounting, credentials or
+any other state: every other statement keeps the server's setting). docs/radius.md says so.
+
 Partitions also get ``fillfactor = 85``: a session row is rewritten by every Interim-Update, and with room
 left on its page the new version is a HOT update (no entry in any of radacct's indexes); on a full page
 every interim wrote into all of them. Existing partitions keep their full pages (new rows get the room).
@@ -251,6 +256,17 @@ BEGIN
 )
 ACCT_SIGNATURE = f"ispops_radius_acct({_v0014.ACCT_SIGNATURE})"
 
+_POSTAUTH_0014: str = _v0014.POSTAUTH
+_POSTAUTH_SET_TENANT = "  PERFORM set_config('app.current_tenant_id', p_tenant, true);\n"
+assert _POSTAUTH_0014.count(_POSTAUTH_SET_TENANT) == 1, "0014's ispops_radius_postauth changed shape"
+POSTAUTH = _POSTAUTH_0014.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1).replace(
+    _POSTAUTH_SET_TENANT,
+    _POSTAUTH_SET_TENANT
+    + "  -- A log line: this one transaction does not wait for the WAL flush (a crash may lose the last\n"
+    + "  -- fraction of a second of them; nothing else is affected).\n"
+    + "  PERFORM set_config('synchronous_commit', 'off', true);\n",
+)
+
 BUILD = f"""
 CREATE FUNCTION ispops_radacct_build_router() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $build$
@@ -293,9 +309,11 @@ UPGRADE = [
     f"GRANT EXECUTE ON FUNCTION ispops_radacct_route({ROUTE_SIGNATURE}) TO ispops_radius",
     ENSURE,
     MAINTAIN,
+    POSTAUTH,
 ]
 
 DOWNGRADE = [
+    _POSTAUTH_0014.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
     # The 0014 accounting function, with its SET clause (CREATE OR REPLACE keeps grants).
     _ACCT_0014.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
     _MAINTAIN_0015.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
