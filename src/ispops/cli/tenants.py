@@ -100,9 +100,12 @@ def tenant_purge(
         if typed != tenant:
             raise typer.Abort()
     with open_database() as db:
-        deleted = purge_tenant(db, tenant)
-    total = sum(deleted.values())
-    console.print(f"Purged tenant {tenant}: {total} rows in {sum(1 for n in deleted.values() if n)} tables.")
+        report = purge_tenant(db, tenant)
+    total = sum(report.rows.values())
+    console.print(f"Purged tenant {tenant}: {total} rows in {sum(1 for n in report.rows.values() if n)} tables, "
+                  f"{len(report.secrets_deleted)} secrets.")
+    for problem in report.secret_problems:
+        console.print(f"[yellow]secret not deleted:[/yellow] {problem}")
 
 
 @user_app.command("create")
