@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import time
 import uuid
@@ -17,6 +16,7 @@ import jwt
 from ispops.auth.principal import Principal
 from ispops.config import Settings
 from ispops.errors import ConfigurationError, Unauthenticated
+from ispops.keyfiles import read_or_create_private
 
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
@@ -124,23 +124,8 @@ def jwt_secret_for(settings: Settings, data_dir: Path | None = None) -> str:
         raise ConfigurationError(
             "ISPOPS_JWT_SECRET is not set: set it (at least 32 random characters) when using ISPOPS_DATABASE_URL"
         )
-    directory = data_dir if data_dir is not None else settings.data_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / SECRET_FILE
-    if not path.exists():
-        # Write a private temporary file, then link it into place: atomic, and a concurrent starter
-        # either wins the link or reads the complete file of the one that did.
-        tmp = directory / f".{SECRET_FILE}.{secrets.token_hex(8)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_bytes(64).hex() + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    secret = path.read_text().strip()
+    path = (data_dir if data_dir is not None else settings.data_dir) / SECRET_FILE
+    secret = read_or_create_private(path, lambda: secrets.token_bytes(64).hex()).strip()
     if len(secret) < MIN_SECRET_LENGTH:
         raise ConfigurationError(f"{path} is empty or too short; delete it to generate a new key")
     return secret

@@ -108,13 +108,18 @@ def maintain(
         conn.execute(text("select ispops_radacct_build_router()"))
         report.existing = [p for p in list_partitions(conn) if p != DEFAULT_PARTITION]
 
+    add_default_rows(db, report)
+    return report
+
+
+def add_default_rows(db: Database, report: MaintenanceReport) -> None:
+    """Count the rows in the DEFAULT partition into ``report``; any is a problem."""
     report.default_rows = count_default_rows(db)
     if report.default_rows:
         report.problems.append(
             f"{report.default_rows} accounting row(s) are in {DEFAULT_PARTITION}: their start time has no "
             "monthly partition (clock skew on a NAS, or partitions not created far enough ahead)"
         )
-    return report
 
 
 def count_default_rows(db: Database) -> int:

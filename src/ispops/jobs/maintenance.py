@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 
 from ispops.config import get_settings
-from ispops.db.partitions import DEFAULT_PARTITION, MaintenanceReport, count_default_rows
+from ispops.db.partitions import DEFAULT_PARTITION, MaintenanceReport, add_default_rows
 from ispops.db.session import Database, set_context, translated_errors
 
 log = logging.getLogger("ispops.jobs")
@@ -46,12 +46,7 @@ def radacct_maintenance(db: Database, *, months_ahead: int, retention_months: in
             report.problems.append(
                 f"{detail} (rows for that month are in {DEFAULT_PARTITION}; move them out first)"
             )
-    report.default_rows = count_default_rows(db)
-    if report.default_rows:
-        report.problems.append(
-            f"{report.default_rows} accounting row(s) are in {DEFAULT_PARTITION}: their start time has no "
-            "monthly partition (clock skew on a NAS, or partitions not created far enough ahead)"
-        )
+    add_default_rows(db, report)
     return report
 
 

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ispops.errors import ConfigurationError
+from ispops.keyfiles import read_or_create_private
 from ispops.secrets.store import InvalidSecretPath, SecretNotFound, SecretStoreError, check_path
 
 if TYPE_CHECKING:
@@ -54,27 +55,12 @@ def generate_key() -> str:
 
 def key_from_file(directory: Path) -> bytes:
     """The key in ``<directory>/secret-key``, created once (0600, atomically) when missing."""
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / KEY_FILE
-    if not path.exists():
-        # A private temporary file linked into place: a concurrent starter either wins the link or
-        # reads the complete file of the one that did.
-        tmp = directory / f".{KEY_FILE}.{pysecrets.token_hex(8)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(generate_key() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+    text = read_or_create_private(path, generate_key)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise ConfigurationError(f"{path} is readable by others (mode {mode:o}); chmod 600 it")
-    return decode_key(path.read_text())
+    return decode_key(text)
 
 
 class FileSecretStore:

@@ -5,11 +5,14 @@ on an unpartitioned one) was missed by the 0014 ``ispops_radius_acct``: every ca
 against the partitioned parent (pruning 18+ partitions at plan time, ``force_custom_plan``), which cost
 more server time than the stock UPDATE's whole execution (docs/benchmarks.md).
 
-``ispops_radacct_route`` is generated from the monthly partitions: one branch per partition whose month
-contains the whole window, each a static statement on that partition, so PL/pgSQL plans it once per
-connection and reuses the plan; a window that no single monthly partition holds falls back to the parent
-through ``EXECUTE`` (planned with the values, so it still prunes). ``ispops_radacct_build_router()``
-regenerates it; ``ispops_radacct_ensure_partition`` calls it when it creates a partition and
+``ispops_radius_acct`` and ``ispops_radacct_route`` are generated from the monthly partitions: one branch
+per partition whose month contains the whole window, each a static statement on that partition, so
+PL/pgSQL plans it once per connection and reuses the plan. The accounting function holds the hot update
+(an Interim-Update and a Stop statement per partition); the route function holds the probes (is there a
+session, is it stopped) and serves a window that no single monthly partition holds through the parent
+with ``EXECUTE`` (planned with the values, so it still prunes). The accounting function also computes the
+session's unique id (an MD5 the FreeRADIUS policy used to compute). ``ispops_radacct_build_router()``
+regenerates both; ``ispops_radacct_ensure_partition`` calls it when it creates a partition and
 ``ispops_radacct_maintain`` (and ``ispops db maintain``) after dropping any. A partition created or dropped by
 hand is served by the fallback (correct, slower) or fails its own branch until the next ``ispops db maintain``.
 
@@ -178,28 +181,15 @@ BEGIN
 END
 $route$"""
 
-ENSURE = """
-CREATE OR REPLACE FUNCTION ispops_radacct_ensure_partition(month date) RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
-DECLARE
-    lo date := date_trunc('month', month)::date;
-    hi date := (date_trunc('month', month) + interval '1 month')::date;
-    part text := 'radacct_p' || to_char(lo, 'YYYYMM');
-BEGIN
-    IF to_regclass('public.' || part) IS NOT NULL THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE format('CREATE TABLE public.%I PARTITION OF public.radacct FOR VALUES FROM (%L) TO (%L) '
-                   'WITH (fillfactor = @FILLFACTOR@)', part, lo::text || ' 00:00:00+00', hi::text || ' 00:00:00+00');
-    EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', part);
-    EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', part);
-    EXECUTE format('CREATE POLICY tenant_isolation ON public.%I @POLICY@', part);
-    PERFORM ispops_radacct_build_router();
-    RETURN part;
-END
-$$
-""".replace("@POLICY@", _v0003.POLICY.replace("'", "''")).replace(
-    "@FILLFACTOR@", str(FILLFACTOR)
+# 0003's partition maker, with room for HOT updates and the routing rebuilt after each new partition.
+_ENSURE_0003: str = next(s for s in _v0003.RADACCT if "CREATE FUNCTION ispops_radacct_ensure_partition" in s)
+_ENSURE_CREATE = "(%L) TO (%L)',"
+_ENSURE_RETURN = "RETURN part;"
+assert _ENSURE_0003.count(_ENSURE_CREATE) == 1 and _ENSURE_0003.count(_ENSURE_RETURN) == 1, "0003 changed shape"
+ENSURE = (
+    _ENSURE_0003.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+    .replace(_ENSURE_CREATE, f"(%L) TO (%L) WITH (fillfactor = {FILLFACTOR})',")
+    .replace(_ENSURE_RETURN, "PERFORM ispops_radacct_build_router();\n        " + _ENSURE_RETURN)
 )
 
 _MAINTAIN_0015: str = _v0015.RADACCT_MAINTAIN[0]
@@ -317,9 +307,7 @@ DOWNGRADE = [
     # The 0014 accounting function, with its SET clause (CREATE OR REPLACE keeps grants).
     _ACCT_0014.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
     _MAINTAIN_0015.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
-    next(s for s in _v0003.RADACCT if "CREATE FUNCTION ispops_radacct_ensure_partition" in s).replace(
-        "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1
-    ),
+    _ENSURE_0003.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
     f"DROP FUNCTION ispops_radacct_route({ROUTE_SIGNATURE})",
     "DROP FUNCTION ispops_radacct_build_router()",
     # Back to 0003's rule: no role has anything on a partition; and to the default fillfactor.
