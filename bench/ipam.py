@@ -11,11 +11,15 @@ unless ``--no-subscribers``, one subscriber per address (loaded as the superuser
 Each client is its own process with its own connection, as API workers are. Clients are spread evenly over
 the pools (client i uses pool i mod P). A client loops: one unit of work as the application role, each
 allocating the pool's next free address to its next subscriber, until the pool is exhausted; it records
-when each allocation started and ended. Two kinds of client (``--client``):
+when each allocation started and ended. Three kinds of client (``--client``):
 
-- ``sql`` (default): the unit of work ``ispops.ipam.service.allocate`` runs, as SQL: ``BEGIN``, the tenant
-  setting, ``SELECT ... FROM ipam_allocate(...)``, ``COMMIT``, sent as one query string (one round trip).
-  This measures the allocator, with as little client CPU as possible competing for the two cores.
+- ``sql`` (default): the unit of work ``ispops.ipam.service.allocate`` runs, as one SQL statement (an
+  implicit transaction: the tenant setting, then ``ipam_allocate``, then the commit), prepared once per
+  connection and executed through libpq (``psycopg.pq``): one round trip and ~40 us of client CPU per
+  allocation, so that the load generator takes as little as possible of the two cores it shares with the
+  database (the RADIUS benchmark's load generator is FreeRADIUS's own C ``radclient`` for the same reason).
+- ``script``: ``BEGIN``, the tenant setting, ``SELECT ... FROM ipam_allocate(...)``, ``COMMIT`` sent as one
+  query string through a psycopg cursor (the default until 2026-11-25: ~90-100 us of client CPU).
 - ``service``: ``Database.tenant`` + ``ispops.ipam.service.allocate``, the Python path the API takes
   (SQLAlchemy session, four round trips).
 
@@ -40,6 +44,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,27 +134,63 @@ def client(job: Job, start: Any) -> Outcome:
         finally:
             db.dispose()
         return out
-    # mode "sql": the same unit of work, sent as one simple-protocol query string (one round trip)
     with psycopg.connect(libpq_dsn(make_url(job.url)), autocommit=True) as conn:
         conn.execute("select 1")
+        run = prepared if job.mode == "sql" else script
         start.wait()
         try:
-            while True:
-                query = unit_of_work(job.tenant, job.pool_id, next(subs))
-                t0 = clock()
-                cur = conn.execute(query)
-                cur.nextset()  # BEGIN, set_config, the allocation, COMMIT: the allocation's rows
-                cur.nextset()
-                row = cur.fetchone()
-                if row is None:
-                    out.exhausted = True
-                    break
-                out.started.append(t0)
-                out.ended.append(clock())
-                out.addresses.append(str(row[0]))
+            run(conn, job, subs, out)
         except Exception as exc:
             out.error = f"{type(exc).__name__}: {exc}"
     return out
+
+
+# The unit of work as one statement (an implicit transaction): the tenant setting first (the LATERAL call
+# takes its result as an argument, so it runs after it), then the allocation; the commit ends it.
+ALLOCATE_SQL = (
+    b"SELECT a.ip_address::text FROM set_config('app.current_tenant_id', $1, true) AS s, "
+    b"LATERAL ipam_allocate(CASE WHEN s IS NOT NULL THEN $1 END, $2::uuid, NULL, nullif($3, '')::uuid, "
+    b"'allocated', NULL, NULL, now()) AS a"
+)
+
+
+def prepared(conn: Conn, job: Job, subs: Iterator[uuid.UUID | None], out: Outcome) -> None:
+    """``sql``: the unit of work prepared once, then one libpq round trip per allocation (little client CPU)."""
+    pg, ok = conn.pgconn, psycopg.pq.ExecStatus
+    made = pg.prepare(b"allocate", ALLOCATE_SQL)
+    if made.status != ok.COMMAND_OK:
+        raise RuntimeError((made.error_message or b"").decode())
+    tenant, pool, clock = job.tenant.encode(), str(job.pool_id).encode(), time.perf_counter
+    while True:
+        subscriber = next(subs)
+        t0 = clock()
+        res = pg.exec_prepared(b"allocate", [tenant, pool, str(subscriber).encode() if subscriber else b""])
+        if res.status != ok.TUPLES_OK:
+            raise RuntimeError((res.error_message or b"").decode())
+        if res.ntuples == 0:
+            out.exhausted = True
+            return
+        out.started.append(t0)
+        out.ended.append(clock())
+        out.addresses.append((res.get_value(0, 0) or b"").decode())
+
+
+def script(conn: Conn, job: Job, subs: Iterator[uuid.UUID | None], out: Outcome) -> None:
+    """``script``: BEGIN, the tenant setting, the allocation, COMMIT as one query string (psycopg cursor)."""
+    clock = time.perf_counter
+    while True:
+        query = unit_of_work(job.tenant, job.pool_id, next(subs))
+        t0 = clock()
+        cur = conn.execute(query)
+        cur.nextset()  # BEGIN, set_config, the allocation, COMMIT: the allocation's rows
+        cur.nextset()
+        row = cur.fetchone()
+        if row is None:
+            out.exhausted = True
+            return
+        out.started.append(t0)
+        out.ended.append(clock())
+        out.addresses.append(str(row[0]))
 
 
 def unit_of_work(tenant: str, pool_id: uuid.UUID, subscriber: uuid.UUID | None) -> bytes:
@@ -293,9 +334,10 @@ def main() -> int:
     p.add_argument("--tenants", type=int, default=1, help="spread the pools over this many tenants")
     p.add_argument("--subscribers", action=argparse.BooleanOptionalAction, default=True,
                    help="allocate each address to a subscriber (default) or to nobody")
-    p.add_argument("--client", choices=["sql", "service"], default="sql",
-                   help="sql: each unit of work in one pipelined round trip (psycopg); service: "
-                   "Database.tenant + ispops.ipam.service.allocate (SQLAlchemy)")
+    p.add_argument("--client", choices=["sql", "script", "service"], default="sql",
+                   help="sql: the unit of work as one prepared statement, one libpq round trip; script: BEGIN, "
+                   "tenant setting, allocation, COMMIT as one query string; service: Database.tenant + "
+                   "ispops.ipam.service.allocate (SQLAlchemy)")
     p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (workers, server)

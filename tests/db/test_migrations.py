@@ -16,7 +16,7 @@ from ispops.db.server import Server, libpq_dsn
 from ispops.errors import ConfigurationError
 
 # Seed phases 0001-0007, identity 0008, then one revision per capability (issues 4 and 5).
-PHASES = [f"{n:04d}" for n in range(1, 18)]
+PHASES = [f"{n:04d}" for n in range(1, 19)]
 
 
 def public_objects(server: Server) -> tuple[set[str], set[str]]:
@@ -123,3 +123,47 @@ def test_servers_older_than_15_are_refused_with_a_clear_message() -> None:
     require_server_version(160002)
     with pytest.raises(ConfigurationError, match=r"PostgreSQL 15 or newer is required; this server is 14\.11"):
         require_server_version(140011)
+
+
+def test_0018_keeps_the_pool_values_and_rules_both_ways(empty_server: Server) -> None:
+    """Migration 0018 (IPAM hot path) on a database with data: values kept, the rules hold, and back."""
+    pool_state = (
+        "select allocated_ips, available_ips, utilisation_percent::text, warning, "
+        "(select string_agg(is_generated, ',' order by column_name) from information_schema.columns "
+        " where table_name = 'ip_pools' and column_name in ('available_ips', 'utilisation_percent', 'warning')) "
+        "from ip_pools"
+    )
+    allocate = "select host(ip_address) from ipam_allocate('t', %s, NULL, NULL, 'allocated', NULL, NULL, now())"
+    migrate.upgrade(empty_server, "0017")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        conn.execute("insert into tenants (id, name, slug) values ('t', 't', 't')")
+        row = conn.execute(
+            "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips, "
+            "warning_threshold_percent) values ('t', 'p', '10.0.0.0/29', '10.0.0.1', '10.0.0.6', 6, 50) returning id"
+        ).fetchone()
+        assert row is not None
+        pool = row[0]
+        conn.execute(allocate, (pool,))
+        conn.execute(allocate, (pool,))
+        assert conn.execute(pool_state).fetchone() == (2, 4, "33.33", False, "ALWAYS,ALWAYS,ALWAYS")
+
+    migrate.upgrade(empty_server, "0018")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        assert conn.execute(pool_state).fetchone() == (2, 4, "33.33", False, "NEVER,NEVER,NEVER")
+        assert conn.execute(allocate, (pool,)).fetchone() == ("10.0.0.3",)
+        assert conn.execute(pool_state).fetchone() == (3, 3, "50.00", True, "NEVER,NEVER,NEVER")
+        with pytest.raises(psycopg.errors.CheckViolation, match="vlan_id"):
+            conn.execute("update ip_pools set vlan_id = 0")
+
+    migrate.downgrade(empty_server, "0017")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        assert conn.execute(pool_state).fetchone() == (3, 3, "50.00", True, "ALWAYS,ALWAYS,ALWAYS")
+        with pytest.raises(psycopg.errors.CheckViolation) as err:
+            conn.execute("update ip_pools set vlan_id = 0")
+        assert err.value.diag.constraint_name == "ck_ip_pools__vlan_id"
+        tenant_key = conn.execute(
+            "select pg_get_constraintdef(oid) from pg_constraint where conname = 'ip_allocations_tenant_id_fkey'"
+        ).fetchone()
+        assert tenant_key == ("FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE RESTRICT",)
+        assert conn.execute(allocate, (pool,)).fetchone() == ("10.0.0.4",)
+        assert conn.execute(pool_state).fetchone() == (4, 2, "66.67", True, "ALWAYS,ALWAYS,ALWAYS")

@@ -38,7 +38,7 @@ def test_table_without_rls_policy_or_tenant_fk_is_reported(owner_tx: Connection)
     assert "gadgets: row level security is not enabled" in problems
     assert "gadgets: row level security is not forced (the owner would bypass it)" in problems
     assert "gadgets: no fail-closed tenant_isolation policy (USING and WITH CHECK)" in problems
-    assert "gadgets: no foreign key tenant_id -> tenants(id)" in problems
+    assert any(p.startswith("gadgets: no foreign key tenant_id -> tenants(id)") for p in problems)
 
 
 def test_unforced_rls_and_a_policy_that_raises_are_reported(owner_tx: Connection) -> None:
@@ -56,6 +56,63 @@ def test_unforced_rls_and_a_policy_that_raises_are_reported(owner_tx: Connection
     assert "devices: row level security is not forced (the owner would bypass it)" in problems
     assert "olts: no fail-closed tenant_isolation policy (USING and WITH CHECK)" in problems
     assert any(p.startswith("onus: unexpected extra policies") for p in problems)
+
+
+def tenant_fk_problems(conn: Connection, table: str) -> list[str]:
+    return [p for p in check_schema(conn) if p.startswith(f"{table}: no foreign key tenant_id -> tenants(id)")]
+
+
+def test_ip_allocations_tenant_is_pinned_through_its_pool(owner_tx: Connection) -> None:
+    """Migration 0018 dropped its own key to tenants: the rule passes through the NOT NULL pool key."""
+    direct = owner_tx.execute(
+        text("select count(*) from pg_constraint where conrelid = 'ip_allocations'::regclass "
+             "and confrelid = 'tenants'::regclass")
+    ).scalar()
+    assert direct == 0
+    assert tenant_fk_problems(owner_tx, "ip_allocations") == []
+    # Without NOT NULL on the pool key a row could escape it (MATCH SIMPLE skips a NULL): reported.
+    owner_tx.execute(text("alter table ip_allocations alter column ip_pool_id drop not null"))
+    assert len(tenant_fk_problems(owner_tx, "ip_allocations")) == 1
+
+
+def test_a_tenant_pinned_through_a_parent_passes_and_chains(owner_tx: Connection) -> None:
+    owner_tx.execute(
+        text(
+            "create table gadgets (id uuid primary key, tenant_id varchar(255) not null, device_id uuid not null, "
+            "constraint uq_gadgets__tenant_id__id unique (tenant_id, id), "
+            "constraint fk_gadgets__device_id foreign key (tenant_id, device_id) references devices (tenant_id, id))"
+        )
+    )
+    # A parent pinned through its own parent is as good: gizmos -> gadgets -> devices -> tenants.
+    owner_tx.execute(
+        text(
+            "create table gizmos (id uuid primary key, tenant_id varchar(255) not null, gadget_id uuid not null, "
+            "constraint fk_gizmos__gadget_id foreign key (tenant_id, gadget_id) references gadgets (tenant_id, id))"
+        )
+    )
+    assert tenant_fk_problems(owner_tx, "gadgets") == []
+    assert tenant_fk_problems(owner_tx, "gizmos") == []
+
+
+@pytest.mark.parametrize(
+    "weakness",
+    [
+        "alter table gadgets alter column device_id drop not null",  # a NULL device skips the key
+        "alter table gadgets drop constraint fk_gadgets__device_id, add constraint fk_gadgets__device_id "
+        "foreign key (tenant_id, device_id) references devices (tenant_id, id) not valid",  # rows never checked
+        "alter table devices drop constraint devices_tenant_id_fkey",  # the parent's tenant is not pinned either
+    ],
+)
+def test_a_tenant_pinned_through_a_weak_key_is_reported(owner_tx: Connection, weakness: str) -> None:
+    owner_tx.execute(
+        text(
+            "create table gadgets (id uuid primary key, tenant_id varchar(255) not null, device_id uuid not null, "
+            "constraint fk_gadgets__device_id foreign key (tenant_id, device_id) references devices (tenant_id, id))"
+        )
+    )
+    assert tenant_fk_problems(owner_tx, "gadgets") == []
+    owner_tx.execute(text(weakness))
+    assert len(tenant_fk_problems(owner_tx, "gadgets")) == 1
 
 
 def test_single_column_foreign_key_between_tenant_tables_is_reported(owner_tx: Connection) -> None:

@@ -54,6 +54,10 @@ def test_create_a_pool_with_defaults_and_utilisation(client: TestClient, noc: di
          "warning_threshold_percent"),
         ({"name": "x", "network_cidr": "10.1.0.0/25"}, 409, "network_cidr"),  # overlaps "taken" below
         ({"name": "taken", "network_cidr": "10.2.0.0/24"}, 409, "name"),
+        # counters and what the database derives from them are not inputs
+        ({"name": "x", "network_cidr": "10.0.0.0/24", "available_ips": 5}, 422, "available_ips"),
+        ({"name": "x", "network_cidr": "10.0.0.0/24", "utilisation_percent": 50}, 422, "utilisation_percent"),
+        ({"name": "x", "network_cidr": "10.0.0.0/24", "warning": True}, 422, "warning"),
     ],
 )
 def test_bad_pools_name_the_field(
@@ -169,3 +173,17 @@ def test_roles(client: TestClient, tenants: Database, auth: TokenFor, role: str,
     assert post(client, f"ip_allocations/{held['id']}/release", who).status_code == (200 if write == 201 else 403)
     created = post(client, "ip_pools", who, {"name": "q", "network_cidr": "10.42.0.0/29"})
     assert created.status_code == write
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"vlan_id": 0}, "vlan_id"), ({"vlan_id": 4095}, "vlan_id"), ({"pool_type": "bogus"}, "pool_type"),
+     ({"gateway": "10.9.9.9"}, "gateway"), ({"warning_threshold_percent": 101}, "warning_threshold_percent")],
+)
+def test_bad_pool_edits_name_the_field(
+    client: TestClient, tenants: Database, noc: dict[str, str], change: dict[str, Any], field: str
+) -> None:
+    pool = new_pool(tenants, name="p", network_cidr="10.43.0.0/29")
+    response = client.patch(f"/api/v1/ip_pools/{pool.id}", json=change, headers=noc)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == field, response.text

@@ -172,3 +172,51 @@ def test_column_rules_name_the_field(tenants: Database, column: str, value: int)
     with pytest.raises(ValidationFailed) as err, tenants.tenant(TENANT) as s:
         s.execute(text(f"update ip_pools set {column} = :v where id = :p"), {"v": value, "p": pool.id})
     assert (err.value.table, err.value.field) == ("ip_pools", column)
+
+
+# 0004's CHECKs on the editable columns are rules of ipam_pool_guard since migration 0018: same field (422) on
+# INSERT and on UPDATE, from any writer.
+BASE_POOL = {"net": "10.6.0.0/24", "gw": None, "s": "10.6.0.1", "e": "10.6.0.9", "total": 9, "type": "dynamic",
+             "vlan": None}
+MOVED_RULES = [
+    ("end_ip", {"e": "10.6.1.9"}, "end_ip = '10.6.1.9'"),  # outside the network
+    ("end_ip", {"e": "10.6.0.0"}, "end_ip = '10.6.0.0'"),  # before start_ip
+    ("gateway", {"gw": "10.7.0.1"}, "gateway = '10.7.0.1'"),
+    ("pool_type", {"type": "bogus"}, "pool_type = 'bogus'"),
+    ("start_ip", {"s": "10.5.255.250"}, "start_ip = '10.5.255.250'"),
+    ("total_ips", {"total": -1}, "total_ips = -1"),
+    ("vlan_id", {"vlan": 0}, "vlan_id = 4095"),
+]
+
+
+@pytest.mark.parametrize(("field", "bad", "assignment"), MOVED_RULES, ids=[f"{r[0]}-{i}" for i, r in
+                                                                            enumerate(MOVED_RULES)])
+def test_moved_check_rules_name_the_field_on_insert_and_update(
+    tenants: Database, field: str, bad: dict[str, Any], assignment: str
+) -> None:
+    insert = text(
+        "insert into ip_pools (tenant_id, name, network_cidr, gateway, start_ip, end_ip, total_ips, pool_type, "
+        "vlan_id) values ('isp-a', :n, :net, :gw, :s, :e, :total, :type, :vlan) returning id"
+    )
+    with pytest.raises(ValidationFailed) as inserted, tenants.tenant(TENANT) as s:
+        s.execute(insert, {**BASE_POOL, **bad, "n": "bad"})
+    assert (inserted.value.table, inserted.value.field) == ("ip_pools", field), inserted.value.message
+    with tenants.tenant(TENANT) as s:
+        pool_id = s.execute(insert, {**BASE_POOL, "n": "good"}).scalar_one()
+    with pytest.raises(ValidationFailed) as updated, tenants.tenant(TENANT) as s:
+        s.execute(text(f"update ip_pools set {assignment} where id = :p"), {"p": pool_id})
+    assert (updated.value.table, updated.value.field) == ("ip_pools", field), updated.value.message
+
+
+def test_moved_check_rules_hold_for_every_writer_and_only_allocated_ips_stays_a_check(
+    tenants: Database, admin: psycopg.Connection[Any]
+) -> None:
+    checks = admin.execute(
+        "select conname from pg_constraint where conrelid = 'ip_pools'::regclass and contype = 'c'"
+    ).fetchall()
+    assert checks == [("ck_ip_pools__allocated_ips",)]
+    pool = new_pool(tenants, name="p", network_cidr="10.8.0.0/29")
+    # The owner (migrations, maintenance) is held to the rules too: a trigger, not an application check.
+    with pytest.raises(psycopg.errors.CheckViolation) as err:
+        admin.execute("update ip_pools set vlan_id = 9999 where id = %s", (pool.id,))
+    assert (err.value.diag.constraint_name, err.value.diag.column_name) == ("ck_ip_pools__vlan_id", "vlan_id")

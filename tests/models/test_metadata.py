@@ -178,12 +178,47 @@ def test_every_migration_table_is_mapped() -> None:
     assert not MIGRATION_TABLES - set(Base.metadata.tables)
 
 
+def tenant_parent(table: str) -> str | None:
+    """The column a model names in ``__tenant_parent__`` (tenant pinned through a parent), if any."""
+    model = next(m.class_ for m in Base.registry.mappers if m.local_table is Base.metadata.tables[table])
+    return getattr(model, "__tenant_parent__", None)
+
+
+def keys_to_tenants(table: str) -> set[str]:
+    return {
+        fk.target_fullname for fk in Base.metadata.tables[table].c["tenant_id"].foreign_keys
+    } & {"tenants.id"}
+
+
+def assert_real_tenant(table: str, seen: tuple[str, ...] = ()) -> None:
+    """``tenant_id`` has a key to tenants, or is pinned through a parent that does (as ispops.db.schema_check)."""
+    assert table not in seen, f"tenant pinned in a circle: {seen}"
+    parent_column = tenant_parent(table)
+    if parent_column is None:
+        assert keys_to_tenants(table) == {"tenants.id"}, table
+        return
+    # ParentTenantMixin: no key of its own, a NOT NULL composite key (tenant_id, column) -> parent (tenant_id, id).
+    assert keys_to_tenants(table) == set(), table
+    assert Base.metadata.tables[table].c[parent_column].nullable is False, table
+    (key,) = [
+        fk for fk in Base.metadata.tables[table].foreign_key_constraints
+        if fk.column_keys == ["tenant_id", parent_column]
+    ]
+    assert [e.column.name for e in key.elements] == ["tenant_id", "id"], table
+    assert_real_tenant(key.referred_table.name, (*seen, table))
+
+
 @pytest.mark.parametrize("table", sorted(MIGRATION_TABLES - GLOBAL_TABLES))
 def test_tenant_tables_have_not_null_tenant_id(table: str) -> None:
     columns = Base.metadata.tables[table].c
     assert "tenant_id" in columns
     assert columns["tenant_id"].nullable is False
-    assert "tenants.id" in {fk.target_fullname for fk in columns["tenant_id"].foreign_keys}
+    assert_real_tenant(table)
+
+
+def test_ip_allocations_tenant_is_pinned_through_its_pool() -> None:
+    assert tenant_parent("ip_allocations") == "ip_pool_id"
+    assert [t for t in MIGRATION_TABLES - GLOBAL_TABLES if tenant_parent(t)] == ["ip_allocations"]
 
 
 @pytest.mark.parametrize("enum", list(ENUMS), ids=lambda e: e.__name__)

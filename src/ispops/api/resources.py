@@ -198,7 +198,9 @@ RESOURCES: list[Resource] = [
         "ip_pools", IpPool, tag="ipam",
         filters=("pool_type", "is_active", "name", "vlan_id", "warning"), search=("name", "description"),
         sort=("created_at", "name", "utilisation_percent"),
-        read_only=frozenset({"allocated_ips", "total_ips", "next_ip"}),
+        # counters and what the database derives from them (migration 0018: maintained, no longer generated)
+        read_only=frozenset({"allocated_ips", "total_ips", "next_ip", "available_ips", "utilisation_percent",
+                             "warning"}),
         create_only=frozenset({"network_cidr", "start_ip", "end_ip", "delegated_prefix_length"}),
         create_hook=ipam_api.create_pool, update_check=ipam_api.check_pool_update,
         create_extra=ipam_api.POOL_CREATE_EXTRA,

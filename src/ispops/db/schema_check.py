@@ -1,12 +1,16 @@
 """A check of the tenancy rules against pg_catalog, so a future table cannot forget them.
 
 Every table in schema ``public`` (partitions included) except the global ones must have a NOT NULL
-``tenant_id``, RLS enabled and forced, the fail-closed ``tenant_isolation`` policy, a foreign key to
-``tenants``; every foreign key to another tenant table must be composite through ``tenant_id``; every
-table such a key points at must have ``UNIQUE (tenant_id, id)``. Login roles must not be superusers,
-bypass RLS, or own (or be able to become the owner of) the tables, and no role may be granted anything
-on a radacct partition except the one direct path of migration 0017: SELECT and UPDATE for the RADIUS
-role on the monthly partitions (each has its own RLS policy, checked like any table).
+``tenant_id``, RLS enabled and forced, the fail-closed ``tenant_isolation`` policy, and a ``tenant_id`` that
+is a real tenant: a foreign key ``tenant_id -> tenants(id)``, or the tenant *pinned through a parent* — a
+validated composite key ``(tenant_id, col) -> parent (tenant_id, id)`` with ``col`` NOT NULL to a parent
+that passes this rule itself (migration 0018 relies on it for ``ip_allocations``, whose own key to
+``tenants`` locked the tenant row on every allocation). Every foreign key to another tenant table must be
+composite through ``tenant_id``; every table such a key points at must have ``UNIQUE (tenant_id, id)``.
+Login roles must not be superusers, bypass RLS, or own (or be able to become the owner of) the tables,
+and no role may be granted anything on a radacct partition except the one direct path of migration 0017:
+SELECT and UPDATE for the RADIUS role on the monthly partitions (each has its own RLS policy, checked like
+any table).
 """
 
 from __future__ import annotations
@@ -39,6 +43,32 @@ SETTING = "current_setting('app.current_tenant_id'::text, true)"
 
 def _rows(conn: Connection | Session, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def _real_tenant(fks: list[tuple[Any, ...]], not_null: set[tuple[str, str]]) -> set[str]:
+    """Tables whose ``tenant_id`` is always a real tenant.
+
+    Those with a key ``tenant_id -> tenants(id)``, and those whose tenant is pinned through a parent: a
+    validated key ``(tenant_id, col) -> parent (tenant_id, id)`` with both columns NOT NULL (so it is
+    checked for every row) to a table that is in this set itself.
+    """
+    found = {
+        str(src)
+        for src, dst, cols, ref_cols, _, _ in fks
+        if dst == "tenants" and list(cols) == ["tenant_id"] and list(ref_cols) == ["id"]
+    }
+    pinning = {
+        (str(src), str(dst))
+        for src, dst, cols, ref_cols, _, validated in fks
+        if validated
+        and len(cols) == 2
+        and cols[0] == "tenant_id"
+        and list(ref_cols) == ["tenant_id", "id"]
+        and all((str(src), str(c)) in not_null for c in cols)
+    }
+    while pinned := {src for src, parent in pinning if parent in found and src not in found}:
+        found |= pinned  # and then whatever is pinned through these
+    return found
 
 
 def check_schema(conn: Connection | Session) -> list[str]:
@@ -76,12 +106,21 @@ def check_schema(conn: Connection | Session) -> list[str]:
         "      join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.n order by u.i), "
         "array(select a.attname from unnest(k.confkey) with ordinality u(n, i) "
         "      join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.n order by u.i), "
-        "k.conname "
+        "k.conname, k.convalidated "
         "from pg_constraint k join pg_class src on src.oid = k.conrelid "
         "join pg_class dst on dst.oid = k.confrelid "
         "join pg_namespace n on n.oid = src.relnamespace "
         "where k.contype = 'f' and n.nspname = 'public'",
     )
+    not_null = {
+        (str(t), str(c))
+        for t, c in _rows(
+            conn,
+            "select c.relname, a.attname from pg_attribute a join pg_class c on c.oid = a.attrelid "
+            "join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = 'public' and a.attnum > 0 and a.attnotnull and not a.attisdropped",
+        )
+    }
     unique_keys = {
         (str(t), tuple(cols))
         for t, cols in _rows(
@@ -93,6 +132,7 @@ def check_schema(conn: Connection | Session) -> list[str]:
     }
 
     expected = f"((tenant_id)::text = {SETTING})"
+    real_tenant = _real_tenant(fks, not_null)
     for table, (rls, force, _kind, _is_partition) in sorted(tables.items()):
         if table in GLOBAL_TABLES:
             continue
@@ -112,10 +152,13 @@ def check_schema(conn: Connection | Session) -> list[str]:
         others = [p[0] for p in mine if p[0] != "tenant_isolation"]
         if others:
             problems.append(f"{table}: unexpected extra policies {others} (policies are permissive: they widen access)")
-        if not any(src == table and dst == "tenants" and list(cols) == ["tenant_id"] for src, dst, cols, _, _ in fks):
-            problems.append(f"{table}: no foreign key tenant_id -> tenants(id)")
+        if table not in real_tenant:
+            problems.append(
+                f"{table}: no foreign key tenant_id -> tenants(id), nor a NOT NULL key (tenant_id, col) -> "
+                "parent (tenant_id, id) to a parent that has one"
+            )
 
-    for src, dst, cols, ref_cols, name in fks:
+    for src, dst, cols, ref_cols, name, _ in fks:
         src_cols, dst_cols = list(cols), list(ref_cols)
         if dst == "tenants" or src in GLOBAL_TABLES:
             continue

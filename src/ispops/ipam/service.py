@@ -3,9 +3,9 @@
 Keyword-only functions on a synchronous ``Session`` (the API runs them through
 ``AsyncSession.run_sync``). The caller owns the transaction; nothing here commits.
 
-The database does the allocating (``ipam_allocate``, migration 0010): the pool row is locked, the
-lowest free-list address or the cursor is taken, and the partial unique index on live allocations is
-the guarantee against duplicates. Every query also names the tenant (DESIGN.md, Tenancy 3).
+The database does the allocating (``ipam_allocate``, migrations 0010 and 0018): allocations from a pool
+are serialised, the lowest free-list address or the cursor is taken, and the partial unique index on live
+allocations is the guarantee against duplicates. Every query also names the tenant (DESIGN.md, Tenancy 3).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import String, bindparam, func, select, text
@@ -326,9 +325,8 @@ def utilisation(session: Session, *, tenant_id: str, pool_id: uuid.UUID, now: dt
     )
     return Utilisation(
         pool_id=pool.id, name=pool.name, total_ips=pool.total_ips, allocated_ips=pool.allocated_ips,
-        available_ips=pool.total_ips - pool.allocated_ips,
-        utilisation_percent=float(pool.utilisation_percent or Decimal(0)),
-        warning_threshold_percent=pool.warning_threshold_percent, warning=bool(pool.warning),
+        available_ips=pool.available_ips, utilisation_percent=float(pool.utilisation_percent),
+        warning_threshold_percent=pool.warning_threshold_percent, warning=pool.warning,
         by_status=dict.fromkeys(LIVE_STATUSES, 0) | {str(s): int(n) for s, n in rows},
         leases_expired=int(expired or 0),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -63,6 +63,20 @@ class TenantMixin:
     tenant_id: Mapped[str] = mapped_column(
         String(255), ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False, sort_order=-1
     )
+
+
+class ParentTenantMixin:
+    """``tenant_id`` pinned through a parent: the same column, without a key of its own to ``tenants``.
+
+    For a hot table whose rows each have a NOT NULL composite key ``(tenant_id, <column>) -> parent
+    (tenant_id, id)`` to a parent with a key to tenants: that key already makes ``tenant_id`` a real tenant,
+    and a second one would lock the tenant's one row (FOR KEY SHARE) on every insert. ``__tenant_parent__``
+    names the column; ``ispops db check`` and tests/models check the rule (migration 0018, docs/database.md).
+    """
+
+    __tenant_parent__: ClassVar[str]
+
+    tenant_id: Mapped[str] = mapped_column(String(255), nullable=False, sort_order=-1)
 
 
 class AuditMixin:

@@ -6,12 +6,13 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Computed,
     DateTime,
+    FetchedValue,
     Integer,
     Numeric,
     String,
@@ -20,11 +21,13 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import CIDR, INET, UUID
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, MappedColumn, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
 
 from ispops.models.base import (
     AuditMixin,
     Base,
+    ParentTenantMixin,
     SoftDeleteMixin,
     TenantMixin,
     identity_pk,
@@ -89,8 +92,17 @@ class VpnTunnelStatus(StrEnum):
     ERROR = "error"
 
 
+def _kept_by_database(type_: TypeEngine[Any]) -> MappedColumn[Any]:
+    """A column the database computes on every write (never written by the ORM; read back after flush)."""
+    return mapped_column(type_, server_default=FetchedValue(), server_onupdate=FetchedValue())
+
+
 class IpPool(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
-    """A range of addresses inside one network; ``allocated_ips`` is kept by a trigger."""
+    """A range of addresses inside one network.
+
+    ``allocated_ips`` is kept by a trigger; ``available_ips``, ``utilisation_percent`` and ``warning`` follow
+    from it (set by ``ipam_allocate`` and the ``ip_pools_ipam_usage`` trigger, migration 0018).
+    """
 
     __tablename__ = "ip_pools"
     __table_args__ = (tenant_key("ip_pools"),)
@@ -106,10 +118,7 @@ class IpPool(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     end_ip: Mapped[str] = mapped_column(INET)
     total_ips: Mapped[int] = mapped_column(BigInteger)
     allocated_ips: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-    # GENERATED ALWAYS ... STORED; the column itself carries no NOT NULL.
-    available_ips: Mapped[int | None] = mapped_column(
-        BigInteger, Computed("total_ips - allocated_ips", persisted=True)
-    )
+    available_ips: Mapped[int] = _kept_by_database(BigInteger())
     pool_type: Mapped[str] = mapped_column(String(50), server_default=text("'dynamic'"))
     vlan_id: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
@@ -118,16 +127,8 @@ class IpPool(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     next_ip: Mapped[str | None] = mapped_column(INET)
     default_lease_seconds: Mapped[int | None] = mapped_column(Integer)
     warning_threshold_percent: Mapped[int] = mapped_column(Integer, server_default=text("90"))
-    utilisation_percent: Mapped[Decimal | None] = mapped_column(
-        Numeric(5, 2),
-        Computed("CASE WHEN total_ips > 0 THEN round(allocated_ips::numeric * 100 / total_ips, 2) ELSE 0 END",
-                 persisted=True),
-    )
-    warning: Mapped[bool | None] = mapped_column(
-        Boolean,
-        Computed("total_ips > 0 AND allocated_ips::numeric * 100 >= total_ips::numeric * warning_threshold_percent",
-                 persisted=True),
-    )
+    utilisation_percent: Mapped[Decimal] = _kept_by_database(Numeric(5, 2))
+    warning: Mapped[bool] = _kept_by_database(Boolean())
 
     allocations: Mapped[list[IpAllocation]] = relationship(
         back_populates="pool",
@@ -140,10 +141,14 @@ class IpPool(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     )
 
 
-class IpAllocation(TenantMixin, AuditMixin, Base):
-    """One address handed out from a pool (history table: released, not deleted)."""
+class IpAllocation(ParentTenantMixin, AuditMixin, Base):
+    """One address handed out from a pool (history table: released, not deleted).
+
+    No key of its own to ``tenants`` (migration 0018): the NOT NULL pool key pins the tenant.
+    """
 
     __tablename__ = "ip_allocations"
+    __tenant_parent__ = "ip_pool_id"
     __table_args__ = (
         tenant_key("ip_allocations"),
         tenant_fk("ip_allocations", "ip_pool_id", "ip_pools", ondelete="CASCADE"),
