@@ -32,6 +32,7 @@ import os
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -368,6 +369,13 @@ def updated(server: Server, database: str, run: str, tenant: str | None) -> int:
         return int(row[0]) if row else 0
 
 
+def forget_sessions(server: Server) -> None:
+    """Delete the sessions this run added, so that the next run finds exactly the loaded rows and reuses them."""
+    for db in (OURS_DB, STOCK_DB):
+        with connect(server, db) as conn:
+            conn.execute("delete from radacct where acctsessionid like %s", (f"b{os.getpid()}r%",))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=100)
@@ -380,6 +388,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up callbacks
     binary = freeradius_binary()
     if binary is None or shutil.which("radclient") is None or not STOCK_SCHEMA.exists():
         raise SystemExit("needs freeradius, freeradius-postgresql and freeradius-utils")
@@ -404,6 +413,7 @@ def main() -> int:
         daemons = {"ours": Radiusd(binary, ours_raddb), "stock": Radiusd(binary, stock_raddb)}
         for d in daemons.values():
             stack.callback(d.stop)
+        stack.callback(forget_sessions, server)  # even when interrupted: the next run must find the loaded rows
         auth_packets = auth_file(work / "auth.txt", args.requests)
         for name in ("ours", "stock"):  # warm-up, discarded
             radclient(auth_packets, ports[name][0], "auth", args.parallel)
@@ -435,10 +445,6 @@ def main() -> int:
                     raise SystemExit(f"{name}: {got} of {args.sessions} sessions updated:\n{out[-2000:]}")
                 results[name]["interim"].append(args.sessions / elapsed)
                 log(f"round {r + 1} {name:5} interim {args.sessions / elapsed:8.0f} req/s   {spent}")
-        # The sessions this run added go, so the next run finds exactly the loaded rows and reuses them.
-        for db in (OURS_DB, STOCK_DB):
-            with connect(server, db) as conn:
-                conn.execute("delete from radacct where acctsessionid like %s", (f"b{os.getpid()}r%",))
     shutil.rmtree(work, ignore_errors=True)
     med = {name: {k: statistics.median(v) for k, v in phases.items()} for name, phases in results.items()}
     auth_ratio = med["ours"]["auth"] / med["stock"]["auth"]

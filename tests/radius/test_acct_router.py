@@ -66,15 +66,15 @@ def session_rows(owner_conn: Conn, tenant: str, uid: str) -> list[tuple[Any, ...
 
 
 def routed_partitions(owner_conn: Conn) -> set[str]:
-    """Partitions both generated functions reach directly (the accounting function's updates, the probes)."""
+    """Partitions the generated functions all reach directly (the accounting updates, the probes, 0019's interim)."""
     sources = [
         str(r[0])
         for r in owner_conn.execute(
             "select pg_get_functiondef(p.oid) from pg_proc p "
-            "where p.proname in ('ispops_radacct_route', 'ispops_radius_acct')"
+            "where p.proname in ('ispops_radacct_route', 'ispops_radius_acct', 'ispops_radius_interim')"
         ).fetchall()
     ]
-    assert len(sources) == 2
+    assert len(sources) == 3
     parts = owner_conn.execute(
         "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
         "where i.inhparent = 'public.radacct'::regclass"

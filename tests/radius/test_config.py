@@ -87,3 +87,18 @@ def test_the_sql_reply_filter_matches_the_python_one(radius_db: Database) -> Non
                                                    (nas_type,))]
             python_side = [a for a, _ in vendors.for_nas([(a, "1") for a in attributes], nas_type)]
             assert sql_side == python_side, nas_type
+
+
+def test_interim_tries_the_lean_update_then_the_full_call(radius_db: Database, tmp_path: Path) -> None:
+    """rlm_sql runs the next query of a set when one returns no row: the lean update first (0019)."""
+    sql = (render(tmp_path / "raddb", RaddbOptions(conninfo="dbname=x")) / "mods-enabled" / "sql").read_text()
+    section = sql[sql.index("interim-update {") : sql.index("stop {")]
+    queries = [line.strip() for line in section.splitlines() if line.strip().startswith("query = ")]
+    assert queries == [
+        'query = "SELECT 1 WHERE ispops_radius_interim(${....interim_args})"',
+        "query = \"SELECT ispops_radius_acct('interim', ${....acct_args})\"",
+    ]
+    args = sql[sql.index('interim_args = "') + len('interim_args = "') :].split('"\n', 1)[0]
+    with radius_db.owner() as conn:
+        wanted = conn.execute(text("select pronargs from pg_proc where proname = 'ispops_radius_interim'")).scalar_one()
+    assert len(args.split(", ")) == wanted
