@@ -51,6 +51,13 @@ def test_every_resource_has_a_permission_row() -> None:
     assert set(SPECS) == set(MATRIX)
 
 
+def test_the_matrix_grants_no_verb_the_api_lacks() -> None:
+    """A permission for a route that does not exist would mislead whoever reads docs/permissions.md."""
+    missing = [(name, action) for name, spec in SPECS.items() for action in ("create", "update", "delete")
+               if action in MATRIX[name] and action not in spec.verbs]
+    assert missing == []
+
+
 @pytest.mark.usefixtures("secret_store")
 @pytest.mark.parametrize("name", sorted(SPECS))
 def test_other_tenant_gets_404_and_changes_nothing(

@@ -50,7 +50,8 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "radacct": {"read": frozenset({ADMIN, NOC, SUPPORT}), "disconnect": frozenset({ADMIN, NOC, SUPPORT})},
     "radius_coa_attempts": {"read": frozenset({ADMIN, NOC, SUPPORT})},
     "ip_pools": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
-    "ip_allocations": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
+    # no delete: an allocation is released and kept as history (POST .../release), never deleted
+    "ip_allocations": {k: v for k, v in _m(read={NOC, SUPPORT}, write=NETWORK).items() if k != "delete"},
     "devices": _m(write=NETWORK, delete=NETWORK),
     "vpn_tunnels": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     "olts": _m(write=NETWORK, delete=NETWORK),
