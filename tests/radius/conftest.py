@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
+from ispops.config import OWNER_ROLE, RADIUS_ROLE
 from ispops.db import migrate
-from ispops.db.server import Server, drop_database
+from ispops.db.server import Server, drop_database, libpq_dsn
 from ispops.db.session import Database
 from ispops.radius.config import radius_conninfo
 from tests.api.conftest import api_settings, app_client, auth, client  # noqa: F401 (fixtures)
@@ -38,3 +41,19 @@ def radiusd(radius_server: Server, tmp_path_factory: pytest.TempPathFactory) -> 
     radius = FreeRadius(raddb=Path(tmp_path_factory.mktemp("raddb")), conninfo=radius_conninfo(radius_server))
     yield radius
     radius.stop()
+
+
+@pytest.fixture
+def radius(radius_server: Server, tenants: list[str]) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """A connection as FreeRADIUS has one: the RADIUS role, autocommit, one statement per packet (after the
+    module's ``tenants`` fixture made its tenants)."""
+    with psycopg.connect(libpq_dsn(radius_server.url_for(RADIUS_ROLE)), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def owner(radius_server: Server) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """The schema owner's connection (it cannot log in: the superuser sets the role, as migrations do)."""
+    with psycopg.connect(libpq_dsn(radius_server.admin_url), autocommit=True) as conn:
+        conn.execute(f"set role {OWNER_ROLE}")
+        yield conn

@@ -7,14 +7,13 @@ and dropped; and the RADIUS role's new reach into partitions must stay tenant-co
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
-from ispops.config import APP_ROLE, OWNER_ROLE, RADIUS_ROLE
+from ispops.config import APP_ROLE
 from ispops.db.partitions import maintain
 from ispops.db.server import Server, libpq_dsn
 from ispops.db.session import Database
@@ -28,20 +27,6 @@ def tenants(radius_db: Database) -> list[str]:
     for tenant in ("ra", "rb"):
         make_tenant(radius_db, tenant)
     return ["ra", "rb"]
-
-
-@pytest.fixture
-def radius(radius_server: Server, tenants: list[str]) -> Iterator[Conn]:
-    """A connection as FreeRADIUS has one: the RADIUS role, autocommit, one statement per packet."""
-    with psycopg.connect(libpq_dsn(radius_server.url_for(RADIUS_ROLE)), autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
-def owner(radius_server: Server) -> Iterator[Conn]:
-    with psycopg.connect(libpq_dsn(radius_server.admin_url), autocommit=True) as conn:
-        conn.execute(f"set role {OWNER_ROLE}")  # the owner cannot log in: the migrations' way in
-        yield conn
 
 
 def acct(conn: Conn, kind: str, tenant: str, uid: str, event: datetime, session_time: int, octets: int = 0,

@@ -8,15 +8,12 @@ in tests/radius/test_accounting.py, whose interims with and without a Start take
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 
-from ispops.config import OWNER_ROLE, RADIUS_ROLE
-from ispops.db.server import Server, libpq_dsn
 from ispops.db.session import Database
 from tests.factories import make_tenant
 from tests.radius.test_acct_router import acct, session_rows
@@ -29,19 +26,6 @@ def tenants(radius_db: Database) -> list[str]:
     for tenant in ("ia", "ib"):
         make_tenant(radius_db, tenant)
     return ["ia", "ib"]
-
-
-@pytest.fixture
-def radius(radius_server: Server, tenants: list[str]) -> Iterator[Conn]:
-    with psycopg.connect(libpq_dsn(radius_server.url_for(RADIUS_ROLE)), autocommit=True) as conn:
-        yield conn
-
-
-@pytest.fixture
-def owner(radius_server: Server) -> Iterator[Conn]:
-    with psycopg.connect(libpq_dsn(radius_server.admin_url), autocommit=True) as conn:
-        conn.execute(f"set role {OWNER_ROLE}")
-        yield conn
 
 
 def interim(conn: Conn, tenant: str, uid: str, event: datetime, session_time: int, octets: int) -> bool:
