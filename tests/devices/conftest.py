@@ -26,6 +26,7 @@ import pytest
 
 from ispops.secrets.file import FileSecretStore
 from tests.api.conftest import api_settings, app_client, auth, client  # noqa: F401  (the API fixtures)
+from tests.ports import free_tcp_port, free_udp_port
 
 COMMUNITY = "ispops-ro"
 V3_USER, V3_AUTH, V3_PRIV = "noc", "auth-pass-123", "priv-pass-456"
@@ -43,16 +44,8 @@ def need(binary: str) -> str:
     return path
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -18,8 +18,9 @@ from ispops.devices.service import credentials_path
 from ispops.devices.snmp import InterfaceSample, SnmpCredentials, SnmpTarget, classify, poll_device
 from ispops.models import Device, DeviceInterface
 from ispops.secrets.file import FileSecretStore
-from tests.devices.conftest import COMMUNITY, V3_AUTH, V3_PRIV, V3_USER, Agent, free_udp_port
+from tests.devices.conftest import COMMUNITY, V3_AUTH, V3_PRIV, V3_USER, Agent
 from tests.factories import make_tenant
+from tests.ports import free_udp_port
 
 FAST = Settings(snmp_timeout_seconds=0.5, snmp_retries=0, snmp_device_deadline_seconds=10, snmp_concurrency=8)
 

@@ -14,34 +14,20 @@ that logs every request with all its attributes to a detail file and answers:
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.ports import free_udp_port
 from tests.radius.freeradius import start_freeradius, stop_process
 
 SECRET = "coa-listener-secret"
 ADDRESSES = ("127.0.0.1", "127.0.0.2")
 
 
-def free_udp_port() -> int:
-    """A UDP port free on every listener address."""
-    while True:
-        with closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as s:
-            s.bind((ADDRESSES[0], 0))
-            port = int(s.getsockname()[1])
-        try:
-            for address in ADDRESSES[1:]:
-                with closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as s:
-                    s.bind((address, port))
-        except OSError:
-            continue
-        return port
 
 
 def _config(directory: Path, port: int) -> str:
@@ -157,7 +143,7 @@ class Received:
 @dataclass
 class CoaListener:
     directory: Path
-    port: int = field(default_factory=free_udp_port)
+    port: int = field(default_factory=lambda: free_udp_port(*ADDRESSES))
     secret: str = SECRET
     process: subprocess.Popen[bytes] | None = None
     _mark: int = 0

@@ -7,11 +7,10 @@ different client, exactly as it would see routers in the field.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from pyrad.dictionary import Dictionary
 
 from ispops.radius.config import RaddbOptions, freeradius_binary, render
 from ispops.radius.probe import DICTIONARY
+from tests.ports import free_udp_port
 
 
 def require_freeradius() -> str:
@@ -35,10 +35,6 @@ def require_freeradius() -> str:
     return binary
 
 
-def free_udp_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_freeradius(raddb: Path, log: Path, *, timeout: float = 20.0) -> subprocess.Popen[bytes]:

@@ -21,7 +21,8 @@ from ispops.db.session import Database
 from ispops.radius.jobs import drain_coa_queue, follow_coa_queue
 from tests.api.conftest import TokenFor, api_settings, app_client, auth, client, env_for
 from tests.factories import make_tenant
-from tests.radius.coa_listener import CoaListener, coa_listener, free_udp_port, nas_listener
+from tests.ports import free_udp_port
+from tests.radius.coa_listener import ADDRESSES, CoaListener, coa_listener, nas_listener
 
 # Fixtures used below (the API ones live in tests/api/conftest.py, which applies to tests/api only).
 __all__ = ["api_settings", "app_client", "auth", "client", "coa_listener", "nas_listener"]
@@ -331,7 +332,7 @@ def test_disconnect_nak_is_recorded_and_not_retried(
 def test_unanswered_requests_are_retried_a_bounded_number_of_times(
     db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any]
 ) -> None:
-    closed = free_udp_port()  # nothing listens there
+    closed = free_udp_port(*ADDRESSES)  # nothing listens there
     admin.execute("update nas set coa_port = %s where tenant_id = 'isp-a'", (closed,))
     update(db, "isp-a", "update subscribers set status = 'suspended' where tenant_id = :t")
 
@@ -355,7 +356,7 @@ def test_unanswered_requests_are_retried_a_bounded_number_of_times(
 def test_a_retry_overtaken_by_a_later_change_is_dropped(
     db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any], nas_listener: CoaListener
 ) -> None:
-    admin.execute("update nas set coa_port = %s where tenant_id = 'isp-a'", (free_udp_port(),))
+    admin.execute("update nas set coa_port = %s where tenant_id = 'isp-a'", (free_udp_port(*ADDRESSES),))
     update(db, "isp-a", "update subscribers set status = 'suspended' where tenant_id = :t")
     drain_coa_queue(db, "isp-a", timeout=0.2, retransmits=1, retry_delays=(60.0, 60.0))
     assert [q[:3] for q in queue(admin, "isp-a")] == [("disconnect", "suspend", 1)]  # waiting to retry
@@ -373,7 +374,7 @@ def test_a_retry_overtaken_by_a_later_change_is_dropped(
 def test_unanswered_coa_falls_back_to_disconnect_each_round(
     db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any]
 ) -> None:
-    admin.execute("update nas set coa_port = %s where tenant_id = 'isp-a'", (free_udp_port(),))
+    admin.execute("update nas set coa_port = %s where tenant_id = 'isp-a'", (free_udp_port(*ADDRESSES),))
     update(db, "isp-a", "update subscribers set bandwidth_profile_id = :p where tenant_id = :t", p=isp["fast"])
 
     drain_coa_queue(db, "isp-a", timeout=0.2, retransmits=1, retry_delays=(0.0, 0.0), max_attempts=2)
@@ -467,7 +468,7 @@ def test_other_tenant_cannot_disconnect_or_see_attempts(
     db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any], client: TestClient, auth: TokenFor
 ) -> None:
     update(db, "isp-a", "update subscribers set status = 'suspended' where tenant_id = :t")
-    admin.execute("update nas set coa_port = %s where tenant_id = 'isp-a'", (free_udp_port(),))
+    admin.execute("update nas set coa_port = %s where tenant_id = 'isp-a'", (free_udp_port(*ADDRESSES),))
     drain_coa_queue(db, "isp-a", timeout=0.1, retransmits=1, max_attempts=1)
     [attempt_id] = [r[0] for r in admin.execute("select id from radius_coa_attempts")]
     tenant(db, admin, "isp-b")
