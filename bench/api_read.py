@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from proc_cpu import machine_seconds, proc_stat, processes, tree_seconds
 
 from ispops.auth.principal import Principal
 from ispops.auth.tokens import issue_access_token
@@ -215,39 +216,10 @@ def api_server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[s
         proc.wait()
 
 
-def proc_stat(pid: int | str) -> list[str]:
-    """/proc/<pid>/stat after the command name: state, ppid, ...; empty if the process is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return []
-    return raw[raw.rindex(")") + 2 :].split()
-
-
-def processes() -> dict[int, list[str]]:
-    return {int(e.name): f for e in Path("/proc").iterdir() if e.name.isdigit() and (f := proc_stat(e.name))}
-
-
 def cpu_seconds(roots: dict[str, int]) -> dict[str, float]:
-    """CPU seconds of each root's process tree; cutime/cstime keep the share of exited children."""
-    tick = os.sysconf("SC_CLK_TCK")
-    table = processes()
-    children: dict[int, list[int]] = {}
-    for pid, f in table.items():
-        children.setdefault(int(f[1]), []).append(pid)
-    out: dict[str, float] = {}
-    for name, root in roots.items():
-        total, stack = 0.0, [root]
-        while stack:
-            pid = stack.pop()
-            if pid in table:
-                total += sum(int(x) for x in table[pid][11:15]) / tick
-                stack.extend(children.get(pid, []))
-        out[name] = total
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    out["idle"] = (fields[3] + fields[4]) / tick
-    out["all"] = sum(fields[:8]) / tick
-    return out
+    """CPU seconds of each root's process tree (exited children included), and the machine's idle and total."""
+    busy, idle = machine_seconds()
+    return tree_seconds({name: [root] for name, root in roots.items()}) | {"idle": idle, "all": busy + idle}
 
 
 def uvicorn_workers(master: int) -> list[int]:

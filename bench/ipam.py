@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from proc_cpu import machine_seconds, proc_stat, tree_seconds
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -265,34 +266,9 @@ def postmaster_pid(conn: Conn) -> int:
     return int(proc_stat(backend)[1])
 
 
-def proc_stat(pid: int | str) -> list[str]:
-    """/proc/<pid>/stat after the command name: state, ppid, ...; empty if the process is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return []
-    return raw[raw.rindex(")") + 2 :].split()
-
-
 def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
-    """CPU seconds of each group of process trees (utime+stime+children's), and the machine's busy time."""
-    tick = os.sysconf("SC_CLK_TCK")
-    table = {int(e.name): f for e in Path("/proc").iterdir() if e.name.isdigit() and (f := proc_stat(e.name))}
-    children: dict[int, list[int]] = {}
-    for pid, f in table.items():
-        children.setdefault(int(f[1]), []).append(pid)
-    out: dict[str, float] = {}
-    for name, pids in roots.items():
-        total, stack = 0.0, list(pids)
-        while stack:
-            pid = stack.pop()
-            if pid in table:
-                total += sum(int(x) for x in table[pid][11:15]) / tick
-                stack.extend(children.get(pid, []))
-        out[name] = total
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    out["busy"] = (sum(fields[:8]) - fields[3] - fields[4]) / tick
-    return out
+    """CPU seconds of each group of process trees, and the machine's busy time."""
+    return tree_seconds(roots) | {"busy": machine_seconds()[0]}
 
 
 def bands(outcomes: list[Outcome], sizes: dict[uuid.UUID, int]) -> list[tuple[str, int, float, float, float]]:

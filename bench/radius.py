@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from proc_cpu import command_seconds, machine_seconds
 
 from ispops.config import OWNER_ROLE, RADIUS_ROLE, Settings
 from ispops.db import migrate
@@ -292,27 +293,13 @@ class Radiusd:
         self.process.wait(timeout=20)
 
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
 def cpu_snapshot() -> dict[str, float]:
     """CPU seconds so far of FreeRADIUS and PostgreSQL processes, radclient runs (finished children), and
     the whole machine (busy time from /proc/stat)."""
-    seen = {"freeradius": 0.0, "postgres": 0.0}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        comm, rest = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
-        if comm in seen:
-            seen[comm] += (int(rest[11]) + int(rest[12])) / TICK
+    seen = command_seconds({"freeradius", "postgres"})
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     seen["radclient"] = children.ru_utime + children.ru_stime
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    seen["machine"] = (sum(fields[:8]) - fields[3] - fields[4]) / TICK  # all but idle and iowait
+    seen["machine"] = machine_seconds()[0]  # all but idle and iowait
     return seen
 
 

@@ -1,0 +1,66 @@
+"""CPU accounting for the benchmarks, from /proc (Linux): per process tree, per command, the whole machine.
+
+Imported by the scripts next to it (``python bench/<script>.py`` puts this folder first on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_stat(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, ppid, ...; empty if the process is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def processes() -> dict[int, list[str]]:
+    """Every live process's stat fields (after the command name), by pid."""
+    return {int(e.name): f for e in Path("/proc").iterdir() if e.name.isdigit() and (f := proc_stat(e.name))}
+
+
+def tree_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds of each group of process trees: utime + stime + the exited children's (cutime, cstime)."""
+    table = processes()
+    children: dict[int, list[int]] = {}
+    for pid, fields in table.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    out: dict[str, float] = {}
+    for name, pids in roots.items():
+        total, stack = 0.0, list(pids)
+        while stack:
+            pid = stack.pop()
+            if pid in table:
+                total += sum(int(x) for x in table[pid][11:15]) / TICK
+                stack.extend(children.get(pid, []))
+        out[name] = total
+    return out
+
+
+def command_seconds(commands: set[str]) -> dict[str, float]:
+    """CPU seconds (utime + stime) of the live processes with each command name (``comm``), summed."""
+    seen = dict.fromkeys(commands, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm, rest = raw[raw.index("(") + 1 : raw.rindex(")")], raw[raw.rindex(")") + 2 :].split()
+        if comm in seen:
+            seen[comm] += (int(rest[11]) + int(rest[12])) / TICK
+    return seen
+
+
+def machine_seconds() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine so far: idle counts iowait too."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / TICK, idle / TICK
