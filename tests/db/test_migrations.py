@@ -16,7 +16,7 @@ from ispops.db.server import Server, libpq_dsn
 from ispops.errors import ConfigurationError
 
 # Seed phases 0001-0007, identity 0008, then one revision per capability (issues 4 and 5).
-PHASES = [f"{n:04d}" for n in range(1, 20)]
+PHASES = [f"{n:04d}" for n in range(1, 21)]
 
 
 def public_objects(server: Server) -> tuple[set[str], set[str]]:
@@ -167,3 +167,42 @@ def test_0018_keeps_the_pool_values_and_rules_both_ways(empty_server: Server) ->
         assert tenant_key == ("FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE RESTRICT",)
         assert conn.execute(allocate, (pool,)).fetchone() == ("10.0.0.4",)
         assert conn.execute(pool_state).fetchone() == (4, 2, "66.67", True, "ALWAYS,ALWAYS,ALWAYS")
+
+
+def test_0020_moves_the_allocation_checks_into_the_guard_and_back(empty_server: Server) -> None:
+    """Migration 0020 (leaner allocator) on a database with allocations: rows kept, rules held both ways."""
+    checks = "select count(*) from pg_constraint where conrelid = 'ip_allocations'::regclass and contype = 'c'"
+    allocate = "select host(ip_address) from ipam_allocate('t', %s, NULL, NULL, %s, NULL, NULL, now())"
+    bad_mac = "update ip_allocations set mac_address = 'zz'"
+    migrate.upgrade(empty_server, "0019")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        conn.execute("insert into tenants (id, name, slug) values ('t', 't', 't')")
+        row = conn.execute(
+            "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips) "
+            "values ('t', 'p', '10.0.0.0/29', '10.0.0.1', '10.0.0.6', 6) returning id"
+        ).fetchone()
+        assert row is not None
+        pool = row[0]
+        assert conn.execute(allocate, (pool, "allocated")).fetchone() == ("10.0.0.1",)
+        assert conn.execute(checks).fetchone() == (4,)
+
+    migrate.upgrade(empty_server, "0020")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        assert conn.execute(checks).fetchone() == (0,)
+        assert conn.execute(allocate, (pool, "allocated")).fetchone() == ("10.0.0.2",)
+        with pytest.raises(psycopg.errors.CheckViolation) as err:
+            conn.execute(bad_mac)
+        assert err.value.diag.constraint_name == "ck_ip_allocations__mac_address"
+        with pytest.raises(psycopg.errors.CheckViolation) as err:
+            conn.execute(allocate, (pool, "released"))
+        assert err.value.diag.constraint_name == "ck_ip_allocations__released_at"
+        assert conn.execute("select allocated_ips from ip_pools").fetchone() == (2,)
+
+    migrate.downgrade(empty_server, "0019")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        assert conn.execute(checks).fetchone() == (4,)
+        with pytest.raises(psycopg.errors.CheckViolation) as err:
+            conn.execute(bad_mac)
+        assert err.value.diag.constraint_name == "ck_ip_allocations__mac_address"
+        assert conn.execute(allocate, (pool, "allocated")).fetchone() == ("10.0.0.3",)
+        assert conn.execute("select count(*), max(allocated_ips) from ip_allocations, ip_pools").fetchone() == (3, 3)
