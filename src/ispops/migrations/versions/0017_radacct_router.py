@@ -3,7 +3,7 @@
 Issue 4's Interim-Update target (ours on partitioned radacct at least as fast as FreeRADIUS's stock query
 on an unpartitioned one) was missed by the 0014 ``ispops_radius_acct``: every call planned its UPDATE
 against the partitioned parent (pruning 18+ partitions at plan time, ``force_custom_plan``), which cost
-more server time than the stock UPDATE's whole execution (docs/benchmarks.md).
+more server time than the stock UPDATE's whole execution (docs/benchmarks-radius.md).
 
 ``ispops_radius_acct`` and ``ispops_radacct_route`` are generated from the monthly partitions: one branch
 per partition whose month contains the whole window, each a static statement on that partition, so

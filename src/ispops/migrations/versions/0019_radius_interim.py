@@ -1,7 +1,7 @@
 """A lean Interim-Update: FreeRADIUS sends an open session's new counters only, the full call as fallback.
 
 Issue 4's Interim-Update target (ours on partitioned radacct at least as fast as FreeRADIUS's stock query
-on an unpartitioned one) was at parity after 0017, not reliably ahead (docs/benchmarks.md). What was left
+on an unpartitioned one) was at parity after 0017, not reliably ahead (docs/benchmarks-radius.md). What was left
 per packet: FreeRADIUS expanded all 27 arguments of ``ispops_radius_acct`` for every Interim-Update (the
 stock interim UPDATE expands about a dozen attributes), and PostgreSQL parsed them.
 
