@@ -4,6 +4,7 @@ the per-test truncation of the shared database would pull the NAS list from unde
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from ispops.radius.config import radius_conninfo
 from tests.api.conftest import api_settings, app_client, auth, client  # noqa: F401 (fixtures)
 from tests.conftest import new_database
 from tests.radius.freeradius import FreeRadius
+
+Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +60,25 @@ def owner(radius_server: Server) -> Iterator[psycopg.Connection[tuple[Any, ...]]
     with psycopg.connect(libpq_dsn(radius_server.admin_url), autocommit=True) as conn:
         conn.execute(f"set role {OWNER_ROLE}")
         yield conn
+
+
+# Accounting as FreeRADIUS sends it, and the rows it leaves (test_acct_router, test_interim).
+def acct(conn: Conn, kind: str, tenant: str, uid: str, event: datetime, session_time: int, octets: int = 0,
+         cause: str = "") -> int:
+    row = conn.execute(
+        "select ispops_radius_acct(%s, %s, %s, %s, 'bob', '', '127.0.0.2', '1', 'Virtual', %s, %s, %s, 0, %s, 1, "
+        "'RADIUS', '', '', '', %s, 'Framed-User', 'PPP', '100.64.1.9', '', '', '', '', '')",
+        (kind, tenant, uid, f"sid-{uid}", int(event.timestamp()), session_time, octets, octets, cause),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def session_rows(owner_conn: Conn, tenant: str, uid: str) -> list[tuple[Any, ...]]:
+    owner_conn.execute("select set_config('app.current_tenant_id', %s, false)", (tenant,))
+    return owner_conn.execute(
+        "select tableoid::regclass::text, acctstarttime, acctupdatetime, acctstoptime, acctsessiontime, "
+        "acctinputoctets, acctoutputoctets, acctterminatecause, host(framedipaddress) "
+        "from radacct where acctuniqueid = %s order by radacctid",
+        (uid,),
+    ).fetchall()

@@ -8,7 +8,6 @@ and dropped; and the RADIUS role's new reach into partitions must stay tenant-co
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 import pytest
@@ -18,8 +17,7 @@ from ispops.db.partitions import maintain
 from ispops.db.server import Server, libpq_dsn
 from ispops.db.session import Database
 from tests.factories import make_tenant
-
-Conn = psycopg.Connection[tuple[Any, ...]]
+from tests.radius.conftest import Conn, acct, session_rows
 
 
 @pytest.fixture(scope="module")
@@ -27,27 +25,6 @@ def tenants(radius_db: Database) -> list[str]:
     for tenant in ("ra", "rb"):
         make_tenant(radius_db, tenant)
     return ["ra", "rb"]
-
-
-def acct(conn: Conn, kind: str, tenant: str, uid: str, event: datetime, session_time: int, octets: int = 0,
-         cause: str = "") -> int:
-    row = conn.execute(
-        "select ispops_radius_acct(%s, %s, %s, %s, 'bob', '', '127.0.0.2', '1', 'Virtual', %s, %s, %s, 0, %s, 1, "
-        "'RADIUS', '', '', '', %s, 'Framed-User', 'PPP', '100.64.1.9', '', '', '', '', '')",
-        (kind, tenant, uid, f"sid-{uid}", int(event.timestamp()), session_time, octets, octets, cause),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def session_rows(owner_conn: Conn, tenant: str, uid: str) -> list[tuple[Any, ...]]:
-    owner_conn.execute("select set_config('app.current_tenant_id', %s, false)", (tenant,))
-    return owner_conn.execute(
-        "select tableoid::regclass::text, acctstarttime, acctupdatetime, acctstoptime, acctsessiontime, "
-        "acctinputoctets, acctoutputoctets, acctterminatecause, host(framedipaddress) "
-        "from radacct where acctuniqueid = %s order by radacctid",
-        (uid,),
-    ).fetchall()
 
 
 def routed_partitions(owner_conn: Conn) -> set[str]:

@@ -16,7 +16,7 @@ import pytest
 
 from ispops.db.session import Database
 from tests.factories import make_tenant
-from tests.radius.test_acct_router import acct, session_rows
+from tests.radius.conftest import acct, session_rows
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
