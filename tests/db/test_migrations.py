@@ -125,6 +125,22 @@ def test_servers_older_than_15_are_refused_with_a_clear_message() -> None:
         require_server_version(140011)
 
 
+# The allocator called as the owner, for tenant 't': (pool id, status).
+IPAM_ALLOCATE = "select host(ip_address) from ipam_allocate('t', %s, NULL, NULL, %s, NULL, NULL, now())"
+
+
+def tenant_with_pool(conn: psycopg.Connection[tuple[object, ...]], warning_threshold_percent: int = 90) -> object:
+    """Tenant 't' and its pool 'p' of 10.0.0.1 - 10.0.0.6, written as the owner; the pool's id."""
+    conn.execute("insert into tenants (id, name, slug) values ('t', 't', 't')")
+    row = conn.execute(
+        "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips, warning_threshold_percent) "
+        "values ('t', 'p', '10.0.0.0/29', '10.0.0.1', '10.0.0.6', 6, %s) returning id",
+        (warning_threshold_percent,),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
 def test_0018_keeps_the_pool_values_and_rules_both_ways(empty_server: Server) -> None:
     """Migration 0018 (IPAM hot path) on a database with data: values kept, the rules hold, and back."""
     pool_state = (
@@ -133,24 +149,18 @@ def test_0018_keeps_the_pool_values_and_rules_both_ways(empty_server: Server) ->
         " where table_name = 'ip_pools' and column_name in ('available_ips', 'utilisation_percent', 'warning')) "
         "from ip_pools"
     )
-    allocate = "select host(ip_address) from ipam_allocate('t', %s, NULL, NULL, 'allocated', NULL, NULL, now())"
+    allocate = IPAM_ALLOCATE
     migrate.upgrade(empty_server, "0017")
     with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
-        conn.execute("insert into tenants (id, name, slug) values ('t', 't', 't')")
-        row = conn.execute(
-            "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips, "
-            "warning_threshold_percent) values ('t', 'p', '10.0.0.0/29', '10.0.0.1', '10.0.0.6', 6, 50) returning id"
-        ).fetchone()
-        assert row is not None
-        pool = row[0]
-        conn.execute(allocate, (pool,))
-        conn.execute(allocate, (pool,))
+        pool = tenant_with_pool(conn, warning_threshold_percent=50)
+        conn.execute(allocate, (pool, "allocated"))
+        conn.execute(allocate, (pool, "allocated"))
         assert conn.execute(pool_state).fetchone() == (2, 4, "33.33", False, "ALWAYS,ALWAYS,ALWAYS")
 
     migrate.upgrade(empty_server, "0018")
     with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
         assert conn.execute(pool_state).fetchone() == (2, 4, "33.33", False, "NEVER,NEVER,NEVER")
-        assert conn.execute(allocate, (pool,)).fetchone() == ("10.0.0.3",)
+        assert conn.execute(allocate, (pool, "allocated")).fetchone() == ("10.0.0.3",)
         assert conn.execute(pool_state).fetchone() == (3, 3, "50.00", True, "NEVER,NEVER,NEVER")
         with pytest.raises(psycopg.errors.CheckViolation, match="vlan_id"):
             conn.execute("update ip_pools set vlan_id = 0")
@@ -165,24 +175,18 @@ def test_0018_keeps_the_pool_values_and_rules_both_ways(empty_server: Server) ->
             "select pg_get_constraintdef(oid) from pg_constraint where conname = 'ip_allocations_tenant_id_fkey'"
         ).fetchone()
         assert tenant_key == ("FOREIGN KEY (tenant_id) REFERENCES tenants(id) ON DELETE RESTRICT",)
-        assert conn.execute(allocate, (pool,)).fetchone() == ("10.0.0.4",)
+        assert conn.execute(allocate, (pool, "allocated")).fetchone() == ("10.0.0.4",)
         assert conn.execute(pool_state).fetchone() == (4, 2, "66.67", True, "ALWAYS,ALWAYS,ALWAYS")
 
 
 def test_0020_moves_the_allocation_checks_into_the_guard_and_back(empty_server: Server) -> None:
     """Migration 0020 (leaner allocator) on a database with allocations: rows kept, rules held both ways."""
     checks = "select count(*) from pg_constraint where conrelid = 'ip_allocations'::regclass and contype = 'c'"
-    allocate = "select host(ip_address) from ipam_allocate('t', %s, NULL, NULL, %s, NULL, NULL, now())"
+    allocate = IPAM_ALLOCATE
     bad_mac = "update ip_allocations set mac_address = 'zz'"
     migrate.upgrade(empty_server, "0019")
     with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
-        conn.execute("insert into tenants (id, name, slug) values ('t', 't', 't')")
-        row = conn.execute(
-            "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips) "
-            "values ('t', 'p', '10.0.0.0/29', '10.0.0.1', '10.0.0.6', 6) returning id"
-        ).fetchone()
-        assert row is not None
-        pool = row[0]
+        pool = tenant_with_pool(conn)
         assert conn.execute(allocate, (pool, "allocated")).fetchone() == ("10.0.0.1",)
         assert conn.execute(checks).fetchone() == (4,)
 

@@ -6,6 +6,7 @@ change. Add a new helper (or a parameter with the old default) rather than editi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from alembic import op
@@ -44,6 +45,23 @@ def one_of(table: str, column: str, values: Iterable[str]) -> str:
 
 def check(table: str, column: str, expr: str) -> str:
     return f"CONSTRAINT ck_{table}__{column} CHECK ({expr})"
+
+
+def named_checks(create_sql: str, table: str) -> dict[str, str]:
+    """The named CHECKs of a ``create_table`` statement: ``{"ck_<table>__<column>": expression}``."""
+    return dict(re.findall(rf"^\s*CONSTRAINT (ck_{table}__\w+) CHECK \((.*)\),?$", create_sql, re.MULTILINE))
+
+
+def check_rule(table: str, column: str, condition: str, message: str) -> str:
+    """A CHECK as a PL/pgSQL rule (for a trigger): raises what the CHECK would (SQLSTATE, table, column and
+    ``ck_<table>__<column>``), so errors still name the field. ``message`` is the RAISE arguments. Like a
+    CHECK it passes when ``condition`` is true or NULL (``IF NOT (NULL)`` does not raise)."""
+    return f"""        IF NOT ({condition}) THEN
+            RAISE EXCEPTION {message}
+                USING ERRCODE = 'check_violation', TABLE = '{table}', COLUMN = '{column}',
+                      CONSTRAINT = 'ck_{table}__{column}';
+        END IF;
+"""
 
 
 def lat_lng_checks(table: str, lat: str, lng: str) -> list[str]:

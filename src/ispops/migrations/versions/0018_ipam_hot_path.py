@@ -48,7 +48,7 @@ from __future__ import annotations
 import importlib
 import re
 
-from ispops.db.ddl import run
+from ispops.db.ddl import check_rule, named_checks, run
 
 revision = "0018"
 down_revision = "0017"
@@ -83,7 +83,7 @@ ALLOCATIONS_DOWN = [
 
 _POOLS_0004: str = _v0004.IP_POOLS[0]
 # 0004's CHECKs on ip_pools by name: "ck_ip_pools__vlan_id" -> "vlan_id BETWEEN 1 AND 4094".
-_CHECKS_0004 = dict(re.findall(r"^\s*CONSTRAINT (ck_ip_pools__\w+) CHECK \((.*)\),?$", _POOLS_0004, re.MULTILINE))
+_CHECKS_0004 = named_checks(_POOLS_0004, "ip_pools")
 KEPT_CHECK = "ck_ip_pools__allocated_ips"
 # Each moved rule's message (RAISE arguments). In constraint-name order: the order PostgreSQL checks CHECKs in.
 MESSAGES = {
@@ -106,14 +106,8 @@ def _of_new(expr: str, columns: re.Pattern[str]) -> str:
     return columns.sub(r"NEW.\1", expr)
 
 
-# A CHECK passes when its expression is true or NULL; IF NOT (NULL) does not raise either.
 MOVED_RULES = "".join(
-    f"""        IF NOT ({_of_new(MOVED_CHECKS[f"ck_ip_pools__{column}"], _POOL_COLUMN)}) THEN
-            RAISE EXCEPTION {message}
-                USING ERRCODE = 'check_violation', TABLE = 'ip_pools', COLUMN = '{column}',
-                      CONSTRAINT = 'ck_ip_pools__{column}';
-        END IF;
-"""
+    check_rule("ip_pools", column, _of_new(MOVED_CHECKS[f"ck_ip_pools__{column}"], _POOL_COLUMN), message)
     for column, message in MESSAGES.items()
 )
 # The columns the moved rules read, which the trigger must watch.

@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib
 import re
 
-from ispops.db.ddl import run
+from ispops.db.ddl import check_rule, named_checks, run
 
 revision = "0020"
 down_revision = "0019"
@@ -47,9 +47,7 @@ _v0018 = importlib.import_module("ispops.migrations.versions.0018_ipam_hot_path"
 
 _ALLOCATIONS_0004: str = _v0004.IP_ALLOCATIONS[0]
 # "ck_ip_allocations__status" -> "status IN ('allocated', ...)", as 0004 wrote them.
-_CHECKS_0004 = dict(
-    re.findall(r"^\s*CONSTRAINT (ck_ip_allocations__\w+) CHECK \((.*)\),?$", _ALLOCATIONS_0004, re.MULTILINE)
-)
+_CHECKS_0004 = named_checks(_ALLOCATIONS_0004, "ip_allocations")
 # Each rule's message (RAISE arguments), in constraint-name order: the order PostgreSQL checks CHECKs in.
 MESSAGES = {
     "lease_end": "'lease_end % must be after lease_start %', NEW.lease_end, NEW.lease_start",
@@ -66,22 +64,14 @@ assert all(not _COLUMN.search(lit) for expr in MOVED_CHECKS.values() for lit in 
 
 
 def rules(values: dict[str, str]) -> str:
-    """The moved CHECKs as PL/pgSQL on the given column values (``NEW.status``, or what the allocator writes).
-
-    A CHECK passes when its expression is true or NULL; ``IF NOT (NULL)`` does not raise either.
-    """
+    """The moved CHECKs as PL/pgSQL on the given column values (``NEW.status``, or what the allocator writes)."""
 
     def of(text: str) -> str:  # columns outside quoted literals become values
         parts = re.split(r"('[^']*')", text.replace("NEW.", ""))
         return "".join(p if p.startswith("'") else _COLUMN.sub(lambda m: values[m.group(1)], p) for p in parts)
 
     return "".join(
-        f"""        IF NOT ({of(MOVED_CHECKS[f"ck_ip_allocations__{column}"])}) THEN
-            RAISE EXCEPTION {of(message)}
-                USING ERRCODE = 'check_violation', TABLE = 'ip_allocations', COLUMN = '{column}',
-                      CONSTRAINT = 'ck_ip_allocations__{column}';
-        END IF;
-"""
+        check_rule("ip_allocations", column, of(MOVED_CHECKS[f"ck_ip_allocations__{column}"]), of(message))
         for column, message in MESSAGES.items()
     )
 
