@@ -25,6 +25,15 @@ when each allocation started and ended. Three kinds of client (``--client``):
 
 The HTTP layer is not measured.
 
+The machine's floor (``--floor-seconds``, default 10; 0 skips it): before and after the allocations, the same
+clients run two trivial units of work for that long on scratch tables of the bench database, one statement
+each, prepared, autocommit, as the same role: ``insert``, one row into a table with only a primary key;
+``counter``, the same insert plus ``UPDATE`` of one counter row per pool (client i's pool as above), i.e. the
+shape every allocation has (a per-pool row updated and held until the commit's WAL flush). No allocator
+that keeps an exact per-pool counter row can beat ``counter``, so ``allocations/s / counter`` compares runs
+on hosts of different speed, and ``counter`` below 5,000/s says the host cannot meet the target at all
+with that design. The before/after pair shows whether the host's speed drifted during the run.
+
 Printed: allocations/s overall; duplicates found by SQL over all allocation rows (must be 0); the pool
 counters against a recount; the rate and the per-allocation latency in each 10 % band of pool fill, and
 the last 1 % on its own. A measurement: exit 0 whether or not the target is met; non-zero when a check
@@ -260,6 +269,50 @@ def setup(conn: Conn, args: argparse.Namespace, url: str) -> list[Job]:
     return jobs
 
 
+FLOOR_SETUP = """
+DROP TABLE IF EXISTS bench_floor_rows, bench_floor_pools;
+CREATE TABLE bench_floor_pools (id int PRIMARY KEY, n bigint NOT NULL);
+CREATE TABLE bench_floor_rows (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), pool int NOT NULL, n bigint NOT NULL);
+GRANT SELECT, INSERT, UPDATE ON bench_floor_pools, bench_floor_rows TO ispops_app;
+"""
+FLOOR_SQL = {
+    "insert": b"INSERT INTO bench_floor_rows (pool, n) VALUES ($1::int, 0)",
+    "counter": b"WITH c AS (UPDATE bench_floor_pools SET n = n + 1 WHERE id = $1::int RETURNING n) "
+               b"INSERT INTO bench_floor_rows (pool, n) SELECT $1::int, n FROM c",
+}
+
+
+def floor_client(url: str, kind: str, pool: int, seconds: float, start: Any) -> int:
+    """One client of a floor: the trivial unit of work ``kind`` in a loop for ``seconds``; how many it did."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        pg, ok = conn.pgconn, psycopg.pq.ExecStatus
+        if pg.prepare(b"floor", FLOOR_SQL[kind]).status != ok.COMMAND_OK:
+            raise RuntimeError((pg.error_message or b"").decode())
+        arg, done = [str(pool).encode()], 0
+        start.wait()
+        stop = time.perf_counter() + seconds
+        while time.perf_counter() < stop:
+            if pg.exec_prepared(b"floor", arg).status != ok.COMMAND_OK:
+                raise RuntimeError((pg.error_message or b"").decode())
+            done += 1
+    return done
+
+
+def machine_floor(conn: Conn, url: str, args: argparse.Namespace, ctx: Any) -> dict[str, float]:
+    """Units of work per second of each floor, run by ``args.clients`` clients for ``args.floor_seconds``."""
+    conn.execute(FLOOR_SETUP)
+    conn.execute("INSERT INTO bench_floor_pools SELECT g, 0 FROM generate_series(0, %s - 1) AS g", (args.pools,))
+    rates = {}
+    with ctx.Manager() as manager, ctx.Pool(args.clients) as workers:
+        for kind in FLOOR_SQL:
+            barrier = manager.Barrier(args.clients)
+            pending = [workers.apply_async(floor_client, (url, kind, i % args.pools, args.floor_seconds, barrier))
+                       for i in range(args.clients)]
+            rates[kind] = sum(r.get() for r in pending) / args.floor_seconds
+    conn.execute("TRUNCATE bench_floor_rows")
+    return rates
+
+
 def postmaster_pid(conn: Conn) -> int:
     """The server's postmaster (the parent of our backend): its process tree is the database's CPU."""
     backend = int((conn.execute("SELECT pg_backend_pid()").fetchone() or (0,))[0])
@@ -314,6 +367,8 @@ def main() -> int:
                    help="sql: the unit of work as one prepared statement, one libpq round trip; script: BEGIN, "
                    "tenant setting, allocation, COMMIT as one query string; service: Database.tenant + "
                    "ispops.ipam.service.allocate (SQLAlchemy)")
+    p.add_argument("--floor-seconds", type=float, default=10.0,
+                   help="run the machine's floor for this long before and after the allocations (0: skip)")
     p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (workers, server)
@@ -334,6 +389,9 @@ def main() -> int:
             for pool_id, total in conn.execute("SELECT id, total_ips FROM ip_pools"):
                 sizes[pool_id] = int(total)
             ctx = mp.get_context("spawn")
+            floors: list[dict[str, float]] = []
+            if args.floor_seconds > 0:
+                floors.append(machine_floor(conn, libpq_dsn(make_url(app_url)), args, ctx))
             with ctx.Manager() as manager:
                 barrier = manager.Barrier(len(jobs) + 1)
                 with ctx.Pool(len(jobs)) as workers:
@@ -344,6 +402,8 @@ def main() -> int:
                     cpu0, t0 = cpu_seconds(roots), time.perf_counter()
                     outcomes = [r.get() for r in pending]
                     cpu1, wall = cpu_seconds(roots), time.perf_counter() - t0
+            if args.floor_seconds > 0:
+                floors.append(machine_floor(conn, libpq_dsn(make_url(app_url)), args, ctx))
             total = sum(len(o.addresses) for o in outcomes)
             duplicates = int((conn.execute(DUPLICATES_SQL).fetchone() or (0,))[0])
             drift = conn.execute(DRIFT_SQL).fetchall()
@@ -376,6 +436,13 @@ def main() -> int:
           f"{cores} cores at that cost allow at most {cores * total / mine:,.0f}/s")
     if other / wall > 0.15:
         print(f"WARNING: other processes used {other / wall:.2f} cores during the run: the rate is pessimistic")
+    if floors:
+        print(f"\nmachine floor, {args.clients} clients, {args.floor_seconds:g} s each (before / after the run), "
+              "units of work/s:")
+        for kind in FLOOR_SQL:
+            print(f"  {kind:<8} {floors[0][kind]:>8,.0f} / {floors[1][kind]:>8,.0f}")
+        counter = statistics.mean(f["counter"] for f in floors)
+        print(f"allocations/s as a share of the counter floor (mean of both): {rate / counter:.2f}")
     per_client = [len(o.addresses) for o in outcomes]
     print(f"\nper client: {min(per_client):,} - {max(per_client):,} allocations; "
           f"every client ended on 409 exhausted: {all(o.exhausted for o in outcomes)}")

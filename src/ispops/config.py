@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     snmp_concurrency: int = Field(default=32, ge=1, le=1024, description="Devices polled at once per tenant poll.")
     backup_concurrency: int = Field(default=4, ge=1, le=64, description="Devices backed up at once (SSH).")
     backup_timeout_seconds: float = Field(default=60.0, gt=0, le=3600, description="Per device backup (SSH).")
+    backup_accept_new_host_keys: bool = Field(
+        default=True,
+        description="Back up a device whose credentials pin no SSH host key, and pin the key it presents "
+        "(trust on first use). Off: such a device fails until ssh_host_key is set.",
+    )
     secret_backend: Literal["file", "vault"] = Field(
         default="file", description="Secret store: encrypted files in the data directory, or Vault KV v2."
     )

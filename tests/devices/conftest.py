@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from ispops.config import Settings
 from ispops.secrets.file import FileSecretStore
 from tests.api.conftest import api_settings, app_client, auth, client  # noqa: F401  (the API fixtures)
 from tests.ports import free_tcp_port, free_udp_port
@@ -151,6 +153,7 @@ class SshRouter:
     username: str
     private_key: str
     config: Path  # what "show running-config" prints; tests rewrite it
+    host_key_file: Path  # sshd's public host key (ssh-keygen's .pub: "ssh-ed25519 AAAA... comment")
 
 
 @pytest.fixture(scope="session")
@@ -199,7 +202,7 @@ def ssh_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshRouter]:
             proc.wait()
             continue
         try:
-            yield SshRouter(port, user, (folder / "client_key").read_text(), config)
+            yield SshRouter(port, user, (folder / "client_key").read_text(), config, folder / "host_key.pub")
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -210,3 +213,23 @@ def ssh_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshRouter]:
 @pytest.fixture
 def store(tmp_path: Path) -> FileSecretStore:
     return FileSecretStore(tmp_path / "secrets", os.urandom(32))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Backups under the test's own folder, with a short SSH timeout."""
+    return Settings(device_backup_dir=tmp_path / "backups", backup_timeout_seconds=20)
+
+
+@pytest.fixture
+def app_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    """``settings`` as the app's for one test. (Not ``monkeypatch.setattr``: its undo deletes an attribute
+    of Starlette's ``State`` instead of restoring it, which left the session's app without settings.)"""
+    app_test_client: TestClient = request.getfixturevalue("client")
+    state = app_test_client.app.state  # type: ignore[attr-defined]
+    before = state.settings
+    state.settings = settings
+    try:
+        yield settings
+    finally:
+        state.settings = before

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from ispops.config import Settings
@@ -26,11 +25,6 @@ from tests.factories import make_tenant
 
 CONFIG_1 = "hostname edge-1\ninterface ge-0/0/1\n description uplink\n"
 CONFIG_2 = "hostname edge-1\ninterface ge-0/0/1\n description uplink to core\n"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(device_backup_dir=tmp_path / "backups", backup_timeout_seconds=20)
 
 
 def router_device(
@@ -108,11 +102,10 @@ def test_failed_backup_is_recorded_and_keeps_the_last_good_one(
 
 def test_backup_api(
     client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, ssh_router: SshRouter,
-    settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    app_settings: Settings,
 ) -> None:
     make_tenant(db, "tenant-a")
     make_tenant(db, "tenant-b")
-    monkeypatch.setattr(client.app.state, "settings", settings)  # type: ignore[attr-defined]
     noc, support = auth("tenant-a", "noc_engineer"), auth("tenant-a", "support_agent")
     intruder = auth("tenant-b", "tenant_admin")
     did = add_device(db, "tenant-a", "edge-api", vendor="Cisco Systems")

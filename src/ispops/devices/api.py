@@ -24,7 +24,7 @@ from ispops.auth.principal import Principal, RequestMeta
 from ispops.config import Settings
 from ispops.db.async_session import AsyncDatabase
 from ispops.devices import geo, service
-from ispops.devices.backup import BackupStorage
+from ispops.devices.backup import BackupStorage, fingerprint
 from ispops.devices.jobs import backup_one
 from ispops.devices.service import DeviceCredentials, DeviceRef
 from ispops.devices.snmp import poll_device
@@ -110,6 +110,15 @@ class BackupResult(BaseModel):
     name: str | None
     last_config_backup: dt.datetime | None
     error: str | None
+    ssh_host_key_pinned: str | None = Field(
+        None, description="this backup pinned the SSH host key the device presented (its SHA256 fingerprint)"
+    )
+
+
+class HostKeyRead(BaseModel):
+    key_type: str
+    fingerprint: str = Field(description="SHA256 fingerprint, as `ssh-keygen -l` prints it")
+    public_key: str = Field(description="as pinned: `<type> <base64>` (a known_hosts entry without the host)")
 
 
 def _settings(request: Request) -> Settings:
@@ -295,7 +304,7 @@ async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Requ
         )
     outcome = await run_in_threadpool(
         backup_one, device, tenant, store=_store(request), storage=BackupStorage(settings.backup_dir),
-        timeout=settings.backup_timeout_seconds,
+        timeout=settings.backup_timeout_seconds, accept_new_host_key=settings.backup_accept_new_host_keys,
     )
     async with db.tenant(tenant, user_id=principal.id) as s:
         await s.execute(
@@ -303,13 +312,36 @@ async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Requ
         )
         await record(
             s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="action",
-            changes={"action": "backup", "changed": outcome.changed, "error": outcome.error},
+            changes={"action": "backup", "changed": outcome.changed, "error": outcome.error}
+            | ({"ssh_host_key_pinned": outcome.pinned} if outcome.pinned else {}),
         )
     name = outcome.path.rsplit("/", 1)[-1].removesuffix(".cfg") if outcome.path else None
     return BackupResult(
         ok=outcome.error is None, changed=outcome.changed, name=name,
         last_config_backup=outcome.at if outcome.error is None else None, error=outcome.error,
+        ssh_host_key_pinned=outcome.pinned,
     )
+
+
+@router.get(
+    "/api/v1/devices/{key}/ssh-host-key", response_model=HostKeyRead, responses=NOT_FOUND,
+    operation_id="get_device_ssh_host_key",
+    summary="The SSH host key pinned in the device's credentials (public: compare it out of band)",
+)
+async def get_ssh_host_key(key: Key, principal: Who, db: Db, request: Request) -> HostKeyRead:
+    permissions.require(principal, "devices", "read")
+    tenant = str(principal.tenant_id)
+    async with db.tenant(tenant, user_id=principal.id) as s:
+        device = await _ref(s, tenant, key)
+    pinned = None
+    if device.credentials_vault_path:
+        creds = await run_in_threadpool(
+            service.read_credentials, _store(request), tenant, device.credentials_vault_path
+        )
+        pinned = creds.ssh_host_key
+    if pinned is None:
+        raise NotFound("devices: no SSH host key is pinned for this device yet", table="devices")
+    return HostKeyRead(key_type=pinned.split()[0], fingerprint=fingerprint(pinned), public_key=pinned)
 
 
 async def _check_device(db: AsyncDatabase, principal: Principal, key: uuid.UUID) -> str:

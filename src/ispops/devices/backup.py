@@ -9,6 +9,11 @@ Storage layout, under ``Settings.backup_dir``::
 A configuration identical to the latest stored one is not written again (the device's
 ``last_config_backup`` still moves: it is the time of the last successful check). Files are written to a
 temporary name and renamed (atomic), mode 0600 in 0700 directories: configurations hold secrets.
+
+SSH host keys: with ``ssh_host_key`` in the credentials, the device must present exactly that key (paramiko
+rejects any other before a password or key is sent). Without one, the key the device presents is accepted
+and returned, and the job pins it in the credentials (trust on first use, OpenSSH's
+``StrictHostKeyChecking accept-new``), unless ``Settings.backup_accept_new_host_keys`` is off.
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ import os
 import re
 import tempfile
 import uuid
+from base64 import b64encode
 from dataclasses import dataclass
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 import paramiko
 from netmiko import ConnectHandler
 
-from ispops.devices.service import DeviceCredentials
+from ispops.devices.service import DeviceCredentials, host_key_parts
 from ispops.errors import NotFound
 
 STAMP = "%Y%m%dT%H%M%S.%fZ"
@@ -71,6 +78,12 @@ class BackupEntry:
 
 
 @dataclass(frozen=True)
+class Fetched:
+    config: str
+    host_key: str  # what the device presented: "<type> <base64>", as in ssh_host_key
+
+
+@dataclass(frozen=True)
 class SavedBackup:
     path: Path
     changed: bool
@@ -100,10 +113,30 @@ def _private_key(text: str) -> paramiko.PKey:
     raise BackupFailed("private_key: not an unencrypted Ed25519, ECDSA or RSA key")
 
 
-def fetch_config(host: str, vendor: str | None, creds: DeviceCredentials, *, timeout: float = 60.0) -> str:
-    """Log in over SSH and return the configuration text. Blocking: run it in a thread."""
+def fingerprint(host_key: str) -> str:
+    """OpenSSH's SHA256 fingerprint of ``"<type> <base64>"`` (what ``ssh-keygen -lf`` prints)."""
+    _, blob = host_key_parts(host_key)
+    return "SHA256:" + b64encode(sha256(blob).digest()).decode().rstrip("=")
+
+
+def _known_hosts(folder: str, host: str, port: int, host_key: str) -> str:
+    """A known_hosts file in ``folder`` holding only ``host_key`` for the device (paramiko's host naming)."""
+    name = host if port == 22 else f"[{host}]:{port}"
+    path = os.path.join(folder, "known_hosts")
+    Path(path).write_text(f"{name} {host_key}\n", encoding="ascii")
+    return path
+
+
+def fetch_config(
+    host: str, vendor: str | None, creds: DeviceCredentials, *, timeout: float = 60.0, accept_new_host_key: bool = True
+) -> Fetched:
+    """Log in over SSH and return the configuration text and the host key. Blocking: run it in a thread."""
     if not creds.has_ssh:
         raise BackupFailed("credentials have no SSH username with a password or private_key")
+    if creds.ssh_host_key is None and not accept_new_host_key:
+        raise BackupFailed(
+            "ssh_host_key: none pinned, and new host keys are not accepted (backup_accept_new_host_keys)"
+        )
     device_type, command = connection_profile(host, vendor, creds)
     params: dict[str, Any] = {
         "device_type": device_type, "host": host, "port": creds.ssh_port, "username": creds.username,
@@ -113,20 +146,51 @@ def fetch_config(host: str, vendor: str | None, creds: DeviceCredentials, *, tim
     }
     if creds.private_key:
         params["pkey"] = _private_key(creds.private_key)  # netmiko hands it to paramiko as is
+    with tempfile.TemporaryDirectory(prefix="ispops-ssh-") as folder:
+        if creds.ssh_host_key is not None:  # only this key; anything else is rejected before authenticating
+            params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True,
+                          alt_key_file=_known_hosts(folder, host, creds.ssh_port, creds.ssh_host_key))
+        output, presented = _session(params, command, bool(creds.enable_secret), timeout)
+    if creds.ssh_host_key is not None and presented != creds.ssh_host_key:  # paramiko checked; say it twice
+        raise BackupFailed(f"ssh_host_key: the device presented {fingerprint(presented)}, not the pinned key")
+    text = str(output).replace("\r\n", "\n")
+    if not text.strip():
+        raise BackupFailed(f"{command!r} returned nothing")
+    return Fetched(text if text.endswith("\n") else text + "\n", presented)
+
+
+def _session(params: dict[str, Any], command: str, enable: bool, timeout: float) -> tuple[str, str]:
+    """Run ``command`` over SSH: (its output, the host key the device presented)."""
     try:
         with ConnectHandler(**params) as conn:
-            if creds.enable_secret:
+            transport = conn.remote_conn_pre.get_transport() if conn.remote_conn_pre else None
+            if transport is None:
+                raise BackupFailed("no SSH transport after login")
+            key = transport.get_remote_server_key()
+            if enable:
                 conn.enable()
             output = conn.send_command(command, read_timeout=timeout)
     except BackupFailed:
         raise
     except Exception as exc:  # netmiko/paramiko raise many kinds; all mean "no backup this time"
+        bad = _bad_host_key(exc)
+        if bad is not None:
+            got = f"{bad.key.get_name()} {bad.key.get_base64()}"
+            raise BackupFailed(
+                f"ssh_host_key: the device presented {fingerprint(got)} ({bad.key.get_name()}), not the pinned "
+                "key; if its key really changed, store its credentials again with the new ssh_host_key (or "
+                "without one, to pin the next key it presents)"
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise BackupFailed(f"{type(exc).__name__}: {first}") from None
-    text = str(output).replace("\r\n", "\n")
-    if not text.strip():
-        raise BackupFailed(f"{command!r} returned nothing")
-    return text if text.endswith("\n") else text + "\n"
+    return str(output), f"{key.get_name()} {key.get_base64()}"
+
+
+def _bad_host_key(exc: BaseException | None) -> paramiko.BadHostKeyException | None:
+    """paramiko's host key mismatch, which netmiko re-raises as a timeout (the original is its context)."""
+    while exc is not None and not isinstance(exc, paramiko.BadHostKeyException):
+        exc = exc.__cause__ or exc.__context__
+    return exc
 
 
 class BackupStorage:

@@ -25,7 +25,7 @@ from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 from ispops.config import Settings, get_settings
 from ispops.db.session import Database
 from ispops.devices import service
-from ispops.devices.backup import BackupFailed, BackupStorage, fetch_config
+from ispops.devices.backup import BackupFailed, BackupStorage, fetch_config, fingerprint
 from ispops.devices.service import DeviceRef, Statement
 from ispops.devices.snmp import PollResult, SnmpTarget, poll_device
 from ispops.errors import IspopsError
@@ -186,12 +186,15 @@ class BackupOutcome:
     path: str | None = None
     changed: bool = False
     error: str | None = None
+    pinned: str | None = None  # the SSH host key's fingerprint, when this backup pinned it
 
 
 def backup_one(
-    device: DeviceRef, tenant_id: str, *, store: SecretStore | None, storage: BackupStorage, timeout: float
+    device: DeviceRef, tenant_id: str, *, store: SecretStore | None, storage: BackupStorage, timeout: float,
+    accept_new_host_key: bool = True,
 ) -> BackupOutcome:
-    """Fetch and store one device's configuration. Blocking; never raises for a device problem."""
+    """Fetch and store one device's configuration; pin its SSH host key if none was (module ``backup``).
+    Blocking; never raises for a device problem."""
     at = dt.datetime.now(dt.UTC)
     try:
         if not device.credentials_vault_path:
@@ -201,15 +204,21 @@ def backup_one(
         if store is None:
             raise BackupFailed("no secret store configured")
         creds = service.read_credentials(store, tenant_id, device.credentials_vault_path)
-        config = fetch_config(device.host, device.vendor, creds, timeout=timeout)
-        saved = storage.save(tenant_id, device.id, config, at)
+        fetched = fetch_config(device.host, device.vendor, creds, timeout=timeout,
+                               accept_new_host_key=accept_new_host_key)
+        saved = storage.save(tenant_id, device.id, fetched.config, at)
+        pinned = service.pin_host_key(store, tenant_id, device.credentials_vault_path, creds, fetched.host_key)
     except SecretNotFound:
         return BackupOutcome(at, error=f"credentials: nothing at {device.credentials_vault_path}")
     except (SecretStoreError, IspopsError) as exc:
         return BackupOutcome(at, error=f"credentials: {exc.message}")
     except (BackupFailed, OSError) as exc:
         return BackupOutcome(at, error=str(exc) or type(exc).__name__)
-    return BackupOutcome(at, path=str(saved.path), changed=saved.changed)
+    if pinned:
+        log.info("devices.ssh_host_key_pinned", tenant=tenant_id, device=str(device.id),
+                 fingerprint=fingerprint(fetched.host_key))
+    return BackupOutcome(at, path=str(saved.path), changed=saved.changed,
+                         pinned=fingerprint(fetched.host_key) if pinned else None)
 
 
 def backup_tenant(
@@ -232,7 +241,8 @@ def backup_tenant(
 
     def run(device: DeviceRef) -> tuple[DeviceRef, BackupOutcome]:
         return device, backup_one(
-            device, tenant_id, store=secrets, storage=storage, timeout=cfg.backup_timeout_seconds
+            device, tenant_id, store=secrets, storage=storage, timeout=cfg.backup_timeout_seconds,
+            accept_new_host_key=cfg.backup_accept_new_host_keys,
         )
 
     with ThreadPoolExecutor(max_workers=concurrency or cfg.backup_concurrency) as pool:

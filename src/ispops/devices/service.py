@@ -8,15 +8,17 @@ commits, and nothing here talks to a device: polling and backups happen between 
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import ipaddress
 import json
+import struct
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Delete, Select, Update, delete, select, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 
@@ -26,6 +28,23 @@ from ispops.models.network import Device, DeviceInterface, DeviceStatus
 from ispops.secrets import SecretNotFound, SecretStore, SecretStoreError, tenant_path
 
 MAX_ERROR = 2000
+HOST_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa")
+
+
+def host_key_parts(text: str) -> tuple[str, bytes]:
+    """(type, key blob) of an OpenSSH public key line ``"<type> <base64> [comment]"``; ``ValueError`` when
+    it is not one of ``HOST_KEY_TYPES`` or the blob does not start with its own type (RFC 4253, 6.6)."""
+    parts = text.split()
+    if len(parts) < 2 or parts[0] not in HOST_KEY_TYPES:
+        raise ValueError(f"must be an OpenSSH public key line starting with one of {', '.join(HOST_KEY_TYPES)}")
+    try:
+        blob = binascii.a2b_base64(parts[1].encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError("the key is not base64") from None
+    (length,) = struct.unpack(">I", blob[:4]) if len(blob) >= 4 else (0,)
+    if blob[4 : 4 + length].decode("ascii", "replace") != parts[0]:
+        raise ValueError(f"the key's data is not a {parts[0]} key")
+    return parts[0], blob
 
 
 class DeviceCredentials(BaseModel):
@@ -34,6 +53,8 @@ class DeviceCredentials(BaseModel):
     SNMP: ``snmp_community`` (v1/v2c) or the v3 USM user. SSH (config backup): ``username`` with
     ``password`` and/or ``private_key`` (OpenSSH/PEM text), ``ssh_port``, ``enable_secret``, and optionally
     the netmiko ``device_type`` and the ``backup_command`` when the vendor default does not fit.
+    ``ssh_host_key`` pins the device's SSH host key (``"ssh-ed25519 AAAA..."``, as in ``known_hosts`` or
+    ``ssh-keyscan``); the first backup of a device without one pins the key it presents.
     """
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
@@ -51,6 +72,16 @@ class DeviceCredentials(BaseModel):
     enable_secret: str | None = Field(None, max_length=1024, repr=False)
     device_type: str | None = Field(None, pattern=r"^[a-z0-9_]{1,64}$", description="netmiko device_type")
     backup_command: str | None = Field(None, min_length=1, max_length=255)
+    ssh_host_key: str | None = Field(None, max_length=4096, description="the device's SSH public host key")
+
+    @field_validator("ssh_host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        """Normalised to ``"<type> <base64>"`` (a comment is dropped)."""
+        if value is None:
+            return None
+        kind, blob = host_key_parts(value)
+        return f"{kind} {binascii.b2a_base64(blob, newline=False).decode()}"
 
     @property
     def has_ssh(self) -> bool:
@@ -114,6 +145,16 @@ def read_credentials(store: SecretStore, tenant_id: str, path: str) -> DeviceCre
             f"devices.credentials_vault_path: the secret is not a credentials object ({kind})",
             table="devices", field="credentials_vault_path",
         ) from None
+
+
+def pin_host_key(store: SecretStore, tenant_id: str, path: str, read: DeviceCredentials, host_key: str) -> bool:
+    """Record ``host_key`` as the device's ``ssh_host_key`` (trust on first use), only if the credentials at
+    ``path`` are still the ``read`` ones: a change made meanwhile (``PUT .../credentials``) wins, and the
+    next backup pins against it. True when pinned."""
+    if read.ssh_host_key is not None or read_credentials(store, tenant_id, path) != read:
+        return False
+    store.put(path, encode_credentials(read.model_copy(update={"ssh_host_key": host_key})))
+    return True
 
 
 def encode_credentials(credentials: DeviceCredentials) -> bytes:

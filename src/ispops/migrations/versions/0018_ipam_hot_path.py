@@ -36,7 +36,7 @@ Every guarantee stays:
    takes anyway) before the pool's advisory lock instead of inside it. Allocations from one pool run one at
    a time until commit, so whatever they do while holding the pool's lock sets the pool's pace; on the
    2-core benchmark (8 clients, 4 pools) that was worth about 5 % (4,735 -> 5,054 allocations/s, one run
-   each; docs/benchmarks.md).
+   each; docs/benchmarks-ipam.md).
 
 Revision ID: 0018
 Revises: 0017

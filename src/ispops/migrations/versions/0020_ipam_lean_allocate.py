@@ -18,7 +18,7 @@ PostgreSQL doing work on every allocation that was not the allocation:
   the pool row: simple expressions on its own arguments, no per-statement set-up.
 
 Measured before writing this migration, with the changes applied by hand to the benchmark database
-(``bench/ipam.py``, one run of each in turn, docs/benchmarks.md): 4,825 / 4,876 / 4,997 allocations/s for
+(``bench/ipam.py``, one run of each in turn, docs/benchmarks-ipam.md): 4,825 / 4,876 / 4,997 allocations/s for
 0019, 5,064 / 5,148 / 5,298 with the statement changes, 5,447 / 5,155 / 5,555 with the CHECKs gone as well;
 database CPU per allocation 287-293 us, 266-275 us, 246-272 us.
 

@@ -1,0 +1,169 @@
+"""SSH host keys of config backups: pinned on first use, checked afterwards, shown by the API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ispops.config import Settings
+from ispops.db.session import Database
+from ispops.devices import jobs, service
+from ispops.devices.backup import BackupStorage
+from ispops.devices.service import DeviceCredentials, credentials_path
+from ispops.secrets import runtime as secret_runtime
+from ispops.secrets.file import FileSecretStore
+from tests.api.conftest import TokenFor
+from tests.devices.conftest import SshRouter
+from tests.devices.test_backup import CONFIG_1, router_device
+from tests.devices.test_polling import add_device, device
+from tests.factories import make_tenant
+
+
+def keygen_fingerprint(public_key_file: Path) -> str:
+    """OpenSSH's own fingerprint of a public key file ("256 SHA256:abc... comment (ED25519)")."""
+    out = subprocess.run(["ssh-keygen", "-l", "-f", str(public_key_file)], check=True, capture_output=True, text=True)
+    return out.stdout.split()[1]
+
+
+def another_host_key(tmp_path: Path) -> Path:
+    key = tmp_path / "impostor"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key.with_suffix(".pub")
+
+
+def stored(store: FileSecretStore, tenant: str, did: object) -> dict[str, object]:
+    return dict(json.loads(store.get(credentials_path(tenant, did))))  # type: ignore[arg-type]
+
+
+def test_first_backup_pins_the_host_key_and_the_next_one_checks_it(
+    db: Database, store: FileSecretStore, ssh_router: SshRouter, settings: Settings
+) -> None:
+    make_tenant(db, "tenant-a")
+    did = router_device(db, store, ssh_router)
+    ssh_router.config.write_text(CONFIG_1)
+    assert "ssh_host_key" not in stored(store, "tenant-a", did)
+
+    first = jobs.backup_tenant(db, "tenant-a", settings=settings, store=store)
+
+    assert (first.changed, first.failed) == (1, 0), first.problems
+    key_type, key_b64 = ssh_router.host_key_file.read_text().split()[:2]
+    assert stored(store, "tenant-a", did)["ssh_host_key"] == f"{key_type} {key_b64}"  # the comment is not kept
+    # Pinned: the next backup is checked against it and passes.
+    again = jobs.backup_tenant(db, "tenant-a", settings=settings, store=store)
+    assert (again.unchanged, again.failed) == (1, 0), again.problems
+
+
+def test_a_device_presenting_another_host_key_is_refused_and_nothing_is_stored(
+    db: Database, store: FileSecretStore, ssh_router: SshRouter, settings: Settings, tmp_path: Path
+) -> None:
+    make_tenant(db, "tenant-a")
+    impostor = another_host_key(tmp_path)
+    did = router_device(db, store, ssh_router, ssh_host_key=impostor.read_text())
+    ssh_router.config.write_text(CONFIG_1)
+    before = stored(store, "tenant-a", did)
+
+    summary = jobs.backup_tenant(db, "tenant-a", settings=settings, store=store)
+
+    assert summary.failed == 1
+    error = device(db, "tenant-a", did).last_config_backup_error or ""
+    assert error.startswith("ssh_host_key: the device presented "), error
+    assert keygen_fingerprint(ssh_router.host_key_file) in error  # what it presented, as ssh-keygen -l shows it
+    assert "if its key really changed" in error  # refused by paramiko during the handshake, before logging in
+    assert BackupStorage(settings.backup_dir).entries("tenant-a", did) == []
+    assert device(db, "tenant-a", did).config_backup_path is None
+    assert stored(store, "tenant-a", did) == before  # the wrong pin is not replaced by what was presented
+
+
+def test_the_right_pinned_key_is_accepted_with_new_keys_refused(
+    db: Database, store: FileSecretStore, ssh_router: SshRouter, tmp_path: Path
+) -> None:
+    strict = Settings(device_backup_dir=tmp_path / "backups", backup_timeout_seconds=20,
+                      backup_accept_new_host_keys=False)
+    make_tenant(db, "tenant-a")
+    unpinned = router_device(db, store, ssh_router)
+    pinned = router_device(db, store, ssh_router, ssh_host_key=ssh_router.host_key_file.read_text())
+    ssh_router.config.write_text(CONFIG_1)
+
+    summary = jobs.backup_tenant(db, "tenant-a", settings=strict, store=store)
+
+    assert (summary.changed, summary.failed) == (1, 1), summary.problems
+    assert device(db, "tenant-a", pinned).last_config_backup_error is None
+    error = device(db, "tenant-a", unpinned).last_config_backup_error or ""
+    assert "none pinned" in error and "backup_accept_new_host_keys" in error
+    assert "ssh_host_key" not in stored(store, "tenant-a", unpinned)  # nothing learnt when refusing
+
+
+def test_pinning_does_not_overwrite_credentials_changed_meanwhile(store: FileSecretStore) -> None:
+    path = credentials_path("tenant-a", uuid.UUID(int=1))
+    read = DeviceCredentials(username="backup", password="old")
+    store.put(path, service.encode_credentials(read))
+    replaced = DeviceCredentials(username="backup", password="new")
+    store.put(path, service.encode_credentials(replaced))  # PUT .../credentials while the backup ran
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGXzl6GhHlGQ8HfwkIV1VsygtYf4wEGbJGBIKZ0rN6M4"
+
+    assert service.pin_host_key(store, "tenant-a", path, read, key) is False
+    assert service.read_credentials(store, "tenant-a", path) == replaced
+    store.put(path, service.encode_credentials(read))
+    assert service.pin_host_key(store, "tenant-a", path, read, key) is True
+    assert service.read_credentials(store, "tenant-a", path).ssh_host_key == key
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not a key",
+        "ssh-dss AAAAB3NzaC1kc3MAAACBAP",  # DSA: not accepted
+        "ssh-ed25519 !!!notbase64",
+        "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ==",  # an ssh-rsa blob under the ed25519 name
+    ],
+)
+def test_a_malformed_host_key_is_a_422_naming_the_field(
+    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, bad: str
+) -> None:
+    make_tenant(db, "tenant-a")
+    did = add_device(db, "tenant-a", "edge-bad-key", vendor="Cisco")
+    with secret_runtime.installed(store):
+        r = client.put(f"/api/v1/devices/{did}/credentials", json={"username": "u", "password": "p",
+                                                                   "ssh_host_key": bad},
+                       headers=auth("tenant-a", "noc_engineer"))
+    assert r.status_code == 422, r.text
+    assert "ssh_host_key" in r.text
+    assert not store.exists(credentials_path("tenant-a", did))  # nothing half-written
+
+
+def test_host_key_api(
+    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, ssh_router: SshRouter,
+    app_settings: Settings,
+) -> None:
+    make_tenant(db, "tenant-a")
+    make_tenant(db, "tenant-b")
+    noc, support = auth("tenant-a", "noc_engineer"), auth("tenant-a", "support_agent")
+    intruder = auth("tenant-b", "tenant_admin")
+    did = add_device(db, "tenant-a", "edge-keys", vendor="Cisco")
+    url = f"/api/v1/devices/{did}/ssh-host-key"
+    expected = keygen_fingerprint(ssh_router.host_key_file)
+
+    with secret_runtime.installed(store):
+        assert client.get(url, headers=noc).status_code == 404  # no credentials yet
+        creds = {"username": ssh_router.username, "private_key": ssh_router.private_key, "ssh_port": ssh_router.port}
+        assert client.put(f"/api/v1/devices/{did}/credentials", json=creds, headers=noc).status_code == 204
+        missing = client.get(url, headers=noc)
+        assert missing.status_code == 404 and "no SSH host key" in missing.text
+        ssh_router.config.write_text(CONFIG_1)
+        r = client.post(f"/api/v1/devices/{did}/backup", headers=noc)
+        assert r.status_code == 200 and r.json()["ok"], r.text
+        assert r.json()["ssh_host_key_pinned"] == expected
+        again = client.post(f"/api/v1/devices/{did}/backup", headers=noc).json()
+        assert again["ok"] and again["ssh_host_key_pinned"] is None  # already pinned
+
+        shown = client.get(url, headers=support)  # a public key: anyone who may read devices
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["fingerprint"] == expected
+        assert shown.json()["key_type"] == "ssh-ed25519"
+        assert shown.json()["public_key"] == " ".join(ssh_router.host_key_file.read_text().split()[:2])
+        assert client.get(url, headers=intruder).status_code == 404
