@@ -95,11 +95,6 @@ class FreeRadius:
         stop_process(self.process)
         self.process = None
 
-    def restart(self) -> None:
-        """Clients are read from the database at start: a new NAS needs a restart (or a HUP)."""
-        self.stop()
-        self.start()
-
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
 

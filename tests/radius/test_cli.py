@@ -87,6 +87,16 @@ def test_radius_config_writes_a_raddb(env: None, tmp_path: Path) -> None:
     assert "user=ispops_radius" in (tmp_path / "r" / "mods-enabled" / "sql").read_text()
     bad = invoke("radius", "config", "--out", str(tmp_path / "x"), "--auth-port", "1813")
     assert bad.exit_code == 1 and "acct_port" in bad.output
+    limited = invoke("radius", "config", "--out", str(tmp_path / "d"), "--dynamic-clients", "10.9.0.0/16",
+                     "--client-lifetime", "120")
+    assert limited.exit_code == 0, limited.output
+    site = (tmp_path / "d" / "sites-enabled" / "ispops-clients").read_text()
+    assert "ipaddr = 10.9.0.0/16" in site and "lifetime = 120" in site
+    off = invoke("radius", "config", "--out", str(tmp_path / "o"), "--dynamic-clients", "off")
+    assert off.exit_code == 0, off.output
+    assert "dynamic_clients =" not in (tmp_path / "o" / "sites-enabled" / "ispops-clients").read_text()
+    wrong = invoke("radius", "config", "--out", str(tmp_path / "w"), "--dynamic-clients", "10.9.0.1/32")
+    assert wrong.exit_code == 1 and "dynamic_clients" in wrong.output
 
 
 def test_radius_run_says_how_to_install_freeradius(env: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,12 +24,18 @@ AcctPortOpt = Annotated[int, typer.Option(help="Accounting port.")]
 CoaPortOpt = Annotated[int | None, typer.Option(help="Turn on the CoA listener on this port (off by default).")]
 ThreadsOpt = Annotated[int, typer.Option(help="FreeRADIUS worker threads; the SQL pool is sized to match.")]
 UserOpt = Annotated[str | None, typer.Option(help="Drop privileges to this user after start (e.g. freerad).")]
+DynamicOpt = Annotated[
+    str, typer.Option(help="IPv4 network whose unknown sources are looked up as NASes added after start; "
+                      "'off' reads the NASes at start only.")
+]
+LifetimeOpt = Annotated[int, typer.Option(help="Seconds a NAS found that way stays a client before a new lookup.")]
 
 
 def _options(server_conninfo: str, listen: str, auth_port: int, acct_port: int, coa_port: int | None,
-             threads: int, user: str | None) -> RaddbOptions:
+             threads: int, user: str | None, dynamic_clients: str, client_lifetime: int) -> RaddbOptions:
     return RaddbOptions(conninfo=server_conninfo, listen=listen, auth_port=auth_port, acct_port=acct_port,
-                        coa_port=coa_port, threads=threads, user=user)
+                        coa_port=coa_port, threads=threads, user=user, client_lifetime=client_lifetime,
+                        dynamic_clients=None if dynamic_clients == "off" else dynamic_clients)
 
 
 @app.command()
@@ -42,6 +48,8 @@ def config(
     coa_port: CoaPortOpt = None,
     threads: ThreadsOpt = 16,
     user: UserOpt = None,
+    dynamic_clients: DynamicOpt = "0.0.0.0/0",
+    client_lifetime: LifetimeOpt = 300,
 ) -> None:
     """Render a complete FreeRADIUS 3.2 configuration for this database into OUT.
 
@@ -49,7 +57,7 @@ def config(
     """
     with open_server_ctx() as server:
         written = render(out, _options(radius_conninfo(server), listen, auth_port, acct_port, coa_port,
-                                       threads, user))
+                                       threads, user, dynamic_clients, client_lifetime))
     console.print(f"FreeRADIUS configuration written to {written}")
     console.print(f"Check it with: freeradius -XC -d {written}")
 
@@ -63,6 +71,8 @@ def run(
     coa_port: CoaPortOpt = None,
     threads: ThreadsOpt = 16,
     user: UserOpt = None,
+    dynamic_clients: DynamicOpt = "0.0.0.0/0",
+    client_lifetime: LifetimeOpt = 300,
     debug: Annotated[bool, typer.Option("--debug", help="FreeRADIUS debug mode (-X): one thread, verbose.")] = False,
 ) -> None:
     """Render the configuration under the data directory and run FreeRADIUS in the foreground."""
@@ -72,7 +82,8 @@ def run(
     settings = get_settings()
     raddb = settings.data_dir / "freeradius"
     with open_server_ctx() as server:
-        render(raddb, _options(radius_conninfo(server), listen, auth_port, acct_port, coa_port, threads, user))
+        render(raddb, _options(radius_conninfo(server), listen, auth_port, acct_port, coa_port, threads, user,
+                               dynamic_clients, client_lifetime))
         console.print(f"FreeRADIUS: {binary}, configuration in {raddb}, database: {server.description}")
         console.print(f"Listening on {listen} ports {auth_port}/{acct_port}; log in {raddb / 'log' / 'radius.log'}")
         check = subprocess.run(  # noqa: S603 (our binary, our arguments)

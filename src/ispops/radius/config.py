@@ -7,6 +7,7 @@ one ``freeradius -f -d DIR`` runs it (``ispops radius run`` does exactly that).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ class RaddbOptions:
     # writes accounting straight to PostgreSQL: the NAS retries while the database is down (bench/radius.py
     # uses it to time the SQL path itself).
     spool: bool = True
+    # NASes added after start become clients without a restart: unknown sources in this IPv4 network are
+    # looked up in the database (None: off; the clients are then only those read at start).
+    dynamic_clients: str | None = "0.0.0.0/0"
+    client_lifetime: int = 300  # seconds a NAS found that way stays a client before it is looked up again
 
     def validate(self) -> None:
         ports = {"auth_port": self.auth_port, "acct_port": self.acct_port}
@@ -56,6 +61,17 @@ class RaddbOptions:
                                    field="acct_port")
         if not 1 <= self.threads <= 256:
             raise ValidationFailed("radius config: threads must be 1-256", field="threads")
+        if self.dynamic_clients is not None:
+            try:
+                network = ipaddress.IPv4Network(self.dynamic_clients)
+            except ValueError:
+                raise ValidationFailed("radius config: dynamic_clients must be an IPv4 network such as 10.0.0.0/8",
+                                       field="dynamic_clients") from None
+            if network.prefixlen == 32:
+                raise ValidationFailed("radius config: dynamic_clients must be a network, not one address",
+                                       field="dynamic_clients")
+        if not 10 <= self.client_lifetime <= 86400:
+            raise ValidationFailed("radius config: client_lifetime must be 10-86400 seconds", field="client_lifetime")
         if '"' in self.conninfo or "\n" in self.conninfo:
             raise ValidationFailed("radius config: the connection string cannot contain quotes", field="conninfo")
 
@@ -105,11 +121,19 @@ def _template_files() -> list[tuple[str, str]]:
     return out
 
 
-def render_text(text: str, values: dict[str, str], *, coa: bool) -> str:
-    if "@@COA_BEGIN@@" in text:
-        if not coa:
-            return "# CoA listener off (ispops radius config --coa-port PORT turns it on).\n"
-        text = text.replace("@@COA_BEGIN@@\n", "").replace("@@COA_END@@\n", "")
+# Optional files: @@<NAME>_BEGIN@@ ... @@<NAME>_END@@ around the whole text; what is written when off.
+OPTIONAL = {
+    "COA": "# CoA listener off (ispops radius config --coa-port PORT turns it on).\n",
+    "DYNAMIC": "# Dynamic clients off (--no-dynamic-clients): a new NAS needs a FreeRADIUS restart.\n",
+}
+
+
+def render_text(text: str, values: dict[str, str], *, on: dict[str, bool]) -> str:
+    for name, off_text in OPTIONAL.items():
+        if f"@@{name}_BEGIN@@" in text:
+            if not on[name]:
+                return off_text
+            text = text.replace(f"@@{name}_BEGIN@@\n", "").replace(f"@@{name}_END@@\n", "")
     for key, value in values.items():
         text = text.replace(f"@@{key}@@", value)
     if "@@" in text:
@@ -139,6 +163,8 @@ def render(out: Path, options: RaddbOptions) -> Path:
         "ACCT_PORT": str(options.acct_port),
         "COA_PORT": str(options.coa_port or 0),
         "ACCOUNTING": "ispops_spool" if options.spool else "sql",
+        "DYNAMIC_NETWORK": str(ipaddress.IPv4Network(options.dynamic_clients or "0.0.0.0/0")),
+        "CLIENT_LIFETIME": str(options.client_lifetime),
         "SECURITY_USER": (
             f"user = {options.user}\n\tgroup = {options.user}" if options.user else "# runs as the invoking user"
         ),
@@ -146,7 +172,8 @@ def render(out: Path, options: RaddbOptions) -> Path:
     for rel, text in _template_files():
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_text(text, values, coa=options.coa_port is not None), encoding="utf-8")
+        on = {"COA": options.coa_port is not None, "DYNAMIC": options.dynamic_clients is not None}
+        target.write_text(render_text(text, values, on=on), encoding="utf-8")
         # The SQL module holds the database password.
         os.chmod(target, 0o600 if rel.startswith("mods-enabled/") else 0o644)
     return out
