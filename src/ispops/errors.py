@@ -133,6 +133,9 @@ def translate(exc: DBAPIError) -> IspopsError | None:
         field = fields[-1] if fields else None
         detail = diag.message_detail or ""
         if "is still referenced" in detail:
+            primary = diag.message_primary or ""
+            if primary.startswith(f"{table}: "):  # a trigger of ours that says what holds the record
+                return Conflict(primary, table=table, field=field)
             return Conflict(f"{table}: this record is still in use by other records", table=table, field=field)
         return ValidationFailed(
             f"{table}.{field}: refers to a record that does not exist", table=table, field=field

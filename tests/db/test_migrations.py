@@ -16,7 +16,7 @@ from ispops.db.server import Server, libpq_dsn
 from ispops.errors import ConfigurationError
 
 # Seed phases 0001-0007, identity 0008, then one revision per capability (issues 4 and 5).
-PHASES = [f"{n:04d}" for n in range(1, 22)]
+PHASES = [f"{n:04d}" for n in range(1, 23)]
 
 
 def public_objects(server: Server) -> tuple[set[str], set[str]]:
@@ -210,3 +210,33 @@ def test_0020_moves_the_allocation_checks_into_the_guard_and_back(empty_server: 
         assert err.value.diag.constraint_name == "ck_ip_allocations__mac_address"
         assert conn.execute(allocate, (pool, "allocated")).fetchone() == ("10.0.0.3",)
         assert conn.execute("select count(*), max(allocated_ips) from ip_allocations, ip_pools").fetchone() == (3, 3)
+
+
+def test_0022_takes_the_lease_off_tunnel_addresses_and_guards_them(empty_server: Server) -> None:
+    """Migration 0022 on a database where a tunnel's address got a lease: lease gone, release refused; back."""
+    release = "update ip_allocations set status = 'released', released_at = now() where id = %s"
+    migrate.upgrade(empty_server, "0021")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        pool = tenant_with_pool(conn)
+        held, other = (
+            conn.execute(
+                "select id from ipam_allocate('t', %s, NULL, NULL, 'allocated', NULL, 3600, now())", (pool,)
+            ).fetchone()
+            for _ in range(2)
+        )
+        assert held is not None and other is not None
+        conn.execute("insert into vpn_tunnels (tenant_id, tunnel_name, vpn_ip, ip_allocation_id) "
+                     "values ('t', 'wg-1', '10.0.0.1', %s)", (held[0],))
+
+    migrate.upgrade(empty_server, "0022")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        leases = "select lease_end is null from ip_allocations order by ip_address"
+        assert conn.execute(leases).fetchall() == [(True,), (False,)]  # only the tunnel's lost its lease
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match="tunnel wg-1"):
+            conn.execute(release, (held[0],))
+        conn.execute(release, (other[0],))  # a subscriber's address is released as before
+
+    migrate.downgrade(empty_server, "0021")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        conn.execute(release, (held[0],))  # no guard any more
+        assert conn.execute("select count(*) from ip_allocations where status = 'released'").fetchone() == (2,)

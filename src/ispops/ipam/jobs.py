@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ispops.db.session import Database
-from ispops.models import IpAllocation, IpPool
+from ispops.models import IpAllocation, IpPool, VpnTunnel
 from ispops.tenancy.service import list_tenant_ids
 
 
@@ -29,10 +29,17 @@ def reclaim_expired_leases(session: Session | Database, tenant_id: str, now: dt.
         with session.tenant(tenant_id) as own:
             return reclaim_expired_leases(own, tenant_id, now)
     now = now or dt.datetime.now(dt.UTC)
+    held_by_tunnel = (
+        select(VpnTunnel.id)
+        .where(VpnTunnel.tenant_id == tenant_id, VpnTunnel.ip_allocation_id == IpAllocation.id,
+               VpnTunnel.deleted_at.is_(None))
+        .exists()
+    )
     expired = (
         IpAllocation.tenant_id == tenant_id,
         IpAllocation.status != "released",
         IpAllocation.lease_end <= now,
+        ~held_by_tunnel,  # a tunnel's address has no lease; one that has (written by hand) is not taken back
     )
     pools = session.scalars(select(IpAllocation.ip_pool_id).where(*expired).distinct()).all()
     if not pools:

@@ -84,6 +84,9 @@ def _allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: s
             made = ipam.allocate(session, tenant_id=str(tenant_id), pool_id=pool_id, ip_address=requested)
         except IspopsError as exc:
             raise _as_vpn_ip(exc) from exc
+        if made.lease_end is not None:  # the pool's default lease is for subscribers: a tunnel holds its address
+            made.lease_start = made.lease_end = None
+            session.flush()
         ip = str(made.ip_address).split("/")[0]
         holder = holder_of(ip)
         if holder is None:
