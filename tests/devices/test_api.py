@@ -121,19 +121,23 @@ def test_poll_now_and_interfaces(
     with secret_runtime.installed(store):
         creds = {"snmp_user": V3_USER, "snmp_auth_key": V3_AUTH, "snmp_priv_key": V3_PRIV}
         assert client.put(f"{base}/credentials", json=creds, headers=noc).status_code == 204
-        assert json.loads(store.get(credentials_path("tenant-a", uuid.UUID(dev["id"]))))["snmp_user"] == V3_USER
+        first_path = client.get(base, headers=noc).json()["credentials_vault_path"]
+        assert first_path.startswith(credentials_path("tenant-a", uuid.UUID(dev["id"])) + "-")
+        assert json.loads(store.get(first_path))["snmp_user"] == V3_USER
         assert client.patch(base, json={"snmp_version": "v3"}, headers=noc).status_code == 200
         assert client.post(f"{base}/poll", headers=noc).json()["operational_status"] == "online"
 
         # A wrong key: offline, and the API says why.
         wrong = {**creds, "snmp_auth_key": "not-the-key"}
         assert client.put(f"{base}/credentials", json=wrong, headers=noc).status_code == 204
+        second_path = client.get(base, headers=noc).json()["credentials_vault_path"]
+        assert second_path != first_path and not store.exists(first_path)  # the old one went after the commit
         polled = client.post(f"{base}/poll", headers=noc).json()
         assert polled["operational_status"] == "offline" and polled["last_poll_error"]
         assert client.get(base, headers=noc).json()["last_poll_error"] == polled["last_poll_error"]
 
         assert client.delete(f"{base}/credentials", headers=noc).status_code == 204
-        assert not store.exists(credentials_path("tenant-a", uuid.UUID(dev["id"])))
+        assert not store.exists(second_path)
     r = client.post(f"{base}/poll", headers=noc)
     assert r.status_code == 422 and r.json()["field"] == "credentials_vault_path"
     assert client.get(base, headers=noc).json()["last_poll_error"].startswith("SNMP v3 needs snmp_user")

@@ -133,7 +133,8 @@ def test_a_malformed_host_key_is_a_422_naming_the_field(
                        headers=auth("tenant-a", "noc_engineer"))
     assert r.status_code == 422, r.text
     assert "ssh_host_key" in r.text
-    assert not store.exists(credentials_path("tenant-a", did))  # nothing half-written
+    assert list(store.root.rglob("*.sec")) == []  # nothing half-written
+    assert device(db, "tenant-a", did).credentials_vault_path is None
 
 
 def test_host_key_api(

@@ -32,6 +32,7 @@ from ispops.errors import NotFound, ValidationFailed
 from ispops.models.network import Device, DeviceOperationalStatus, InterfaceAdminStatus, InterfaceOperStatus
 from ispops.secrets import SecretStore
 from ispops.secrets import runtime as secret_runtime
+from ispops.secrets.txn import secret_changes
 
 router = APIRouter(tags=["devices"])
 
@@ -252,11 +253,15 @@ async def set_credentials(
 ) -> Response:
     permissions.require(principal, "devices", "update")
     tenant = str(principal.tenant_id)
-    path = service.credentials_path(tenant, key)
+    path = service.new_credentials_path(tenant, key)
     async with db.tenant(tenant, user_id=principal.id) as s:
         device = await _live_device(s, tenant, key, for_update=True)
-        await run_in_threadpool(_store(request).put, path, service.encode_credentials(body))
+        # Written now, deleted again if this transaction rolls back; the old secret goes after the commit.
+        changes = secret_changes(s, _store(request))
+        await run_in_threadpool(changes.put, path, service.encode_credentials(body))
         before = device.credentials_vault_path
+        if service.is_own_credentials_path(tenant, key, before):
+            changes.delete_after_commit(str(before))
         device.credentials_vault_path = path
         await s.flush()
         await record(
@@ -276,8 +281,8 @@ async def delete_credentials(key: Key, principal: Who, db: Db, meta: Meta, reque
     async with db.tenant(tenant, user_id=principal.id) as s:
         device = await _live_device(s, tenant, key, for_update=True)
         before = device.credentials_vault_path
-        if before == service.credentials_path(tenant, key):  # only what we wrote; a path set by hand stays
-            await run_in_threadpool(_store(request).delete, before)
+        if service.is_own_credentials_path(tenant, key, before):  # only what we wrote: a hand-set path stays
+            secret_changes(s, _store(request)).delete_after_commit(str(before))
         device.credentials_vault_path = None
         await s.flush()
         await record(

@@ -12,6 +12,7 @@ import binascii
 import datetime as dt
 import ipaddress
 import json
+import secrets
 import struct
 import uuid
 from dataclasses import dataclass
@@ -89,8 +90,19 @@ class DeviceCredentials(BaseModel):
 
 
 def credentials_path(tenant_id: str, device_id: uuid.UUID) -> str:
-    """Where the API stores a device's credentials."""
+    """The prefix of the paths where the API stores a device's credentials (one new path per write)."""
     return tenant_path(tenant_id, "devices", str(device_id), "credentials")
+
+
+def new_credentials_path(tenant_id: str, device_id: uuid.UUID) -> str:
+    """A fresh path for a write: the committed row's path is never overwritten (docs/secrets.md)."""
+    return f"{credentials_path(tenant_id, device_id)}-{secrets.token_hex(8)}"
+
+
+def is_own_credentials_path(tenant_id: str, device_id: uuid.UUID, path: str | None) -> bool:
+    """Whether ``path`` is one the API wrote for this device (a path set by hand is left alone)."""
+    base = credentials_path(tenant_id, device_id)
+    return path is not None and (path == base or path.startswith(f"{base}-"))
 
 
 def check_vault_path(tenant_id: str, path: str | None) -> None:
