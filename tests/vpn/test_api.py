@@ -110,7 +110,7 @@ def test_other_tenants_device_or_pool(client: TestClient, world: World, store: F
     response = client.post(URL, json=tunnel_body(world, device_id=world.b["devices"]), headers=noc)
     assert (response.status_code, response.json()["field"]) == (422, "device_id")
     response = client.post(URL, json=tunnel_body(world, ip_pool_id=world.pool_b), headers=noc)
-    assert response.status_code == 404
+    assert (response.status_code, response.json()["field"]) == (422, "ip_pool_id")
     assert store.secrets() == []
 
 

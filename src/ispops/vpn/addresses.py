@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from ispops.errors import Conflict, IspopsError, NotFound, ValidationFailed
+from ispops.errors import Conflict, IspopsError, ValidationFailed
 from ispops.ipam import service as ipam
 from ispops.models import IpPool, VpnTunnel
 
@@ -63,8 +63,9 @@ def _allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: s
     pool = session.scalars(
         select(IpPool).where(IpPool.tenant_id == tenant_id, IpPool.id == pool_id, IpPool.deleted_at.is_(None))
     ).first()
-    if pool is None:
-        raise NotFound("ip_pools: no such record", table="ip_pools", field="ip_pool_id")
+    if pool is None:  # a reference in the request body, like device_id: 422 naming it (not 404 for the URL)
+        raise ValidationFailed("vpn_tunnels.ip_pool_id: refers to a record that does not exist",
+                               table="vpn_tunnels", field="ip_pool_id")
     if pool.delegated_prefix_length is not None:
         raise ValidationFailed(
             "ip_pool_id: a prefix-delegation pool cannot address tunnels", table="vpn_tunnels", field="ip_pool_id"
@@ -103,6 +104,6 @@ def _allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: s
 async def allocate(
     session: AsyncSession, tenant_id: Any, pool_id: uuid.UUID, requested: str | None = None
 ) -> TunnelAddress:
-    """The requested address, or the next free one, of the pool: 404 unknown pool, 422 outside it,
+    """The requested address, or the next free one, of the pool: 422 unknown pool (``ip_pool_id``), 422 outside it,
     409 taken or exhausted (naming ``vpn_ip`` or ``ip_pool_id``)."""
     return await session.run_sync(lambda s: _allocate(s, tenant_id, pool_id, requested))
