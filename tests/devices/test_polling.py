@@ -216,3 +216,26 @@ def test_other_tenants_devices_are_not_polled(db: Database, tenant: str, agent: 
     theirs = add_device(db, "tenant-b", "edge-b", snmp_port=agent.port, snmp_community=COMMUNITY)
     jobs.poll_tenant(db, tenant, settings=FAST)
     assert device(db, "tenant-b", theirs).last_polled_at is None
+
+
+def test_a_database_failure_recording_one_result_does_not_stop_the_job(
+    db: Database, tenant: str, agent: Agent, admin: Any
+) -> None:
+    """Not a data error (here the app role has lost UPDATE on devices): every device
+    is still polled, the job returns, and the summary says which results were not recorded."""
+    first = add_device(db, tenant, "edge-a", snmp_port=agent.port, snmp_community=COMMUNITY)
+    second = add_device(db, tenant, "edge-b", snmp_port=agent.port, snmp_community=COMMUNITY)
+    admin.execute("revoke update on devices from ispops_app")
+    try:
+        summary = jobs.poll_tenant(db, tenant, settings=FAST)
+    finally:
+        admin.execute("grant update on devices to ispops_app")
+
+    assert summary.online == 2  # both answered
+    assert sorted(p.split(":")[0] for p in summary.problems) == ["edge-a", "edge-b"]
+    assert all("could not be recorded" in p for p in summary.problems)
+    assert device(db, tenant, first).operational_status is None  # nothing half-written
+    assert interfaces(db, tenant, second) == []
+    # With the privilege back, the next run records both.
+    assert jobs.poll_tenant(db, tenant, settings=FAST).problems == []
+    assert device(db, tenant, first).operational_status == "online"

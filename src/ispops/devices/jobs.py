@@ -21,6 +21,7 @@ from typing import Any
 
 import structlog
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ispops.config import Settings, get_settings
 from ispops.db.session import Database
@@ -79,10 +80,15 @@ async def poll_targets(
     deadline: float, on_result: Callable[[uuid.UUID, PollResult], None] | None = None,
 ) -> dict[uuid.UUID, PollResult]:
     """Poll many devices, at most ``concurrency`` at a time. Community devices share one SNMP engine;
-    each v3 device gets its own (USM users of different devices may share a name, not keys)."""
+    each v3 device gets its own (USM users of different devices may share a name, not keys).
+
+    ``on_result`` (blocking: it writes to the database) runs on one thread of its own, one result at a
+    time, so the event loop keeps serving the other devices' SNMP requests and timeouts meanwhile."""
     gate = asyncio.Semaphore(concurrency)
     shared = SnmpEngine()
     results: dict[uuid.UUID, PollResult] = {}
+    loop = asyncio.get_running_loop()
+    recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-record")
 
     async def one(device_id: uuid.UUID, target: SnmpTarget) -> None:
         async with gate:
@@ -90,12 +96,13 @@ async def poll_targets(
             result = await poll_device(target, engine=engine, timeout=timeout, retries=retries, deadline=deadline)
         results[device_id] = result
         if on_result is not None:
-            on_result(device_id, result)
+            await loop.run_in_executor(recorder, on_result, device_id, result)
 
     try:
         await asyncio.gather(*(one(d, t) for d, t in targets))
     finally:
         shared.close_dispatcher()
+        recorder.shutdown(wait=True)
     return results
 
 
@@ -147,7 +154,8 @@ def poll_tenant(
         setattr(summary, result.status.value, getattr(summary, result.status.value) + 1)
         if result.error:
             summary.problems.append(f"{device.name}: {result.status.value}: {result.error}")
-        _record(db, tenant_id, device, service.poll_result_statements(tenant_id, device_id, result))
+        if not _record(db, tenant_id, device, service.poll_result_statements(tenant_id, device_id, result)):
+            summary.problems.append(f"{device.name}: the poll result could not be recorded (see the log)")
         if progress:
             progress()
 
@@ -176,6 +184,10 @@ def _record(db: Database, tenant_id: str, device: DeviceRef, statements: Sequenc
                 s.execute(stmt)
     except IspopsError as exc:
         log.warning("devices.record_failed", tenant=tenant_id, device=str(device.id), error=exc.message)
+        return False
+    except SQLAlchemyError as exc:  # not a data error (a lost connection, a privilege): the next device may do
+        cause = getattr(exc, "orig", None) or exc
+        log.error("devices.record_failed", tenant=tenant_id, device=str(device.id), error=str(cause))
         return False
     return True
 
