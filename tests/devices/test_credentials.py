@@ -92,3 +92,26 @@ def test_another_tenants_device_credentials_and_backups_are_404(
         assert client.get(f"/api/v1/devices/{did}/backups/20261124T101500.123456Z", headers=intruder).status_code == 404
     assert device(db, "tenant-a", did).credentials_vault_path == path
     assert path is not None and store.exists(path)
+
+
+def test_deleting_a_device_forgets_its_credentials_after_the_commit(
+    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, admin: psycopg.Connection[Any]
+) -> None:
+    make_tenant(db, "tenant-a")
+    did = add_device(db, "tenant-a", "edge-gone")
+    shared_did = add_device(db, "tenant-a", "edge-shared")
+    shared = "tenants/tenant-a/shared/noc-credentials"
+    store.put(shared, b'{"username": "noc", "password": "shared-one"}')
+    admin_h = auth("tenant-a", "tenant_admin")
+    assert client.patch(f"/api/v1/devices/{shared_did}", json={"credentials_vault_path": shared},
+                        headers=admin_h).status_code == 200
+    with secret_runtime.installed(store):
+        assert client.put(f"/api/v1/devices/{did}/credentials", json=CREDS, headers=admin_h).status_code == 204
+        own = device(db, "tenant-a", did).credentials_vault_path
+        # A deletion that fails (the audit insert is refused) keeps them.
+        assert refused_audit(admin, client, "DELETE", f"/api/v1/devices/{did}", headers=admin_h) == 500
+        assert own is not None and store.exists(own)
+        assert client.delete(f"/api/v1/devices/{did}", headers=admin_h).status_code == 204
+        assert client.delete(f"/api/v1/devices/{shared_did}", headers=admin_h).status_code == 204
+    assert not store.exists(own)
+    assert store.exists(shared)  # set by hand: possibly another device's too

@@ -20,13 +20,16 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Delete, Select, Update, delete, select, update
+from sqlalchemy import Delete, Select, Update, delete, event, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.orm import Mapper, object_session
 
 from ispops.devices.snmp import InterfaceSample, PollResult, SnmpCredentials, SnmpTarget
 from ispops.errors import ValidationFailed
 from ispops.models.network import Device, DeviceInterface, DeviceStatus
-from ispops.secrets import SecretNotFound, SecretStore, SecretStoreError, tenant_path
+from ispops.secrets import SecretNotFound, SecretStore, SecretStoreError, runtime, tenant_path
+from ispops.secrets.txn import secret_changes
 
 MAX_ERROR = 2000
 HOST_KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa")
@@ -157,6 +160,18 @@ def read_credentials(store: SecretStore, tenant_id: str, path: str) -> DeviceCre
             f"devices.credentials_vault_path: the secret is not a credentials object ({kind})",
             table="devices", field="credentials_vault_path",
         ) from None
+
+
+@event.listens_for(Device, "after_update")
+def _forget_credentials_of_deleted_device(mapper: Mapper[Any], connection: Any, target: Device) -> None:
+    """A soft-deleted device's credentials (the ones the API wrote) are deleted once the deletion commits;
+    a path set by hand may be shared with other devices and stays."""
+    added = sa_inspect(target).attrs.deleted_at.history.added
+    path = target.credentials_vault_path
+    session = object_session(target)
+    if (added and added[0] is not None and session is not None
+            and is_own_credentials_path(str(target.tenant_id), target.id, path)):
+        secret_changes(session, runtime.current()).delete_after_commit(str(path))
 
 
 def pin_host_key(store: SecretStore, tenant_id: str, path: str, read: DeviceCredentials, host_key: str) -> bool:
