@@ -100,15 +100,23 @@ def test_failed_backup_is_recorded_and_keeps_the_last_good_one(
     assert (d.config_backup_path, d.last_config_backup) == (good.config_backup_path, good.last_config_backup)
 
 
+Headers = dict[str, str]
+
+
+def api_world(db: Database, auth: TokenFor, name: str) -> tuple[uuid.UUID, Headers, Headers, Headers]:
+    """tenant-a's Cisco device ``name`` and the tokens of its NOC engineer, its support agent and tenant-b's
+    admin (the intruder)."""
+    make_tenant(db, "tenant-a")
+    make_tenant(db, "tenant-b")
+    did = add_device(db, "tenant-a", name, vendor="Cisco Systems")
+    return did, auth("tenant-a", "noc_engineer"), auth("tenant-a", "support_agent"), auth("tenant-b", "tenant_admin")
+
+
 def test_backup_api(
     client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, ssh_router: SshRouter,
     app_settings: Settings,
 ) -> None:
-    make_tenant(db, "tenant-a")
-    make_tenant(db, "tenant-b")
-    noc, support = auth("tenant-a", "noc_engineer"), auth("tenant-a", "support_agent")
-    intruder = auth("tenant-b", "tenant_admin")
-    did = add_device(db, "tenant-a", "edge-api", vendor="Cisco Systems")
+    did, noc, support, intruder = api_world(db, auth, "edge-api")
     base = f"/api/v1/devices/{did}"
 
     with secret_runtime.installed(store):

@@ -19,7 +19,7 @@ from ispops.secrets import runtime as secret_runtime
 from ispops.secrets.file import FileSecretStore
 from tests.api.conftest import TokenFor
 from tests.devices.conftest import SshRouter
-from tests.devices.test_backup import CONFIG_1, router_device
+from tests.devices.test_backup import CONFIG_1, api_world, router_device
 from tests.devices.test_polling import add_device, device
 from tests.factories import make_tenant
 
@@ -141,11 +141,7 @@ def test_host_key_api(
     client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, ssh_router: SshRouter,
     app_settings: Settings,
 ) -> None:
-    make_tenant(db, "tenant-a")
-    make_tenant(db, "tenant-b")
-    noc, support = auth("tenant-a", "noc_engineer"), auth("tenant-a", "support_agent")
-    intruder = auth("tenant-b", "tenant_admin")
-    did = add_device(db, "tenant-a", "edge-keys", vendor="Cisco")
+    did, noc, support, intruder = api_world(db, auth, "edge-keys")
     url = f"/api/v1/devices/{did}/ssh-host-key"
     expected = keygen_fingerprint(ssh_router.host_key_file)
 

@@ -60,12 +60,16 @@ def test_a_tunnel_address_has_no_lease_and_survives_the_reclaim_job(
     assert allocation(admin, sub.json()["id"])[0] == "released"
 
 
+@pytest.fixture
+def tunnel(client: TestClient, world: World, store: FlakyStore, auth: TokenFor) -> dict[str, Any]:
+    """tenant-a's tunnel wg-router-1, made through the API."""
+    made: dict[str, Any] = client.post(URL, json=tunnel_body(world), headers=auth("tenant-a", "noc_engineer")).json()
+    return made
+
+
 def test_a_lease_written_by_hand_on_a_tunnel_address_is_not_reclaimed(
-    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, db: Database,
-    admin: psycopg.Connection[Any],
+    tunnel: dict[str, Any], db: Database, admin: psycopg.Connection[Any]
 ) -> None:
-    noc = auth("tenant-a", "noc_engineer")
-    tunnel = client.post(URL, json=tunnel_body(world), headers=noc).json()
     held = tunnel_allocation(admin, tunnel["id"])
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     with db.tenant("tenant-a") as s:
@@ -77,11 +81,9 @@ def test_a_lease_written_by_hand_on_a_tunnel_address_is_not_reclaimed(
 
 
 def test_releasing_a_tunnels_address_is_a_409_naming_the_tunnel(
-    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, db: Database,
-    admin: psycopg.Connection[Any],
+    tunnel: dict[str, Any], client: TestClient, auth: TokenFor, db: Database, admin: psycopg.Connection[Any]
 ) -> None:
     noc = auth("tenant-a", "noc_engineer")
-    tunnel = client.post(URL, json=tunnel_body(world), headers=noc).json()
     held = tunnel_allocation(admin, tunnel["id"])
 
     r = client.post(f"/api/v1/ip_allocations/{held}/release", headers=noc)

@@ -139,6 +139,18 @@ def geo_index(name: str, table: str, lng: str, lat: str, *, live: bool = True) -
     return f"CREATE INDEX {name} ON {table} USING gist (point({lng}, {lat})){where}"
 
 
+def each_tenant(body: str) -> str:
+    """A ``DO`` block running ``body`` once per tenant with ``t.id`` set as the current tenant: under FORCE
+    RLS even the owner sees one tenant at a time, so data moves in migrations run tenant by tenant."""
+    statements = body.strip("\n").rstrip()
+    return (
+        "\nDO $$\nDECLARE t record;\nBEGIN\n  FOR t IN SELECT id FROM tenants LOOP\n"
+        "    PERFORM set_config('app.current_tenant_id', t.id, true);\n"
+        f"{statements}\n"
+        "  END LOOP;\n  PERFORM set_config('app.current_tenant_id', '', true);\nEND $$\n"
+    )
+
+
 def run(statements: Iterable[str]) -> None:
     for statement in statements:
         op.execute(statement)

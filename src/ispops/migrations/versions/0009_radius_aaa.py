@@ -17,7 +17,7 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from ispops.db.ddl import TENANT_COLUMN, check, create_table, one_of, run, tenant_fk, tenant_table
+from ispops.db.ddl import TENANT_COLUMN, check, create_table, each_tenant, one_of, run, tenant_fk, tenant_table
 
 revision = "0009"
 down_revision = "0008"
@@ -95,38 +95,21 @@ NAS_COLUMNS = [
     "ALTER TABLE nas ADD CONSTRAINT uq_nas__tenant_id__id UNIQUE (tenant_id, id)",
 ]
 
-# Under FORCE RLS even the owner sees one tenant at a time: data moves run tenant by tenant.
-MOVE_PASSWORDS = """
-DO $$
-DECLARE t record;
-BEGIN
-  FOR t IN SELECT id FROM tenants LOOP
-    PERFORM set_config('app.current_tenant_id', t.id, true);
+MOVE_PASSWORDS = each_tenant("""
     INSERT INTO radcheck (tenant_id, subscriber_id, username, attribute, op, value)
     SELECT s.tenant_id, s.id, s.pppoe_username, 'Cleartext-Password', ':=', s.pppoe_password
       FROM subscribers s
      WHERE s.tenant_id = t.id AND s.pppoe_password IS NOT NULL AND s.pppoe_username IS NOT NULL
     ON CONFLICT (tenant_id, username, attribute) DO NOTHING;
     UPDATE subscribers SET pppoe_password = NULL WHERE tenant_id = t.id AND pppoe_password IS NOT NULL;
-  END LOOP;
-  PERFORM set_config('app.current_tenant_id', '', true);
-END $$
-"""
+""")
 
-RESTORE_PASSWORDS = """
-DO $$
-DECLARE t record;
-BEGIN
-  FOR t IN SELECT id FROM tenants LOOP
-    PERFORM set_config('app.current_tenant_id', t.id, true);
+RESTORE_PASSWORDS = each_tenant("""
     UPDATE subscribers s SET pppoe_password = left(c.value, 64)
       FROM radcheck c
      WHERE c.tenant_id = t.id AND s.tenant_id = t.id AND c.subscriber_id = s.id
        AND c.attribute = 'Cleartext-Password';
-  END LOOP;
-  PERFORM set_config('app.current_tenant_id', '', true);
-END $$
-"""
+""")
 
 SUBSCRIBER_COLUMNS = [
     MOVE_PASSWORDS,

@@ -10,9 +10,9 @@ the tunnel still used it; ``POST /ip_allocations/{id}/release`` could do the sam
   ``foreign_key_violation`` and the tunnel in the detail: the API answers 409. Deleting the tunnel (the
   trigger of 0012 releases its address after the tunnel row changed) and moving a tunnel to another
   allocation still release the old one.
-- Existing live tunnels' allocations lose their lease (``lease_start``/``lease_end`` NULL), tenant by tenant
-  (FORCE RLS: even the owner sees one tenant at a time). The downgrade drops the guard and leaves the
-  leases off (they were wrong).
+- Existing live tunnels' allocations lose their lease (``lease_start``/``lease_end`` NULL), tenant by
+  tenant (``ddl.each_tenant``: under FORCE RLS even the owner sees one tenant at a time). The downgrade
+  drops the guard and leaves the leases off (they were wrong).
 
 The tunnel code now allocates without a lease (``ispops.vpn.addresses``) and the reclaim job skips
 allocations a live tunnel holds.
@@ -24,7 +24,7 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-from ispops.db.ddl import run
+from ispops.db.ddl import each_tenant, run
 
 revision = "0022"
 down_revision = "0021"
@@ -49,20 +49,12 @@ BEGIN
 END $$
 """
 
-NO_LEASES = """
-DO $$
-DECLARE t record;
-BEGIN
-  FOR t IN SELECT id FROM tenants LOOP
-    PERFORM set_config('app.current_tenant_id', t.id, true);
+NO_LEASES = each_tenant("""
     UPDATE ip_allocations a SET lease_start = NULL, lease_end = NULL
       FROM vpn_tunnels v
      WHERE a.tenant_id = t.id AND v.tenant_id = t.id AND v.ip_allocation_id = a.id AND v.deleted_at IS NULL
        AND a.status <> 'released' AND (a.lease_end IS NOT NULL OR a.lease_start IS NOT NULL);
-  END LOOP;
-  PERFORM set_config('app.current_tenant_id', '', true);
-END $$
-"""
+""")
 
 UPGRADE = [
     GUARD,
