@@ -91,6 +91,8 @@ def test_create_with_requested_address_and_pool_found_by_address(
         ({"tunnel_type": "ipsec"}, 422, "tunnel_type"),
         ({"tunnel_name": "wg-olt-1"}, 409, "tunnel_name"),  # the factory tunnel's name
         ({"persistent_keepalive": 70000}, 422, "persistent_keepalive"),
+        ({"vpn_network": "10.50.0.0/24"}, 422, "vpn_network"),  # does not hold the tunnel's address
+        ({"vpn_network": "not-a-net"}, 422, "vpn_network"),
     ],
 )
 def test_bad_input_names_the_field(
@@ -341,6 +343,10 @@ def test_patch_cannot_touch_keys_or_address(
         assert response.status_code == 422, (field, response.text)
     response = client.patch(f"{URL}/{tunnel['id']}", json={"server_endpoint": "bad"}, headers=noc)
     assert (response.status_code, response.json()["field"]) == (422, "server_endpoint")
+    response = client.patch(f"{URL}/{tunnel['id']}", json={"vpn_network": "10.50.0.0/24"}, headers=noc)
+    assert (response.status_code, response.json()["field"]) == (422, "vpn_network")
+    wider = client.patch(f"{URL}/{tunnel['id']}", json={"vpn_network": "10.99.0.0/16"}, headers=noc)
+    assert wider.status_code == 200 and wider.json()["vpn_network"] == "10.99.0.0/16", wider.text
 
 
 ROUTES = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import secrets as pysecrets
 import uuid
 from typing import Any
@@ -56,9 +57,22 @@ def check_endpoint(value: str | None, field: str = "server_endpoint") -> None:
 
 
 def check_update(tunnel: Any, changes: dict[str, Any]) -> None:
-    """PATCH rules (``Resource.update_check``): endpoints must parse."""
+    """PATCH rules (``Resource.update_check``): endpoints must parse; the network must hold the address."""
     check_endpoint(changes.get("server_endpoint"))
     check_endpoint(changes.get("peer_endpoint"), "peer_endpoint")
+    if changes.get("vpn_network") is not None:
+        check_network(str(changes["vpn_network"]), str(tunnel.vpn_ip))
+
+
+def check_network(network: str, ip: str) -> None:
+    """The tunnel network (the peer's AllowedIPs and its address's prefix) must contain its address."""
+    try:
+        net = ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        raise _invalid("vpn_network", f"{network!r} is not a network such as 10.99.0.0/24") from None
+    address = ipaddress.ip_address(ip.split("/")[0])
+    if address not in net:
+        raise _invalid("vpn_network", f"{network} does not contain the tunnel's address {address}")
 
 
 async def _put_secret(session: AsyncSession, store: SecretStore, path: str, private_key: str) -> None:
@@ -90,6 +104,8 @@ async def create_tunnel(session: AsyncSession, store: SecretStore, tenant_id: An
             raise _invalid("ip_pool_id", "give the VPN pool to allocate from (or vpn_ip inside one)")
         pool_id = await addresses.pool_containing(session, tenant_id, requested)
     address = await addresses.allocate(session, tenant_id, pool_id, requested)
+    if data.get("vpn_network") is not None:
+        check_network(str(data["vpn_network"]), address.ip)
     pair = keys.generate()
     tunnel_id = uuid.uuid4()
     path = key_path(tenant_id, tunnel_id)
