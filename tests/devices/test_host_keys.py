@@ -15,6 +15,7 @@ from ispops.db.session import Database
 from ispops.devices import jobs, service
 from ispops.devices.backup import BackupStorage
 from ispops.devices.service import DeviceCredentials, credentials_path
+from ispops.models import Device
 from ispops.secrets import runtime as secret_runtime
 from ispops.secrets.file import FileSecretStore
 from tests.api.conftest import TokenFor
@@ -164,3 +165,41 @@ def test_host_key_api(
         assert shown.json()["key_type"] == "ssh-ed25519"
         assert shown.json()["public_key"] == " ".join(ssh_router.host_key_file.read_text().split()[:2])
         assert client.get(url, headers=intruder).status_code == 404
+
+        # New credentials without ssh_host_key keep the pin; an explicit null unpins.
+        creds_url = f"/api/v1/devices/{did}/credentials"
+        assert client.put(creds_url, json={**creds, "ssh_port": ssh_router.port}, headers=noc).status_code == 204
+        assert client.get(url, headers=noc).json()["fingerprint"] == expected
+        assert client.put(creds_url, json={**creds, "ssh_host_key": None}, headers=noc).status_code == 204
+        assert client.get(url, headers=noc).status_code == 404
+
+
+def test_a_shared_credentials_path_is_not_pinned(
+    db: Database, store: FileSecretStore, ssh_router: SshRouter, settings: Settings
+) -> None:
+    """A path set by hand may serve several devices presenting different keys: nothing is written there."""
+    make_tenant(db, "tenant-a")
+    did = router_device(db, store, ssh_router)
+    shared = "tenants/tenant-a/shared/backup-credentials"
+    store.put(shared, store.get(credentials_path("tenant-a", did)))
+    with db.tenant("tenant-a") as s:
+        s.get_one(Device, did).credentials_vault_path = shared
+    ssh_router.config.write_text(CONFIG_1)
+
+    summary = jobs.backup_tenant(db, "tenant-a", settings=settings, store=store)
+
+    assert (summary.changed, summary.failed) == (1, 0), summary.problems
+    assert "ssh_host_key" not in json.loads(store.get(shared))
+
+
+@pytest.mark.parametrize("driver", ["cisco_ios_telnet", "cisco_ios_serial"])
+def test_a_telnet_or_serial_driver_is_refused(
+    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, driver: str
+) -> None:
+    make_tenant(db, "tenant-a")
+    did = add_device(db, "tenant-a", "edge-telnet", vendor="Cisco")
+    with secret_runtime.installed(store):
+        r = client.put(f"/api/v1/devices/{did}/credentials",
+                       json={"username": "u", "password": "p", "device_type": driver},
+                       headers=auth("tenant-a", "noc_engineer"))
+    assert r.status_code == 422 and "device_type" in r.text, r.text

@@ -257,9 +257,15 @@ async def set_credentials(
     async with db.tenant(tenant, user_id=principal.id) as s:
         device = await _live_device(s, tenant, key, for_update=True)
         # Written now, deleted again if this transaction rolls back; the old secret goes after the commit.
-        changes = secret_changes(s, _store(request))
-        await run_in_threadpool(changes.put, path, service.encode_credentials(body))
+        store = _store(request)
         before = device.credentials_vault_path
+        if "ssh_host_key" not in body.model_fields_set and service.is_own_credentials_path(tenant, key, before):
+            # New credentials keep the pinned host key unless they say otherwise ("ssh_host_key": null
+            # unpins): a password change must not open the door to whatever key is presented next.
+            body = body.model_copy(update={"ssh_host_key": await run_in_threadpool(
+                service.pinned_host_key, store, tenant, str(before))})
+        changes = secret_changes(s, store)
+        await run_in_threadpool(changes.put, path, service.encode_credentials(body))
         if service.is_own_credentials_path(tenant, key, before):
             changes.delete_after_commit(str(before))
         device.credentials_vault_path = path

@@ -219,18 +219,34 @@ def backup_one(
         fetched = fetch_config(device.host, device.vendor, creds, timeout=timeout,
                                accept_new_host_key=accept_new_host_key)
         saved = storage.save(tenant_id, device.id, fetched.config, at)
-        pinned = service.pin_host_key(store, tenant_id, device.credentials_vault_path, creds, fetched.host_key)
     except SecretNotFound:
         return BackupOutcome(at, error=f"credentials: nothing at {device.credentials_vault_path}")
     except (SecretStoreError, IspopsError) as exc:
         return BackupOutcome(at, error=f"credentials: {exc.message}")
     except (BackupFailed, OSError) as exc:
         return BackupOutcome(at, error=str(exc) or type(exc).__name__)
+    pinned = _pin(store, tenant_id, device, creds, fetched.host_key)
     if pinned:
         log.info("devices.ssh_host_key_pinned", tenant=tenant_id, device=str(device.id),
                  fingerprint=fingerprint(fetched.host_key))
     return BackupOutcome(at, path=str(saved.path), changed=saved.changed,
                          pinned=fingerprint(fetched.host_key) if pinned else None)
+
+
+def _pin(store: SecretStore, tenant_id: str, device: DeviceRef, creds: service.DeviceCredentials,
+         host_key: str) -> bool:
+    """Pin the presented host key in the device's own credentials (trust on first use). Never in a path
+    set by hand: it may be shared, and other devices present other keys. A failure is a warning: the
+    backup itself succeeded, and the next one tries again."""
+    path = device.credentials_vault_path
+    if creds.ssh_host_key is not None or not service.is_own_credentials_path(tenant_id, device.id, path):
+        return False
+    try:
+        return service.pin_host_key(store, tenant_id, str(path), creds, host_key)
+    except (SecretStoreError, IspopsError) as exc:
+        log.warning("devices.ssh_host_key_not_pinned", tenant=tenant_id, device=str(device.id),
+                    error=getattr(exc, "message", str(exc)))
+        return False
 
 
 def backup_tenant(

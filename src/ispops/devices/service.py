@@ -78,6 +78,14 @@ class DeviceCredentials(BaseModel):
     backup_command: str | None = Field(None, min_length=1, max_length=255)
     ssh_host_key: str | None = Field(None, max_length=4096, description="the device's SSH public host key")
 
+    @field_validator("device_type")
+    @classmethod
+    def _ssh_only(cls, value: str | None) -> str | None:
+        """Backups log in over SSH only: a telnet or serial driver would send the password in clear."""
+        if value is not None and value.endswith(("_telnet", "_serial")):
+            raise ValueError("must be an SSH driver (telnet and serial send the password in clear)")
+        return value
+
     @field_validator("ssh_host_key")
     @classmethod
     def _host_key(cls, value: str | None) -> str | None:
@@ -172,6 +180,14 @@ def _forget_credentials_of_deleted_device(mapper: Mapper[Any], connection: Any, 
     if (added and added[0] is not None and session is not None
             and is_own_credentials_path(str(target.tenant_id), target.id, path)):
         secret_changes(session, runtime.current()).delete_after_commit(str(path))
+
+
+def pinned_host_key(store: SecretStore, tenant_id: str, path: str) -> str | None:
+    """The ``ssh_host_key`` of the credentials at ``path``; None when there is none or they cannot be read."""
+    try:
+        return read_credentials(store, tenant_id, path).ssh_host_key
+    except (SecretNotFound, SecretStoreError, ValidationFailed):
+        return None
 
 
 def pin_host_key(store: SecretStore, tenant_id: str, path: str, read: DeviceCredentials, host_key: str) -> bool:

@@ -124,7 +124,7 @@ def _template_files() -> list[tuple[str, str]]:
 # Optional files: @@<NAME>_BEGIN@@ ... @@<NAME>_END@@ around the whole text; what is written when off.
 OPTIONAL = {
     "COA": "# CoA listener off (ispops radius config --coa-port PORT turns it on).\n",
-    "DYNAMIC": "# Dynamic clients off (--no-dynamic-clients): a new NAS needs a FreeRADIUS restart.\n",
+    "DYNAMIC": "# Dynamic clients off (--dynamic-clients off): a new NAS needs a FreeRADIUS restart.\n",
 }
 
 
