@@ -16,7 +16,7 @@ from ispops.db.server import Server, libpq_dsn
 from ispops.errors import ConfigurationError
 
 # Seed phases 0001-0007, identity 0008, then one revision per capability (issues 4 and 5).
-PHASES = [f"{n:04d}" for n in range(1, 23)]
+PHASES = [f"{n:04d}" for n in range(1, 24)]
 
 
 def public_objects(server: Server) -> tuple[set[str], set[str]]:
@@ -240,3 +240,30 @@ def test_0022_takes_the_lease_off_tunnel_addresses_and_guards_them(empty_server:
     with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
         conn.execute(release, (held[0],))  # no guard any more
         assert conn.execute("select count(*) from ip_allocations where status = 'released'").fetchone() == (2,)
+
+
+def test_0023_adds_the_vpn_pool_type_and_keeps_subscribers_out(empty_server: Server) -> None:
+    """Migration 0023: ``vpn`` pools exist, never for a subscriber; the downgrade makes them reserved."""
+    allocate = "select host(ip_address) from ipam_allocate('t', %s, NULL, %s::uuid, 'allocated', NULL, NULL, now())"
+    migrate.upgrade(empty_server, "0022")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        pool = tenant_with_pool(conn)
+        with pytest.raises(psycopg.errors.CheckViolation, match="dynamic, static or reserved, not vpn"):
+            conn.execute("update ip_pools set pool_type = 'vpn'")
+
+    migrate.upgrade(empty_server, "0023")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation, match="reserved or vpn, not tunnel"):
+            conn.execute("update ip_pools set pool_type = 'tunnel'")
+        conn.execute("update ip_pools set pool_type = 'vpn'")
+        row = conn.execute("insert into subscribers (tenant_id, subscriber_number, service_type, status) "
+                           "values ('t', 'S-1', 'ftth', 'active') returning id")
+        subscriber = row.fetchone()
+        assert subscriber is not None
+        assert conn.execute(allocate, (pool, subscriber[0])).fetchall() == []  # no row: not for subscribers
+        assert conn.execute(allocate, (pool, None)).fetchall() == [("10.0.0.1",)]  # a tunnel's, say
+
+    migrate.downgrade(empty_server, "0022")
+    with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
+        assert conn.execute("select pool_type, allocated_ips from ip_pools").fetchall() == [("reserved", 1)]
+        assert conn.execute(allocate, (pool, None)).fetchall() == [("10.0.0.2",)]

@@ -22,7 +22,7 @@ from tests.factories import populate
 VPN_POOL = (
     "insert into ip_pools (tenant_id, name, network_cidr, gateway, start_ip, end_ip, total_ips, pool_type) "
     "values (:t, :name, cast(:net as cidr), cast(:gw as inet), cast(:start as inet), cast(:end as inet), :total, "
-    "'static') returning id::text"
+    ":type) returning id::text"
 )
 HUB_KEY = "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw="  # the hub's public key in every test
 
@@ -64,7 +64,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FlakyStore
         yield flaky
 
 
-def add_pool(db: Database, tenant: str, net: str = "10.99.0.0/24", name: str = "vpn") -> str:
+def add_pool(db: Database, tenant: str, net: str = "10.99.0.0/24", name: str = "vpn", pool_type: str = "vpn") -> str:
     import ipaddress
 
     network = ipaddress.ip_network(net)
@@ -74,7 +74,7 @@ def add_pool(db: Database, tenant: str, net: str = "10.99.0.0/24", name: str = "
             session.execute(
                 text(VPN_POOL),
                 {"t": tenant, "name": name, "net": net, "gw": str(hosts[0]), "start": str(hosts[1]),
-                 "end": str(hosts[-1]), "total": len(hosts) - 1},
+                 "end": str(hosts[-1]), "total": len(hosts) - 1, "type": pool_type},
             ).scalar_one()
         )
 

@@ -83,7 +83,6 @@ def test_create_with_requested_address_and_pool_found_by_address(
         ({"vpn_ip": "10.99.0.2"}, 409, "vpn_ip"),  # the factory tunnel has it
         ({"vpn_ip": "10.99.0.1"}, 422, "vpn_ip"),  # the hub (gateway): outside the range
         ({"vpn_ip": "not-an-ip"}, 422, "vpn_ip"),
-        ({"ip_pool_id": None}, 422, "ip_pool_id"),
         ({"device_id": None}, 422, "device_id"),
         ({"server_endpoint": "no port"}, 422, "server_endpoint"),
         ({"server_endpoint": "vpn.example:99999"}, 422, "server_endpoint"),
@@ -105,6 +104,55 @@ def test_bad_input_names_the_field(
     assert response.json()["field"] == field
     assert snapshot(admin, "tenant-a") == before
     assert store.secrets() == []
+
+
+def test_no_pool_named_takes_the_tenants_vpn_pool(
+    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, db: Database,
+    admin: psycopg.Connection[Any],
+) -> None:
+    noc = auth("tenant-a", "noc_engineer")
+    body = tunnel_body(world)
+    del body["ip_pool_id"]
+    add_pool(db, "tenant-a", "10.97.0.0/24", name="not-for-tunnels", pool_type="static")
+    assert create(client, noc, body)["vpn_ip"] == "10.99.0.3"  # the one vpn pool, not the static one
+    add_pool(db, "tenant-a", "10.96.0.0/24", name="vpn-east")
+    before = snapshot(admin, "tenant-a")
+    response = client.post(URL, json={**body, "tunnel_name": "wg-2"}, headers=noc)
+    assert (response.status_code, response.json()["field"]) == (422, "ip_pool_id")
+    assert "vpn, vpn-east" in response.json()["detail"]  # several: the client must choose
+    assert snapshot(admin, "tenant-a") == before
+    # An address says which pool.
+    assert create(client, noc, {**body, "tunnel_name": "wg-2", "vpn_ip": "10.96.0.9"})["vpn_ip"] == "10.96.0.9"
+
+
+def test_no_vpn_pool_is_a_422_naming_ip_pool_id(
+    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, admin: psycopg.Connection[Any]
+) -> None:
+    admin.execute("update ip_pools set pool_type = 'static' where tenant_id = 'tenant-a' and id = %s",
+                  (world.pool_a,))
+    body = tunnel_body(world)
+    del body["ip_pool_id"]
+    before = snapshot(admin, "tenant-a")
+    response = client.post(URL, json=body, headers=auth("tenant-a", "noc_engineer"))
+    assert (response.status_code, response.json()["field"]) == (422, "ip_pool_id")
+    assert "no active pool of type vpn" in response.json()["detail"]
+    assert snapshot(admin, "tenant-a") == before
+    assert store.secrets() == []
+
+
+def test_a_vpn_pool_is_not_handed_to_subscribers(
+    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, admin: psycopg.Connection[Any]
+) -> None:
+    noc = auth("tenant-a", "noc_engineer")
+    before = snapshot(admin, "tenant-a")
+    response = client.post(f"/api/v1/ip_pools/{world.pool_a}/allocate",
+                           json={"subscriber_id": world.a["subscribers"]}, headers=noc)
+    assert (response.status_code, response.json()["field"]) == (409, "pool_type")
+    assert "not handed to subscribers" in response.json()["detail"]
+    assert snapshot(admin, "tenant-a") == before
+    # Without a subscriber (the hub's own address, say) it is an ordinary allocation.
+    response = client.post(f"/api/v1/ip_pools/{world.pool_a}/allocate", json={}, headers=noc)
+    assert response.status_code in (200, 201), response.text
 
 
 def test_other_tenants_device_or_pool(client: TestClient, world: World, store: FlakyStore, auth: TokenFor) -> None:
@@ -162,6 +210,32 @@ def test_download_wg_quick_records_and_audits(
         (tunnel["id"],),
     ).fetchall()
     assert len(events) == 1 and "download_config" in events[0][0] and key not in events[0][0]
+
+
+def test_the_peer_config_is_given_once_per_key(
+    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, admin: psycopg.Connection[Any]
+) -> None:
+    noc = auth("tenant-a", "noc_engineer")
+    tunnel = create(client, noc, tunnel_body(world))
+    url = f"{URL}/{tunnel['id']}/config"
+    assert client.get(url, headers=noc).status_code == 200
+    first = client.get(f"{URL}/{tunnel['id']}", headers=noc).json()["config_downloaded_at"]
+    for fmt in ("wg-quick", "routeros"):
+        again = client.get(url, params={"format": fmt}, headers=noc)
+        assert (again.status_code, again.json()["field"]) == (409, "config_downloaded_at")
+        assert "rotate" in again.json()["detail"] and private_key(store, tunnel) not in again.text
+    assert client.get(url, params={"format": "hub-peer"}, headers=noc).status_code == 200  # no secret in it
+    assert client.get(f"{URL}/{tunnel['id']}", headers=noc).json()["config_downloaded_at"] == first
+    downloads = admin.execute(
+        "select count(*) from audit_events where entity = 'vpn_tunnels' and entity_id = %s "
+        "and changes->>'action' = 'download_config'", (tunnel["id"],),
+    ).fetchone()
+    assert downloads == (1,)
+    # A new key is a new config, given once again.
+    assert client.post(f"{URL}/{tunnel['id']}/rotate", headers=noc).status_code == 200
+    config = client.get(url, params={"format": "routeros"}, headers=noc)
+    assert config.status_code == 200 and "private-key=" in config.text
+    assert client.get(url, headers=noc).status_code == 409
 
 
 def test_download_routeros_and_hub_peer(client: TestClient, world: World, store: FlakyStore, auth: TokenFor) -> None:

@@ -140,6 +140,11 @@ def _seed_network(session: Session, isp: DemoIsp, t: str) -> dict[str, Any]:
         network_cidr="203.0.113.0/28", gateway="203.0.113.1", dns_primary="1.1.1.1",
         start_ip="203.0.113.2", end_ip="203.0.113.14", total_ips=13, pool_type="static", vlan_id=200,
     )
+    get_or_create(  # WireGuard management tunnels take their addresses here (hub 10.255.0.1)
+        session, IpPool, {"tenant_id": t, "name": "wireguard-mgmt"},
+        network_cidr="10.255.0.0/24", gateway="10.255.0.1", start_ip="10.255.0.2", end_ip="10.255.0.254",
+        total_ips=253, pool_type="vpn",
+    )
     get_or_create(
         session, AnsibleJob, {"tenant_id": t, "job_name": "nightly-config-backup"},
         playbook_name="backup_routeros.yml", job_type="backup", target_device_id=router.id, status="success",

@@ -156,10 +156,11 @@ def _why_not(session: Session, *, tenant_id: str, pool_id: uuid.UUID, subscriber
         return _pool_not_found()
     if not pool.is_active:
         return Conflict(f"ip_pools: pool {pool.name!r} is not active", table="ip_pools", field="is_active")
-    if pool.pool_type == "reserved" and subscriber_id is not None:
+    if pool.pool_type in ("reserved", "vpn") and subscriber_id is not None:
+        use = "reserve without a subscriber" if pool.pool_type == "reserved" else "its addresses are for tunnels"
         return Conflict(
-            f"ip_pools: pool {pool.name!r} is reserved: its addresses are not handed to subscribers "
-            "(reserve without a subscriber, or use a dynamic or static pool)",
+            f"ip_pools: pool {pool.name!r} is {pool.pool_type}: its addresses are not handed to subscribers "
+            f"({use}, or use a dynamic or static pool)",
             table="ip_pools", field="pool_type",
         )
     return Conflict(

@@ -41,6 +41,7 @@ class IpPoolType(StrEnum):
     DYNAMIC = "dynamic"
     STATIC = "static"
     RESERVED = "reserved"
+    VPN = "vpn"  # tunnel addresses (ispops.vpn), never a subscriber's (migration 0023)
 
 
 class IpAllocationStatus(StrEnum):

@@ -24,6 +24,7 @@ from ispops.models import IpPool, VpnTunnel
 # Tunnels made before their addresses came from IPAM hold addresses the pool does not know about;
 # the allocator adopts such an address for the tunnel holding it and tries the next one.
 MAX_ADOPTIONS = 1000
+MAX_NAMED = 5  # pools named in an error
 
 _POOL_FOR_IP = text(
     "select id from ip_pools where tenant_id = :t and deleted_at is null and is_active "
@@ -49,6 +50,25 @@ async def pool_containing(session: AsyncSession, tenant_id: Any, ip: str) -> uui
             table="vpn_tunnels", field="vpn_ip",
         )
     return uuid.UUID(str(pool_id))
+
+
+async def vpn_pool(session: AsyncSession, tenant_id: Any) -> uuid.UUID:
+    """The tenant's one active ``vpn`` pool (migration 0023), for a tunnel request naming no pool: 422 naming
+    ``ip_pool_id`` when there is none, or several to choose from."""
+    pools = (await session.execute(
+        select(IpPool.id, IpPool.name).where(
+            IpPool.tenant_id == tenant_id, IpPool.pool_type == "vpn", IpPool.is_active,
+            IpPool.deleted_at.is_(None), IpPool.delegated_prefix_length.is_(None),
+        ).order_by(IpPool.name).limit(MAX_NAMED + 1)
+    )).all()
+    if len(pools) == 1:
+        return uuid.UUID(str(pools[0].id))
+    if not pools:
+        why = "this tenant has no active pool of type vpn: give the pool to allocate from (or vpn_ip inside one)"
+    else:
+        names = ", ".join(p.name for p in pools[:MAX_NAMED]) + (", ..." if len(pools) > MAX_NAMED else "")
+        why = f"this tenant has several active vpn pools ({names}): give the one to allocate from"
+    raise ValidationFailed(f"vpn_tunnels.ip_pool_id: {why}", table="vpn_tunnels", field="ip_pool_id")
 
 
 def _as_vpn_ip(exc: IspopsError) -> IspopsError:

@@ -113,8 +113,10 @@ def build(router: APIRouter, spec: Resource) -> None:
     not_found: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or another tenant's)"}}
     router.add_api_route(
         f"{base}/config", get_config, methods=["GET"], response_class=PlainTextResponse, tags=tags,
-        summary="Download the peer's WireGuard config (records the download)", operation_id="vpn_tunnel_config",
-        responses={**not_found, 409: {"description": "the tunnel lacks what the config needs"},
+        summary="Download the peer's WireGuard config, once per key (records the download)",
+        operation_id="vpn_tunnel_config",
+        responses={**not_found, 409: {"description": "the tunnel lacks what the config needs, or the peer's "
+                                                     "config was downloaded already (rotate for a new one)"},
                    200: {"content": {"text/plain": {}}}},
     )
     router.add_api_route(

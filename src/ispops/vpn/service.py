@@ -82,7 +82,8 @@ async def _put_secret(session: AsyncSession, store: SecretStore, path: str, priv
 
 async def create_tunnel(session: AsyncSession, store: SecretStore, tenant_id: Any, data: dict[str, Any]) -> VpnTunnel:
     """A new WireGuard tunnel for a device: address from ``ip_pool_id`` (next free, or ``vpn_ip``; or
-    the pool containing ``vpn_ip``), a fresh key pair, the private key in the secret store."""
+    the pool containing ``vpn_ip``; or the tenant's ``vpn`` pool), a fresh key pair, the private key in the
+    secret store."""
     data = dict(data)
     pool_id: uuid.UUID | None = data.pop("ip_pool_id", None)
     requested: str | None = data.pop("vpn_ip", None)
@@ -100,9 +101,8 @@ async def create_tunnel(session: AsyncSession, store: SecretStore, tenant_id: An
     if device is None:
         raise _invalid("device_id", "no such device")
     if pool_id is None:
-        if requested is None:
-            raise _invalid("ip_pool_id", "give the VPN pool to allocate from (or vpn_ip inside one)")
-        pool_id = await addresses.pool_containing(session, tenant_id, requested)
+        pool_id = await (addresses.vpn_pool(session, tenant_id) if requested is None
+                         else addresses.pool_containing(session, tenant_id, requested))
     address = await addresses.allocate(session, tenant_id, pool_id, requested)
     if data.get("vpn_network") is not None:
         check_network(str(data["vpn_network"]), address.ip)
@@ -173,10 +173,18 @@ def _peer(tunnel: VpnTunnel, private_key: str | None) -> PeerConfig:
 
 
 async def peer_config(session: AsyncSession, store: SecretStore, tunnel: VpnTunnel, fmt: ConfigFormat) -> str:
-    """The rendered config. The peer's own formats read the private key and record the download."""
+    """The rendered config. The peer's own formats read the private key and record the download, once:
+    a second download is a 409 naming ``config_downloaded_at`` until a key rotation issues a new key."""
     if fmt is ConfigFormat.HUB_PEER:
         return render(_peer(tunnel, None), fmt)
     _peer(tunnel, None)  # everything but the key is there, before the store is asked
+    if tunnel.config_downloaded_at is not None:
+        raise Conflict(
+            f"{TABLE}.config_downloaded_at: the peer's config (with its private key) was downloaded at "
+            f"{tunnel.config_downloaded_at.isoformat(timespec='seconds')} and is given once; rotate the key "
+            "(POST .../rotate) for a new one",
+            table=TABLE, field="config_downloaded_at",
+        )
     path = tunnel.private_key_vault_path
     if not path:
         raise Conflict(f"{TABLE}: this tunnel has no private key; rotate to make one", table=TABLE,
