@@ -88,7 +88,7 @@ def test_failed_backup_is_recorded_and_keeps_the_last_good_one(
     # Another key: the server refuses it.
     other = tmp_path / "other"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-    path = credentials_path("tenant-a", did)
+    path = str(good.credentials_vault_path)  # the first backup pinned the host key: a new path
     secret = json.loads(store.get(path))
     store.put(path, json.dumps({**secret, "private_key": other.read_text()}).encode())
 

@@ -21,6 +21,7 @@ from ispops.secrets.file import FileSecretStore
 from tests.api.conftest import TokenFor
 from tests.devices.conftest import SshRouter
 from tests.devices.test_backup import CONFIG_1, api_world, router_device
+from tests.devices.test_credentials import secrets_in
 from tests.devices.test_polling import add_device, device
 from tests.factories import make_tenant
 
@@ -37,8 +38,9 @@ def another_host_key(tmp_path: Path) -> Path:
     return key.with_suffix(".pub")
 
 
-def stored(store: FileSecretStore, tenant: str, did: object) -> dict[str, object]:
-    return dict(json.loads(store.get(credentials_path(tenant, did))))  # type: ignore[arg-type]
+def stored(db: Database, store: FileSecretStore, tenant: str, did: uuid.UUID) -> dict[str, object]:
+    """The credentials the device's row names now (pinning writes them to a new path)."""
+    return dict(json.loads(store.get(str(device(db, tenant, did).credentials_vault_path))))
 
 
 def test_first_backup_pins_the_host_key_and_the_next_one_checks_it(
@@ -47,13 +49,13 @@ def test_first_backup_pins_the_host_key_and_the_next_one_checks_it(
     make_tenant(db, "tenant-a")
     did = router_device(db, store, ssh_router)
     ssh_router.config.write_text(CONFIG_1)
-    assert "ssh_host_key" not in stored(store, "tenant-a", did)
+    assert "ssh_host_key" not in stored(db, store, "tenant-a", did)
 
     first = jobs.backup_tenant(db, "tenant-a", settings=settings, store=store)
 
     assert (first.changed, first.failed) == (1, 0), first.problems
     key_type, key_b64 = ssh_router.host_key_file.read_text().split()[:2]
-    assert stored(store, "tenant-a", did)["ssh_host_key"] == f"{key_type} {key_b64}"  # the comment is not kept
+    assert stored(db, store, "tenant-a", did)["ssh_host_key"] == f"{key_type} {key_b64}"  # the comment is not kept
     # Pinned: the next backup is checked against it and passes.
     again = jobs.backup_tenant(db, "tenant-a", settings=settings, store=store)
     assert (again.unchanged, again.failed) == (1, 0), again.problems
@@ -66,7 +68,7 @@ def test_a_device_presenting_another_host_key_is_refused_and_nothing_is_stored(
     impostor = another_host_key(tmp_path)
     did = router_device(db, store, ssh_router, ssh_host_key=impostor.read_text())
     ssh_router.config.write_text(CONFIG_1)
-    before = stored(store, "tenant-a", did)
+    before = stored(db, store, "tenant-a", did)
 
     summary = jobs.backup_tenant(db, "tenant-a", settings=settings, store=store)
 
@@ -77,7 +79,7 @@ def test_a_device_presenting_another_host_key_is_refused_and_nothing_is_stored(
     assert "if its key really changed" in error  # refused by paramiko during the handshake, before logging in
     assert BackupStorage(settings.backup_dir).entries("tenant-a", did) == []
     assert device(db, "tenant-a", did).config_backup_path is None
-    assert stored(store, "tenant-a", did) == before  # the wrong pin is not replaced by what was presented
+    assert stored(db, store, "tenant-a", did) == before  # the wrong pin is not replaced by what was presented
 
 
 def test_the_right_pinned_key_is_accepted_with_new_keys_refused(
@@ -96,22 +98,69 @@ def test_the_right_pinned_key_is_accepted_with_new_keys_refused(
     assert device(db, "tenant-a", pinned).last_config_backup_error is None
     error = device(db, "tenant-a", unpinned).last_config_backup_error or ""
     assert "none pinned" in error and "backup_accept_new_host_keys" in error
-    assert "ssh_host_key" not in stored(store, "tenant-a", unpinned)  # nothing learnt when refusing
+    assert "ssh_host_key" not in stored(db, store, "tenant-a", unpinned)  # nothing learnt when refusing
 
 
-def test_pinning_does_not_overwrite_credentials_changed_meanwhile(store: FileSecretStore) -> None:
-    path = credentials_path("tenant-a", uuid.UUID(int=1))
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGXzl6GhHlGQ8HfwkIV1VsygtYf4wEGbJGBIKZ0rN6M4"
+
+
+def test_pinning_writes_a_new_path_and_deletes_the_old_after_commit(db: Database, store: FileSecretStore) -> None:
+    make_tenant(db, "tenant-a")
+    did = add_device(db, "tenant-a", "edge-pin", vendor="Cisco")
+    read = DeviceCredentials(username="backup", password="pw")
+    old = service.new_credentials_path("tenant-a", did)
+    store.put(old, service.encode_credentials(read))
+    with db.tenant("tenant-a") as s:
+        s.get_one(Device, did).credentials_vault_path = old
+    request = service.PinRequest(did, old, read, KEY)
+
+    with db.tenant("tenant-a") as s:
+        assert service.pin_host_key(s, store, "tenant-a", request) is True
+        assert old in secrets_in(store)  # the committed row named it until now: kept until the commit
+    new = str(device(db, "tenant-a", did).credentials_vault_path)
+    assert new != old and service.is_own_credentials_path("tenant-a", did, new)
+    assert service.read_credentials(store, "tenant-a", new) == read.model_copy(update={"ssh_host_key": KEY})
+    assert secrets_in(store) == [new]
+
+
+def test_a_pin_after_a_credentials_change_changes_nothing(db: Database, store: FileSecretStore) -> None:
+    """A PUT .../credentials committed while the backup ran (new path, old one deleted): the pin must not
+    write the old path back (a stale copy of the old password) nor touch the new credentials."""
+    make_tenant(db, "tenant-a")
+    did = add_device(db, "tenant-a", "edge-race", vendor="Cisco")
     read = DeviceCredentials(username="backup", password="old")
-    store.put(path, service.encode_credentials(read))
+    old = service.new_credentials_path("tenant-a", did)
+    request = service.PinRequest(did, old, read, KEY)  # what the backup read, before the change
     replaced = DeviceCredentials(username="backup", password="new")
-    store.put(path, service.encode_credentials(replaced))  # PUT .../credentials while the backup ran
-    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGXzl6GhHlGQ8HfwkIV1VsygtYf4wEGbJGBIKZ0rN6M4"
+    new = service.new_credentials_path("tenant-a", did)
+    store.put(new, service.encode_credentials(replaced))
+    with db.tenant("tenant-a") as s:
+        s.get_one(Device, did).credentials_vault_path = new
 
-    assert service.pin_host_key(store, "tenant-a", path, read, key) is False
-    assert service.read_credentials(store, "tenant-a", path) == replaced
-    store.put(path, service.encode_credentials(read))
-    assert service.pin_host_key(store, "tenant-a", path, read, key) is True
-    assert service.read_credentials(store, "tenant-a", path).ssh_host_key == key
+    with db.tenant("tenant-a") as s:
+        assert service.pin_host_key(s, store, "tenant-a", request) is False
+    assert secrets_in(store) == [new]
+    assert service.read_credentials(store, "tenant-a", new) == replaced
+    # Same path but other content (a hand edit of the secret): not pinned either.
+    with db.tenant("tenant-a") as s:
+        assert service.pin_host_key(s, store, "tenant-a", service.PinRequest(did, new, read, KEY)) is False
+    assert device(db, "tenant-a", did).credentials_vault_path == new
+
+
+def test_a_failed_pin_leaves_the_credentials_as_they_were(db: Database, store: FileSecretStore) -> None:
+    make_tenant(db, "tenant-a")
+    did = add_device(db, "tenant-a", "edge-rollback", vendor="Cisco")
+    read = DeviceCredentials(username="backup", password="pw")
+    old = service.new_credentials_path("tenant-a", did)
+    store.put(old, service.encode_credentials(read))
+    with db.tenant("tenant-a") as s:
+        s.get_one(Device, did).credentials_vault_path = old
+    with pytest.raises(RuntimeError), db.tenant("tenant-a") as s:
+        assert service.pin_host_key(s, store, "tenant-a", service.PinRequest(did, old, read, KEY))
+        raise RuntimeError("the transaction fails after the pin was written")
+    assert device(db, "tenant-a", did).credentials_vault_path == old
+    assert secrets_in(store) == [old]  # the new copy was compensated
+    assert service.read_credentials(store, "tenant-a", old) == read
 
 
 @pytest.mark.parametrize(
@@ -182,6 +231,7 @@ def test_a_shared_credentials_path_is_not_pinned(
     did = router_device(db, store, ssh_router)
     shared = "tenants/tenant-a/shared/backup-credentials"
     store.put(shared, store.get(credentials_path("tenant-a", did)))
+    store.delete(credentials_path("tenant-a", did))
     with db.tenant("tenant-a") as s:
         s.get_one(Device, did).credentials_vault_path = shared
     ssh_router.config.write_text(CONFIG_1)
@@ -190,6 +240,7 @@ def test_a_shared_credentials_path_is_not_pinned(
 
     assert (summary.changed, summary.failed) == (1, 0), summary.problems
     assert "ssh_host_key" not in json.loads(store.get(shared))
+    assert secrets_in(store) == [shared] and device(db, "tenant-a", did).credentials_vault_path == shared
 
 
 @pytest.mark.parametrize("driver", ["cisco_ios_telnet", "cisco_ios_serial"])

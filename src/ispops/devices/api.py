@@ -11,9 +11,11 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -25,15 +27,16 @@ from ispops.config import Settings
 from ispops.db.async_session import AsyncDatabase
 from ispops.devices import geo, service
 from ispops.devices.backup import BackupStorage, fingerprint
-from ispops.devices.jobs import backup_one
+from ispops.devices.jobs import backup_one, log_pinned
 from ispops.devices.service import DeviceCredentials, DeviceRef
 from ispops.devices.snmp import poll_device
-from ispops.errors import NotFound, ValidationFailed
+from ispops.errors import IspopsError, NotFound, ValidationFailed
 from ispops.models.network import Device, DeviceOperationalStatus, InterfaceAdminStatus, InterfaceOperStatus
-from ispops.secrets import SecretStore
+from ispops.secrets import SecretStore, SecretStoreError
 from ispops.secrets import runtime as secret_runtime
 from ispops.secrets.txn import secret_changes
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["devices"])
 
 Key = Annotated[uuid.UUID, Path(description="the device's id")]
@@ -317,6 +320,9 @@ async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Requ
         backup_one, device, tenant, store=_store(request), storage=BackupStorage(settings.backup_dir),
         timeout=settings.backup_timeout_seconds, accept_new_host_key=settings.backup_accept_new_host_keys,
     )
+    pinned = None
+    if outcome.pin is not None:
+        pinned = await _pin(db, principal, _store(request), outcome.pin)
     async with db.tenant(tenant, user_id=principal.id) as s:
         await s.execute(
             service.backup_result_statement(tenant, key, at=outcome.at, path=outcome.path, error=outcome.error)
@@ -324,14 +330,27 @@ async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Requ
         await record(
             s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="action",
             changes={"action": "backup", "changed": outcome.changed, "error": outcome.error}
-            | ({"ssh_host_key_pinned": outcome.pinned} if outcome.pinned else {}),
+            | ({"ssh_host_key_pinned": pinned} if pinned else {}),
         )
     name = outcome.path.rsplit("/", 1)[-1].removesuffix(".cfg") if outcome.path else None
     return BackupResult(
         ok=outcome.error is None, changed=outcome.changed, name=name,
         last_config_backup=outcome.at if outcome.error is None else None, error=outcome.error,
-        ssh_host_key_pinned=outcome.pinned,
+        ssh_host_key_pinned=pinned,
     )
+
+
+async def _pin(db: AsyncDatabase, principal: Principal, store: SecretStore, request: service.PinRequest) -> str | None:
+    """Pin the backup's host key in its own transaction (as ``jobs.pin``); a failure is a warning."""
+    tenant = str(principal.tenant_id)
+    try:
+        async with db.tenant(tenant, user_id=principal.id) as s:
+            pinned = await service.pin_host_key_async(s, store, tenant, request)
+    except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
+        log.warning("devices.ssh_host_key_not_pinned", tenant=tenant, device=str(request.device_id),
+                    error=getattr(exc, "message", str(exc)))
+        return None
+    return log_pinned(tenant, request) if pinned else None
 
 
 @router.get(

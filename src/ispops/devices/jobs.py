@@ -198,15 +198,16 @@ class BackupOutcome:
     path: str | None = None
     changed: bool = False
     error: str | None = None
-    pinned: str | None = None  # the SSH host key's fingerprint, when this backup pinned it
+    pin: service.PinRequest | None = None  # the presented SSH host key, when none is pinned yet
 
 
 def backup_one(
     device: DeviceRef, tenant_id: str, *, store: SecretStore | None, storage: BackupStorage, timeout: float,
     accept_new_host_key: bool = True,
 ) -> BackupOutcome:
-    """Fetch and store one device's configuration; pin its SSH host key if none was (module ``backup``).
-    Blocking; never raises for a device problem."""
+    """Fetch and store one device's configuration (module ``backup``); the outcome says which SSH host key
+    to pin if none was (the caller pins it in a transaction: :func:`pin`). Blocking; never raises for a
+    device problem."""
     at = dt.datetime.now(dt.UTC)
     try:
         if not device.credentials_vault_path:
@@ -225,28 +226,27 @@ def backup_one(
         return BackupOutcome(at, error=f"credentials: {exc.message}")
     except (BackupFailed, OSError) as exc:
         return BackupOutcome(at, error=str(exc) or type(exc).__name__)
-    pinned = _pin(store, tenant_id, device, creds, fetched.host_key)
-    if pinned:
-        log.info("devices.ssh_host_key_pinned", tenant=tenant_id, device=str(device.id),
-                 fingerprint=fingerprint(fetched.host_key))
     return BackupOutcome(at, path=str(saved.path), changed=saved.changed,
-                         pinned=fingerprint(fetched.host_key) if pinned else None)
+                         pin=service.pin_request(tenant_id, device, creds, fetched.host_key))
 
 
-def _pin(store: SecretStore, tenant_id: str, device: DeviceRef, creds: service.DeviceCredentials,
-         host_key: str) -> bool:
-    """Pin the presented host key in the device's own credentials (trust on first use). Never in a path
-    set by hand: it may be shared, and other devices present other keys. A failure is a warning: the
-    backup itself succeeded, and the next one tries again."""
-    path = device.credentials_vault_path
-    if creds.ssh_host_key is not None or not service.is_own_credentials_path(tenant_id, device.id, path):
-        return False
+def pin(db: Database, tenant_id: str, store: SecretStore, request: service.PinRequest) -> str | None:
+    """Pin a backup's host key in its own short transaction; the key's fingerprint when pinned. A failure
+    is a warning: the backup itself succeeded, and the next one tries again."""
     try:
-        return service.pin_host_key(store, tenant_id, str(path), creds, host_key)
-    except (SecretStoreError, IspopsError) as exc:
-        log.warning("devices.ssh_host_key_not_pinned", tenant=tenant_id, device=str(device.id),
+        with db.tenant(tenant_id) as s:
+            pinned = service.pin_host_key(s, store, tenant_id, request)
+    except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
+        log.warning("devices.ssh_host_key_not_pinned", tenant=tenant_id, device=str(request.device_id),
                     error=getattr(exc, "message", str(exc)))
-        return False
+        return None
+    return log_pinned(tenant_id, request) if pinned else None
+
+
+def log_pinned(tenant_id: str, request: service.PinRequest) -> str:
+    print_ = fingerprint(request.host_key)
+    log.info("devices.ssh_host_key_pinned", tenant=tenant_id, device=str(request.device_id), fingerprint=print_)
+    return print_
 
 
 def backup_tenant(
@@ -287,6 +287,8 @@ def backup_tenant(
                 [service.backup_result_statement(tenant_id, device.id, at=outcome.at, path=outcome.path,
                                                  error=outcome.error)],
             )
+            if outcome.pin is not None and secrets is not None:
+                pin(db, tenant_id, secrets, outcome.pin)
             if progress:
                 progress()
     summary.seconds = time.monotonic() - started

@@ -8,6 +8,7 @@ commits, and nothing here talks to a device: polling and backups happen between 
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import datetime as dt
 import ipaddress
@@ -23,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Delete, Select, Update, delete, event, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import Insert, insert
-from sqlalchemy.orm import Mapper, object_session
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper, Session, object_session
 
 from ispops.devices.snmp import InterfaceSample, PollResult, SnmpCredentials, SnmpTarget
 from ispops.errors import ValidationFailed
@@ -190,13 +192,74 @@ def pinned_host_key(store: SecretStore, tenant_id: str, path: str) -> str | None
         return None
 
 
-def pin_host_key(store: SecretStore, tenant_id: str, path: str, read: DeviceCredentials, host_key: str) -> bool:
-    """Record ``host_key`` as the device's ``ssh_host_key`` (trust on first use), only if the credentials at
-    ``path`` are still the ``read`` ones: a change made meanwhile (``PUT .../credentials``) wins, and the
-    next backup pins against it. True when pinned."""
-    if read.ssh_host_key is not None or read_credentials(store, tenant_id, path) != read:
+@dataclass(frozen=True)
+class PinRequest:
+    """A backup's presented SSH host key, to pin in the credentials it logged in with (trust on first use)."""
+
+    device_id: uuid.UUID
+    path: str  # the credentials the backup read
+    read: DeviceCredentials
+    host_key: str
+
+
+def pin_request(tenant_id: str, device: DeviceRef, read: DeviceCredentials, host_key: str) -> PinRequest | None:
+    """What to pin after a backup, or None: a key is pinned already, or the path was set by hand (it may be
+    shared, and other devices present other keys)."""
+    path = device.credentials_vault_path
+    if read.ssh_host_key is not None or not is_own_credentials_path(tenant_id, device.id, path):
+        return None
+    return PinRequest(device.id, str(path), read, host_key)
+
+
+def _live_path(tenant_id: str, device_id: uuid.UUID) -> Select[Any]:
+    """The device's credentials path, its row locked: a concurrent ``PUT .../credentials`` waits (or wins)."""
+    return (select(Device.credentials_vault_path)
+            .where(Device.tenant_id == tenant_id, Device.id == device_id, Device.deleted_at.is_(None))
+            .with_for_update())
+
+
+def _pinned_secret(store: SecretStore, tenant_id: str, pin: PinRequest) -> bytes | None:
+    """The credentials with the key pinned, if those at ``pin.path`` are still the ones the backup read."""
+    if read_credentials(store, tenant_id, pin.path) != pin.read:
+        return None
+    return encode_credentials(pin.read.model_copy(update={"ssh_host_key": pin.host_key}))
+
+
+def _repoint(tenant_id: str, pin: PinRequest, path: str) -> Update:
+    return (update(Device).where(Device.tenant_id == tenant_id, Device.id == pin.device_id)
+            .values(credentials_vault_path=path))
+
+
+def pin_host_key(session: Session, store: SecretStore, tenant_id: str, pin: PinRequest) -> bool:
+    """Pin in the caller's transaction, like a credentials PUT: the device row is locked; if it still names
+    the credentials the backup read (and they are unchanged), the pinned copy goes to a new path the row
+    then names, and the old path is deleted after the commit. A change made meanwhile wins, and the next
+    backup pins against it. True when pinned. Blocking (jobs, CLI)."""
+    if session.scalar(_live_path(tenant_id, pin.device_id)) != pin.path:
         return False
-    store.put(path, encode_credentials(read.model_copy(update={"ssh_host_key": host_key})))
+    value = _pinned_secret(store, tenant_id, pin)
+    if value is None:
+        return False
+    changes = secret_changes(session, store)
+    path = new_credentials_path(tenant_id, pin.device_id)
+    changes.put(path, value)
+    session.execute(_repoint(tenant_id, pin, path))
+    changes.delete_after_commit(pin.path)
+    return True
+
+
+async def pin_host_key_async(session: AsyncSession, store: SecretStore, tenant_id: str, pin: PinRequest) -> bool:
+    """:func:`pin_host_key` for the API's session: the secret store is called off the event loop."""
+    if await session.scalar(_live_path(tenant_id, pin.device_id)) != pin.path:
+        return False
+    value = await asyncio.to_thread(_pinned_secret, store, tenant_id, pin)
+    if value is None:
+        return False
+    changes = secret_changes(session, store)
+    path = new_credentials_path(tenant_id, pin.device_id)
+    await asyncio.to_thread(changes.put, path, value)
+    await session.execute(_repoint(tenant_id, pin, path))
+    changes.delete_after_commit(pin.path)
     return True
 
 
