@@ -72,6 +72,7 @@ class FreeRadius:
     auth_port: int = field(default_factory=free_udp_port)
     acct_port: int = field(default_factory=free_udp_port)
     threads: int = 4
+    dynamic_clients: str | None = None  # off, as by default
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,7 +84,7 @@ class FreeRadius:
             self.raddb,
             RaddbOptions(
                 conninfo=self.conninfo, listen="127.0.0.1", auth_port=self.auth_port,
-                acct_port=self.acct_port, threads=self.threads,
+                acct_port=self.acct_port, threads=self.threads, dynamic_clients=self.dynamic_clients,
             ),
         )
 

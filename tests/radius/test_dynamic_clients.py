@@ -38,6 +38,7 @@ def started(radius_db: Database, radiusd: FreeRadius) -> FreeRadius:
                            "values (:t, 'alice', 'Cleartext-Password', ':=', :pw)"),
                       {"t": tenant, "pw": f"{tenant}-pw"})
     add_nas(radius_db, "east", "127.0.0.30", "bras-static")
+    radiusd.dynamic_clients = "127.0.0.0/8"  # off by default
     radiusd.start()
     return radiusd
 
@@ -109,6 +110,8 @@ def test_dynamic_clients_can_be_limited_or_turned_off(tmp_path: Path) -> None:
     assert "ipaddr = 10.20.0.0/16" in site and "lifetime = 60" in site
     off = render(tmp_path / "off", RaddbOptions(conninfo="dbname=x", dynamic_clients=None))
     assert "dynamic_clients" not in (off / "sites-enabled" / "ispops-clients").read_text()
+    default = render(tmp_path / "default", RaddbOptions(conninfo="dbname=x"))  # off: strangers cost lookups
+    assert "dynamic_clients" not in (default / "sites-enabled" / "ispops-clients").read_text()
     for bad, field in ((RaddbOptions(conninfo="dbname=x", dynamic_clients="10.0.0.1/32"), "dynamic_clients"),
                        (RaddbOptions(conninfo="dbname=x", dynamic_clients="not-a-net"), "dynamic_clients"),
                        (RaddbOptions(conninfo="dbname=x", client_lifetime=1), "client_lifetime")):

@@ -25,8 +25,8 @@ CoaPortOpt = Annotated[int | None, typer.Option(help="Turn on the CoA listener o
 ThreadsOpt = Annotated[int, typer.Option(help="FreeRADIUS worker threads; the SQL pool is sized to match.")]
 UserOpt = Annotated[str | None, typer.Option(help="Drop privileges to this user after start (e.g. freerad).")]
 DynamicOpt = Annotated[
-    str, typer.Option(help="IPv4 network whose unknown sources are looked up as NASes added after start; "
-                      "'off' reads the NASes at start only.")
+    str, typer.Option(help="IPv4 network (your NAS management range) whose unknown sources are looked up as "
+                      "NASes added after start; 'off' (the default) reads the NASes at start only.")
 ]
 LifetimeOpt = Annotated[int, typer.Option(help="Seconds a NAS found that way stays a client before a new lookup.")]
 
@@ -48,7 +48,7 @@ def config(
     coa_port: CoaPortOpt = None,
     threads: ThreadsOpt = 16,
     user: UserOpt = None,
-    dynamic_clients: DynamicOpt = "0.0.0.0/0",
+    dynamic_clients: DynamicOpt = "off",
     client_lifetime: LifetimeOpt = 300,
 ) -> None:
     """Render a complete FreeRADIUS 3.2 configuration for this database into OUT.
@@ -71,7 +71,7 @@ def run(
     coa_port: CoaPortOpt = None,
     threads: ThreadsOpt = 16,
     user: UserOpt = None,
-    dynamic_clients: DynamicOpt = "0.0.0.0/0",
+    dynamic_clients: DynamicOpt = "off",
     client_lifetime: LifetimeOpt = 300,
     debug: Annotated[bool, typer.Option("--debug", help="FreeRADIUS debug mode (-X): one thread, verbose.")] = False,
 ) -> None:
