@@ -76,6 +76,27 @@ def test_a_path_set_by_hand_is_not_deleted(
     assert secrets_in(store) == [shared]
 
 
+def test_patching_the_path_away_forgets_what_the_api_wrote(
+    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, admin: psycopg.Connection[Any]
+) -> None:
+    make_tenant(db, "tenant-a")
+    did = add_device(db, "tenant-a", "edge-repointed")
+    shared = "tenants/tenant-a/shared/noc-credentials"
+    store.put(shared, b'{"username": "noc", "password": "shared-one"}')
+    noc = auth("tenant-a", "noc_engineer")
+    url = f"/api/v1/devices/{did}"
+    with secret_runtime.installed(store):
+        assert client.put(f"{url}/credentials", json=CREDS, headers=noc).status_code == 204
+        own = device(db, "tenant-a", did).credentials_vault_path
+        assert own is not None
+        # A PATCH that fails (the audit insert is refused) changes nothing and deletes nothing.
+        assert refused_audit(admin, client, "PATCH", url, json={"credentials_vault_path": shared}, headers=noc) == 500
+        assert secrets_in(store) == sorted([own, shared])
+        assert client.patch(url, json={"credentials_vault_path": shared}, headers=noc).status_code == 200
+    assert device(db, "tenant-a", did).credentials_vault_path == shared
+    assert secrets_in(store) == [shared]  # the API-written secret no row names any more is gone
+
+
 def test_another_tenants_device_credentials_and_backups_are_404(
     client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore
 ) -> None:

@@ -259,7 +259,8 @@ async def set_credentials(
     path = service.new_credentials_path(tenant, key)
     async with db.tenant(tenant, user_id=principal.id) as s:
         device = await _live_device(s, tenant, key, for_update=True)
-        # Written now, deleted again if this transaction rolls back; the old secret goes after the commit.
+        # Written now, deleted again if this transaction rolls back; the old secret goes after the commit
+        # (service._forget_dropped_credentials, as for every change of the path).
         store = _store(request)
         before = device.credentials_vault_path
         if "ssh_host_key" not in body.model_fields_set and service.is_own_credentials_path(tenant, key, before):
@@ -269,8 +270,6 @@ async def set_credentials(
                 service.pinned_host_key, store, tenant, str(before))})
         changes = secret_changes(s, store)
         await run_in_threadpool(changes.put, path, service.encode_credentials(body))
-        if service.is_own_credentials_path(tenant, key, before):
-            changes.delete_after_commit(str(before))
         device.credentials_vault_path = path
         await s.flush()
         await record(
@@ -290,9 +289,7 @@ async def delete_credentials(key: Key, principal: Who, db: Db, meta: Meta, reque
     async with db.tenant(tenant, user_id=principal.id) as s:
         device = await _live_device(s, tenant, key, for_update=True)
         before = device.credentials_vault_path
-        if service.is_own_credentials_path(tenant, key, before):  # only what we wrote: a hand-set path stays
-            secret_changes(s, _store(request)).delete_after_commit(str(before))
-        device.credentials_vault_path = None
+        device.credentials_vault_path = None  # what the API wrote goes after the commit; a hand-set path stays
         await s.flush()
         await record(
             s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="update",

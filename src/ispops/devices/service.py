@@ -173,15 +173,22 @@ def read_credentials(store: SecretStore, tenant_id: str, path: str) -> DeviceCre
 
 
 @event.listens_for(Device, "after_update")
-def _forget_credentials_of_deleted_device(mapper: Mapper[Any], connection: Any, target: Device) -> None:
-    """A soft-deleted device's credentials (the ones the API wrote) are deleted once the deletion commits;
-    a path set by hand may be shared with other devices and stays."""
-    added = sa_inspect(target).attrs.deleted_at.history.added
-    path = target.credentials_vault_path
+def _forget_dropped_credentials(mapper: Mapper[Any], connection: Any, target: Device) -> None:
+    """Credentials the API wrote for a device are deleted once the change that drops them commits: a new
+    path (``PUT .../credentials``, a PATCH of ``credentials_vault_path``), none (``DELETE .../credentials``)
+    or the device's deletion. A path set by hand may be shared with other devices and stays."""
     session = object_session(target)
-    if (added and added[0] is not None and session is not None
-            and is_own_credentials_path(str(target.tenant_id), target.id, path)):
-        secret_changes(session, runtime.current()).delete_after_commit(str(path))
+    if session is None:
+        return
+    state = sa_inspect(target)
+    current = target.credentials_vault_path
+    dropped = [old for old in state.attrs.credentials_vault_path.history.deleted or () if old != current]
+    deleted = state.attrs.deleted_at.history.added
+    if deleted and deleted[0] is not None and current:
+        dropped.append(current)
+    for path in dropped:
+        if is_own_credentials_path(str(target.tenant_id), target.id, path):
+            secret_changes(session, runtime.current()).delete_after_commit(str(path))
 
 
 def pinned_host_key(store: SecretStore, tenant_id: str, path: str) -> str | None:

@@ -9,12 +9,28 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from ispops.db.session import Database
 from ispops.models import IpAllocation, IpPool, VpnTunnel
 from ispops.tenancy.service import list_tenant_ids
+
+
+def expired_leases(tenant_id: str, now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """The live allocations of the tenant whose lease has ended by ``now`` (what the reclaim releases)."""
+    held_by_tunnel = (
+        select(VpnTunnel.id)
+        .where(VpnTunnel.tenant_id == tenant_id, VpnTunnel.ip_allocation_id == IpAllocation.id,
+               VpnTunnel.deleted_at.is_(None))
+        .exists()
+    )
+    return (
+        IpAllocation.tenant_id == tenant_id,
+        IpAllocation.status != "released",
+        IpAllocation.lease_end <= now,
+        ~held_by_tunnel,  # a tunnel's address has no lease; one that has (written by hand) is not taken back
+    )
 
 
 def reclaim_expired_leases(session: Session | Database, tenant_id: str, now: dt.datetime | None = None) -> int:
@@ -29,18 +45,7 @@ def reclaim_expired_leases(session: Session | Database, tenant_id: str, now: dt.
         with session.tenant(tenant_id) as own:
             return reclaim_expired_leases(own, tenant_id, now)
     now = now or dt.datetime.now(dt.UTC)
-    held_by_tunnel = (
-        select(VpnTunnel.id)
-        .where(VpnTunnel.tenant_id == tenant_id, VpnTunnel.ip_allocation_id == IpAllocation.id,
-               VpnTunnel.deleted_at.is_(None))
-        .exists()
-    )
-    expired = (
-        IpAllocation.tenant_id == tenant_id,
-        IpAllocation.status != "released",
-        IpAllocation.lease_end <= now,
-        ~held_by_tunnel,  # a tunnel's address has no lease; one that has (written by hand) is not taken back
-    )
+    expired = expired_leases(tenant_id, now)
     pools = session.scalars(select(IpAllocation.ip_pool_id).where(*expired).distinct()).all()
     if not pools:
         return 0
