@@ -20,6 +20,7 @@ from ispops.config import APP_ROLE, PLATFORM_ROLE
 from ispops.db.server import Server
 from ispops.db.session import translated_errors
 from ispops.models import Tenant
+from ispops.secrets.txn import defer, settle
 from ispops.tenancy.status import refusal
 
 # Statements are built once: SQLAlchemy caches the compiled form of a statement object it has seen.
@@ -80,24 +81,34 @@ class AsyncDatabase:
             raise ValueError("tenant_id is required")
         params = {"tenant": tenant_id, "user": user_id or ""}
         with translated_errors():
-            async with AsyncSession(self.app_engine, expire_on_commit=False) as session, session.begin():
-                if enforce_status:
-                    _check((await session.execute(SET_CONTEXT_AND_CHECK, params)).one())
-                else:
-                    await session.execute(SET_CONTEXT, params)
-                yield session
+            async with AsyncSession(self.app_engine, expire_on_commit=False) as session:
+                defer(session)  # secret deletions after the commit run off the event loop (settle)
+                try:
+                    async with session.begin():
+                        if enforce_status:
+                            _check((await session.execute(SET_CONTEXT_AND_CHECK, params)).one())
+                        else:
+                            await session.execute(SET_CONTEXT, params)
+                        yield session
+                finally:
+                    await settle(session)
 
     @asynccontextmanager
     async def platform(self, *, user_id: str | None = None) -> AsyncIterator[AsyncSession]:
         with translated_errors():
-            async with AsyncSession(self.platform_engine, expire_on_commit=False) as session, session.begin():
-                await session.execute(
-                    select(
-                        func.set_config("app.current_tenant_id", "", True),
-                        func.set_config("app.current_user_id", user_id or "", True),
-                    )
-                )
-                yield session
+            async with AsyncSession(self.platform_engine, expire_on_commit=False) as session:
+                defer(session)
+                try:
+                    async with session.begin():
+                        await session.execute(
+                            select(
+                                func.set_config("app.current_tenant_id", "", True),
+                                func.set_config("app.current_user_id", user_id or "", True),
+                            )
+                        )
+                        yield session
+                finally:
+                    await settle(session)
 
     @asynccontextmanager
     async def tenant_connection(self, tenant_id: str, *, user_id: str | None = None) -> AsyncIterator[AsyncConnection]:

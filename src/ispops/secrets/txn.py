@@ -14,10 +14,16 @@ at it. Compensation is best effort: if the store is down at that moment the secr
 
 Get the one instance of a session with :func:`secret_changes` (sync ``Session``, or an
 ``AsyncSession``'s ``sync_session``).
+
+An ``AsyncSession`` commits on the event loop, where a store call (an HTTP round trip to Vault) would
+stall every other request. Its unit of work (``AsyncDatabase``) marks the session with :func:`defer`:
+the deletions that follow the commit or the rollback are then only collected, and :func:`settle` runs them
+in a worker thread once the transaction has ended.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -28,6 +34,7 @@ from ispops.secrets.store import SecretStore, check_path
 
 log = structlog.get_logger(__name__)
 _INFO_KEY = "ispops.secret_changes"
+_DEFER_KEY = "ispops.secret_changes.defer"
 
 
 class SecretChanges:
@@ -36,6 +43,8 @@ class SecretChanges:
         self.created: list[str] = []
         self.obsolete: list[str] = []
         self._committed = False
+        self._session = session
+        self.pending: list[tuple[str, str]] = []  # deferred deletions: (path, what to log if it fails)
         event.listen(session, "after_commit", self._after_commit)
         event.listen(session, "after_transaction_end", self._after_transaction_end)
 
@@ -63,6 +72,12 @@ class SecretChanges:
         self._committed = False
 
     def _delete(self, path: str, what: str) -> None:
+        if self._session.info.get(_DEFER_KEY):
+            self.pending.append((path, what))
+            return
+        self.delete_now(path, what)
+
+    def delete_now(self, path: str, what: str) -> None:
         try:
             self.store.delete(path)
         except Exception as exc:  # compensation must not mask the original outcome
@@ -78,3 +93,25 @@ def secret_changes(session: Any, store: SecretStore) -> SecretChanges:
         sync.info[_INFO_KEY] = changes
     assert isinstance(changes, SecretChanges)
     return changes
+
+
+def defer(session: Any) -> None:
+    """Collect ``session``'s deletions after commit or rollback for :func:`settle` instead of running them."""
+    sync: Session = getattr(session, "sync_session", session)
+    sync.info[_DEFER_KEY] = True
+
+
+async def settle(session: Any) -> None:
+    """Run the deletions :func:`defer` collected, in a worker thread (call once the transaction ended)."""
+    sync: Session = getattr(session, "sync_session", session)
+    changes = sync.info.get(_INFO_KEY)
+    if not isinstance(changes, SecretChanges) or not changes.pending:
+        return
+    pending, changes.pending = changes.pending, []
+
+    def run() -> None:
+        for path, what in pending:
+            changes.delete_now(path, what)
+
+    await asyncio.to_thread(run)
+
