@@ -128,6 +128,8 @@ SHARED_CHECKS[("radius_coa_queue", "reason")] = ("radius_coa_attempts", "reason"
 CREATE = re.compile(r"\s*CREATE TABLE (\w+) \(")
 ALTER_ADD = re.compile(r"\s*ALTER TABLE (\w+) ADD (CONSTRAINT .*)", re.DOTALL)
 ONE_OF = re.compile(r"CONSTRAINT ck_(\w+?)__(\w+) CHECK \((\w+) IN \(([^)]*)\)\)")
+# Lists a later migration changed, where the rule lives now: (table, column) -> (migration module, its SQL).
+AMENDED = {("ip_pools", "pool_type"): ("ispops.migrations.versions.0023_ipam_vpn_pools", "GUARD")}
 QUOTED = re.compile(r"'((?:[^']|'')*)'")
 TENANT_FK = re.compile(
     r"CONSTRAINT (fk_\w+) FOREIGN KEY \(tenant_id, (\w+)\)\s+"
@@ -167,6 +169,10 @@ def check_lists() -> dict[tuple[str, str], list[str]]:
         for ck_table, ck_column, column, values in ONE_OF.findall(statement):
             assert (ck_table, ck_column) == (table, column), f"misnamed CHECK on {table}.{column}"
             lists[(table, column)] = [v.replace("''", "'") for v in QUOTED.findall(values)]
+    for (table, column), (module, name) in AMENDED.items():
+        sql = getattr(importlib.import_module(module), name)
+        (values,) = re.findall(rf"NEW\.{column} IN \(([^)]*)\)", sql)
+        lists[(table, column)] = QUOTED.findall(values)
     return lists
 
 
