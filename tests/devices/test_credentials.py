@@ -17,6 +17,13 @@ from tests.factories import make_tenant
 CREDS = {"username": "backup", "password": "first-password"}
 
 
+def put_shared(store: FileSecretStore) -> str:
+    """Credentials set by hand at a path several devices may share; the path."""
+    path = "tenants/tenant-a/shared/noc-credentials"
+    store.put(path, b'{"username": "noc", "password": "shared-one"}')
+    return path
+
+
 def secrets_in(store: FileSecretStore) -> list[str]:
     return sorted(str(p.relative_to(store.root)).removesuffix(".sec") for p in store.root.rglob("*.sec"))
 
@@ -64,8 +71,7 @@ def test_a_path_set_by_hand_is_not_deleted(
 ) -> None:
     make_tenant(db, "tenant-a")
     did = add_device(db, "tenant-a", "edge-hand")
-    shared = "tenants/tenant-a/shared/noc-credentials"
-    store.put(shared, b'{"username": "noc", "password": "shared-one"}')
+    shared = put_shared(store)
     noc = auth("tenant-a", "noc_engineer")
     r = client.patch(f"/api/v1/devices/{did}", json={"credentials_vault_path": shared}, headers=noc)
     assert r.status_code == 200, r.text
@@ -81,8 +87,7 @@ def test_patching_the_path_away_forgets_what_the_api_wrote(
 ) -> None:
     make_tenant(db, "tenant-a")
     did = add_device(db, "tenant-a", "edge-repointed")
-    shared = "tenants/tenant-a/shared/noc-credentials"
-    store.put(shared, b'{"username": "noc", "password": "shared-one"}')
+    shared = put_shared(store)
     noc = auth("tenant-a", "noc_engineer")
     url = f"/api/v1/devices/{did}"
     with secret_runtime.installed(store):
@@ -121,8 +126,7 @@ def test_deleting_a_device_forgets_its_credentials_after_the_commit(
     make_tenant(db, "tenant-a")
     did = add_device(db, "tenant-a", "edge-gone")
     shared_did = add_device(db, "tenant-a", "edge-shared")
-    shared = "tenants/tenant-a/shared/noc-credentials"
-    store.put(shared, b'{"username": "noc", "password": "shared-one"}')
+    shared = put_shared(store)
     admin_h = auth("tenant-a", "tenant_admin")
     assert client.patch(f"/api/v1/devices/{shared_did}", json={"credentials_vault_path": shared},
                         headers=admin_h).status_code == 200

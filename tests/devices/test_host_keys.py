@@ -104,14 +104,22 @@ def test_the_right_pinned_key_is_accepted_with_new_keys_refused(
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGXzl6GhHlGQ8HfwkIV1VsygtYf4wEGbJGBIKZ0rN6M4"
 
 
-def test_pinning_writes_a_new_path_and_deletes_the_old_after_commit(db: Database, store: FileSecretStore) -> None:
+def with_credentials(
+    db: Database, store: FileSecretStore, name: str, creds: DeviceCredentials
+) -> tuple[uuid.UUID, str]:
+    """tenant-a's device ``name`` with ``creds`` at a path of its own, as the API writes them."""
     make_tenant(db, "tenant-a")
-    did = add_device(db, "tenant-a", "edge-pin", vendor="Cisco")
-    read = DeviceCredentials(username="backup", password="pw")
-    old = service.new_credentials_path("tenant-a", did)
-    store.put(old, service.encode_credentials(read))
+    did = add_device(db, "tenant-a", name, vendor="Cisco")
+    path = service.new_credentials_path("tenant-a", did)
+    store.put(path, service.encode_credentials(creds))
     with db.tenant("tenant-a") as s:
-        s.get_one(Device, did).credentials_vault_path = old
+        s.get_one(Device, did).credentials_vault_path = path
+    return did, path
+
+
+def test_pinning_writes_a_new_path_and_deletes_the_old_after_commit(db: Database, store: FileSecretStore) -> None:
+    read = DeviceCredentials(username="backup", password="pw")
+    did, old = with_credentials(db, store, "edge-pin", read)
     request = service.PinRequest(did, old, read, KEY)
 
     with db.tenant("tenant-a") as s:
@@ -126,16 +134,11 @@ def test_pinning_writes_a_new_path_and_deletes_the_old_after_commit(db: Database
 def test_a_pin_after_a_credentials_change_changes_nothing(db: Database, store: FileSecretStore) -> None:
     """A PUT .../credentials committed while the backup ran (new path, old one deleted): the pin must not
     write the old path back (a stale copy of the old password) nor touch the new credentials."""
-    make_tenant(db, "tenant-a")
-    did = add_device(db, "tenant-a", "edge-race", vendor="Cisco")
     read = DeviceCredentials(username="backup", password="old")
-    old = service.new_credentials_path("tenant-a", did)
-    request = service.PinRequest(did, old, read, KEY)  # what the backup read, before the change
     replaced = DeviceCredentials(username="backup", password="new")
-    new = service.new_credentials_path("tenant-a", did)
-    store.put(new, service.encode_credentials(replaced))
-    with db.tenant("tenant-a") as s:
-        s.get_one(Device, did).credentials_vault_path = new
+    did, new = with_credentials(db, store, "edge-race", replaced)  # the PUT's result
+    old = service.new_credentials_path("tenant-a", did)  # where the backup read, deleted by the PUT
+    request = service.PinRequest(did, old, read, KEY)
 
     with db.tenant("tenant-a") as s:
         assert service.pin_host_key(s, store, "tenant-a", request) is False
@@ -148,13 +151,8 @@ def test_a_pin_after_a_credentials_change_changes_nothing(db: Database, store: F
 
 
 def test_a_failed_pin_leaves_the_credentials_as_they_were(db: Database, store: FileSecretStore) -> None:
-    make_tenant(db, "tenant-a")
-    did = add_device(db, "tenant-a", "edge-rollback", vendor="Cisco")
     read = DeviceCredentials(username="backup", password="pw")
-    old = service.new_credentials_path("tenant-a", did)
-    store.put(old, service.encode_credentials(read))
-    with db.tenant("tenant-a") as s:
-        s.get_one(Device, did).credentials_vault_path = old
+    did, old = with_credentials(db, store, "edge-rollback", read)
     with pytest.raises(RuntimeError), db.tenant("tenant-a") as s:
         assert service.pin_host_key(s, store, "tenant-a", service.PinRequest(did, old, read, KEY))
         raise RuntimeError("the transaction fails after the pin was written")
