@@ -87,6 +87,25 @@ def test_a_secret_path_outside_the_tenant_is_refused(client: TestClient, auth: T
     assert r.status_code == 422 and r.json()["field"] == "credentials_vault_path"
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"management_ip": "127.0.0.1", "snmp_version": "v2c"}, "snmp_community"),  # nothing to ask with
+        ({"snmp_community": "public"}, "management_ip"),  # nowhere to ask
+        ({"management_ip": "127.0.0.1", "snmp_version": "v3"}, "credentials_vault_path"),  # no v3 user
+    ],
+)
+def test_a_device_that_cannot_be_polled_is_a_422_naming_what_to_fix(
+    client: TestClient, auth: TokenFor, tenants: None, body: dict[str, Any], field: str
+) -> None:
+    noc = auth("tenant-a", "noc_engineer")
+    dev = create(client, noc, name="unpollable", **body)
+    r = client.post(f"/api/v1/devices/{dev['id']}/poll", headers=noc)
+    assert (r.status_code, r.json()["field"]) == (422, field), r.text
+    after = client.get(f"/api/v1/devices/{dev['id']}", headers=noc).json()
+    assert after["last_poll_error"] and after["operational_status"] == dev["operational_status"]  # said why only
+
+
 def test_poll_now_and_interfaces(
     client: TestClient, auth: TokenFor, tenants: None, agent: Agent, store: FileSecretStore,
     admin: psycopg.Connection[Any],

@@ -227,11 +227,10 @@ async def poll_now(key: Key, principal: Who, db: Db, meta: Meta, request: Reques
     store = _store(request) if device.credentials_vault_path else None
     try:
         target = await run_in_threadpool(service.snmp_target, device, store, tenant)  # the store may do I/O
-    except ValueError as exc:
+    except service.NotPollable as exc:
         async with db.tenant(tenant, user_id=principal.id) as s:
             await s.execute(service.poll_error_statement(tenant, key, str(exc), dt.datetime.now(dt.UTC)))
-        field = "management_ip" if device.host is None else "credentials_vault_path"
-        raise ValidationFailed(f"devices.{field}: {exc}", table="devices", field=field) from None
+        raise ValidationFailed(f"devices.{exc.field}: {exc}", table="devices", field=exc.field) from None
     result = await poll_device(
         target, timeout=settings.snmp_timeout_seconds, retries=settings.snmp_retries,
         deadline=settings.snmp_device_deadline_seconds,

@@ -325,25 +325,35 @@ def device_ref(row: Any) -> DeviceRef:
     )
 
 
+class NotPollable(ValueError):
+    """The device cannot be polled as configured; ``field`` is what to fix (the API's 422 names it)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def snmp_target(device: DeviceRef, store: SecretStore | None, tenant_id: str) -> SnmpTarget:
     """How to poll ``device``. Credentials come from the secret store when the device has a path; a v1/v2c
-    community may also be the seed's ``snmp_community`` column (the store wins). Raises ``ValueError`` with
-    a message for the device's ``last_poll_error`` when it cannot be polled."""
+    community may also be the seed's ``snmp_community`` column (the store wins). Raises :class:`NotPollable`
+    with a message for the device's ``last_poll_error`` when it cannot be polled."""
     if device.host is None:
-        raise ValueError("no management_ip or primary_ip to poll")
+        raise NotPollable("no management_ip or primary_ip to poll", "management_ip")
     secret: DeviceCredentials | None = None
+    path_field = "credentials_vault_path"
     if device.credentials_vault_path:
         if store is None:
-            raise ValueError("credentials: no secret store configured")
+            raise NotPollable("credentials: no secret store configured", path_field)
         try:
             secret = read_credentials(store, tenant_id, device.credentials_vault_path)
         except SecretNotFound:
-            raise ValueError(f"credentials: nothing at {device.credentials_vault_path}") from None
+            raise NotPollable(f"credentials: nothing at {device.credentials_vault_path}", path_field) from None
         except (SecretStoreError, ValidationFailed) as exc:
-            raise ValueError(f"credentials: {exc.message}") from None
+            raise NotPollable(f"credentials: {exc.message}", path_field) from None
     if device.snmp_version == "v3":
         if secret is None or not secret.snmp_user:
-            raise ValueError("SNMP v3 needs snmp_user in the device's credentials (credentials_vault_path)")
+            raise NotPollable("SNMP v3 needs snmp_user in the device's credentials (credentials_vault_path)",
+                              path_field)
         creds = SnmpCredentials(
             "v3", user=secret.snmp_user, auth_protocol=secret.snmp_auth_protocol, auth_key=secret.snmp_auth_key,
             priv_protocol=secret.snmp_priv_protocol, priv_key=secret.snmp_priv_key,
@@ -351,7 +361,8 @@ def snmp_target(device: DeviceRef, store: SecretStore | None, tenant_id: str) ->
     else:
         community = (secret.snmp_community if secret else None) or device.snmp_community
         if not community:
-            raise ValueError(f"SNMP {device.snmp_version} needs a community (credentials or snmp_community)")
+            raise NotPollable(f"SNMP {device.snmp_version} needs a community (credentials or snmp_community)",
+                              "snmp_community")
         creds = SnmpCredentials(device.snmp_version, community=community)
     return SnmpTarget(device.host, device.snmp_port, creds)
 
