@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from ispops.config import Settings
 from ispops.db.session import Database
 from ispops.devices import jobs, service
-from ispops.devices.backup import BackupStorage
+from ispops.devices.backup import BackupFailed, BackupStorage, fetch_config
 from ispops.devices.service import DeviceCredentials, credentials_path
 from ispops.models import Device
 from ispops.secrets import runtime as secret_runtime
 from ispops.secrets.file import FileSecretStore
+from ispops.secrets.store import SecretStoreError
 from tests.api.conftest import TokenFor
 from tests.devices.conftest import SshRouter
 from tests.devices.test_backup import CONFIG_1, api_world, router_device
@@ -117,18 +121,26 @@ def with_credentials(
     return did, path
 
 
-def test_pinning_writes_a_new_path_and_deletes_the_old_after_commit(db: Database, store: FileSecretStore) -> None:
+def test_pinning_writes_a_new_path_and_deletes_the_old_after_commit(
+    db: Database, store: FileSecretStore, admin: psycopg.Connection[Any]
+) -> None:
     read = DeviceCredentials(username="backup", password="pw")
     did, old = with_credentials(db, store, "edge-pin", read)
     request = service.PinRequest(did, old, read, KEY)
 
     with db.tenant("tenant-a") as s:
-        assert service.pin_host_key(s, store, "tenant-a", request) is True
+        new = service.pin_host_key(s, store, "tenant-a", request)
         assert old in secrets_in(store)  # the committed row named it until now: kept until the commit
-    new = str(device(db, "tenant-a", did).credentials_vault_path)
+    assert new is not None and device(db, "tenant-a", did).credentials_vault_path == new
     assert new != old and service.is_own_credentials_path("tenant-a", did, new)
     assert service.read_credentials(store, "tenant-a", new) == read.model_copy(update={"ssh_host_key": KEY})
     assert secrets_in(store) == [new]
+    [(actor, changes)] = admin.execute(
+        "select actor_kind || ':' || actor_id, changes from audit_events where entity = 'devices' "
+        "and entity_id = %s and action = 'action'", (str(did),)).fetchall()
+    assert actor == "system:device-backup"
+    assert changes == {"action": "pin_ssh_host_key", "fingerprint": service.fingerprint(KEY),
+                       "credentials_vault_path": [old, new]}
 
 
 def test_a_pin_after_a_credentials_change_changes_nothing(db: Database, store: FileSecretStore) -> None:
@@ -141,12 +153,12 @@ def test_a_pin_after_a_credentials_change_changes_nothing(db: Database, store: F
     request = service.PinRequest(did, old, read, KEY)
 
     with db.tenant("tenant-a") as s:
-        assert service.pin_host_key(s, store, "tenant-a", request) is False
+        assert service.pin_host_key(s, store, "tenant-a", request) is None
     assert secrets_in(store) == [new]
     assert service.read_credentials(store, "tenant-a", new) == replaced
     # Same path but other content (a hand edit of the secret): not pinned either.
     with db.tenant("tenant-a") as s:
-        assert service.pin_host_key(s, store, "tenant-a", service.PinRequest(did, new, read, KEY)) is False
+        assert service.pin_host_key(s, store, "tenant-a", service.PinRequest(did, new, read, KEY)) is None
     assert device(db, "tenant-a", did).credentials_vault_path == new
 
 
@@ -154,7 +166,7 @@ def test_a_failed_pin_leaves_the_credentials_as_they_were(db: Database, store: F
     read = DeviceCredentials(username="backup", password="pw")
     did, old = with_credentials(db, store, "edge-rollback", read)
     with pytest.raises(RuntimeError), db.tenant("tenant-a") as s:
-        assert service.pin_host_key(s, store, "tenant-a", service.PinRequest(did, old, read, KEY))
+        assert service.pin_host_key(s, store, "tenant-a", service.PinRequest(did, old, read, KEY)) is not None
         raise RuntimeError("the transaction fails after the pin was written")
     assert device(db, "tenant-a", did).credentials_vault_path == old
     assert secrets_in(store) == [old]  # the new copy was compensated
@@ -252,3 +264,56 @@ def test_a_telnet_or_serial_driver_is_refused(
                        json={"username": "u", "password": "p", "device_type": driver},
                        headers=auth("tenant-a", "noc_engineer"))
     assert r.status_code == 422 and "device_type" in r.text, r.text
+
+
+class GetFails(FileSecretStore):
+    """A store whose reads fail, like an unreachable Vault."""
+
+    def get(self, path: str) -> bytes:
+        raise SecretStoreError("secret store unavailable (get)")
+
+
+def test_new_credentials_never_drop_a_pin_they_could_not_read(
+    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore
+) -> None:
+    """The pin is carried over from whatever path the device names (one set by hand too); when the current
+    credentials cannot be read the PUT fails instead of unpinning the device."""
+    pinned = DeviceCredentials(username="backup", password="old", ssh_host_key=KEY)
+    did, hand = with_credentials(db, store, "edge-carry", pinned)
+    shared = "tenants/tenant-a/shared/with-pin"
+    store.put(shared, service.encode_credentials(pinned))
+    with secret_runtime.installed(store), db.tenant("tenant-a") as s:
+        s.get_one(Device, did).credentials_vault_path = shared  # set by hand, with a pin in it
+    noc = auth("tenant-a", "noc_engineer")
+    url = f"/api/v1/devices/{did}/credentials"
+    new_creds = {"username": "backup", "password": "new"}
+
+    with secret_runtime.installed(GetFails(store.root, os.urandom(32))):
+        r = client.put(url, json=new_creds, headers=noc)
+    assert r.status_code == 503, r.text
+    assert device(db, "tenant-a", did).credentials_vault_path == shared  # nothing changed
+
+    store.put(shared, b"not json")
+    with secret_runtime.installed(store):
+        r = client.put(url, json=new_creds, headers=noc)
+        assert (r.status_code, r.json()["field"]) == (422, "ssh_host_key"), r.text
+        assert client.put(url, json={**new_creds, "ssh_host_key": None}, headers=noc).status_code == 204
+        assert stored(db, store, "tenant-a", did).get("ssh_host_key") is None  # unpinned on request only
+
+    store.put(shared, service.encode_credentials(pinned))
+    with secret_runtime.installed(store):
+        with db.tenant("tenant-a") as s:
+            s.get_one(Device, did).credentials_vault_path = shared
+        assert client.put(url, json=new_creds, headers=noc).status_code == 204
+    assert stored(db, store, "tenant-a", did)["ssh_host_key"] == KEY  # carried over from the hand-set path
+    assert store.exists(shared)  # set by hand: never the API's to delete
+    assert not store.exists(hand)  # the device's own first credentials went when it was pointed elsewhere
+
+
+def test_a_hand_written_telnet_driver_is_refused_by_the_backup_not_the_poll(store: FileSecretStore) -> None:
+    path = "tenants/tenant-a/shared/old-telnet"
+    store.put(path, b'{"username": "u", "password": "p", "device_type": "cisco_ios_telnet", "snmp_community": "c"}')
+    creds = service.read_credentials(store, "tenant-a", path)  # still readable: SNMP does not care
+    assert creds.snmp_community == "c"
+    with pytest.raises(BackupFailed, match="in clear"):
+        fetch_config("127.0.0.1", "Cisco", creds, timeout=1)

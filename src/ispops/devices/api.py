@@ -26,9 +26,9 @@ from ispops.auth.principal import Principal, RequestMeta
 from ispops.config import Settings
 from ispops.db.async_session import AsyncDatabase
 from ispops.devices import geo, service
-from ispops.devices.backup import BackupStorage, fingerprint
+from ispops.devices.backup import BackupStorage
 from ispops.devices.jobs import backup_one, log_pinned
-from ispops.devices.service import DeviceCredentials, DeviceRef
+from ispops.devices.service import DeviceRef, fingerprint
 from ispops.devices.snmp import poll_device
 from ispops.errors import IspopsError, NotFound, ValidationFailed
 from ispops.models.network import Device, DeviceOperationalStatus, InterfaceAdminStatus, InterfaceOperStatus
@@ -251,7 +251,7 @@ async def poll_now(key: Key, principal: Who, db: Db, meta: Meta, request: Reques
     summary="Store the device's SNMP/SSH credentials in the secret store (write-only)",
 )
 async def set_credentials(
-    key: Key, body: DeviceCredentials, principal: Who, db: Db, meta: Meta, request: Request
+    key: Key, body: service.CredentialsBody, principal: Who, db: Db, meta: Meta, request: Request
 ) -> Response:
     permissions.require(principal, "devices", "update")
     tenant = str(principal.tenant_id)
@@ -262,7 +262,8 @@ async def set_credentials(
         # (service._forget_dropped_credentials, as for every change of the path).
         store = _store(request)
         before = device.credentials_vault_path
-        if "ssh_host_key" not in body.model_fields_set and service.is_own_credentials_path(tenant, key, before):
+        sent = sorted(body.model_fields_set)
+        if "ssh_host_key" not in body.model_fields_set and before:
             # New credentials keep the pinned host key unless they say otherwise ("ssh_host_key": null
             # unpins): a password change must not open the door to whatever key is presented next.
             body = body.model_copy(update={"ssh_host_key": await run_in_threadpool(
@@ -273,7 +274,7 @@ async def set_credentials(
         await s.flush()
         await record(
             s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="update",
-            changes={"credentials_vault_path": [before, path], "credentials": sorted(body.model_fields_set)},
+            changes={"credentials_vault_path": [before, path], "credentials": sent},
         )
     return Response(status_code=204)
 
@@ -318,7 +319,7 @@ async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Requ
     )
     pinned = None
     if outcome.pin is not None:
-        pinned = await _pin(db, principal, _store(request), outcome.pin)
+        pinned = await _pin(db, principal, meta, _store(request), outcome.pin)
     async with db.tenant(tenant, user_id=principal.id) as s:
         await s.execute(
             service.backup_result_statement(tenant, key, at=outcome.at, path=outcome.path, error=outcome.error)
@@ -336,17 +337,23 @@ async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Requ
     )
 
 
-async def _pin(db: AsyncDatabase, principal: Principal, store: SecretStore, request: service.PinRequest) -> str | None:
-    """Pin the backup's host key in its own transaction (as ``jobs.pin``); a failure is a warning."""
+async def _pin(
+    db: AsyncDatabase, principal: Principal, meta: RequestMeta, store: SecretStore, request: service.PinRequest
+) -> str | None:
+    """Pin the backup's host key in its own transaction (as ``jobs.pin``), audited as the user's; a failure
+    is a warning."""
     tenant = str(principal.tenant_id)
     try:
         async with db.tenant(tenant, user_id=principal.id) as s:
             pinned = await service.pin_host_key_async(s, store, tenant, request)
+            if pinned is not None:
+                await record(s, principal=principal, meta=meta, entity="devices", entity_id=str(request.device_id),
+                             action="action", changes=service.pin_changes(request, pinned))
     except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
         log.warning("devices.ssh_host_key_not_pinned", tenant=tenant, device=str(request.device_id),
                     error=getattr(exc, "message", str(exc)))
         return None
-    return log_pinned(tenant, request) if pinned else None
+    return log_pinned(tenant, request) if pinned is not None else None
 
 
 @router.get(

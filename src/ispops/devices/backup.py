@@ -26,16 +26,14 @@ import os
 import re
 import tempfile
 import uuid
-from base64 import b64encode
 from dataclasses import dataclass
-from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 import paramiko
 from netmiko import ConnectHandler
 
-from ispops.devices.service import DeviceCredentials, host_key_parts
+from ispops.devices.service import DeviceCredentials, fingerprint, is_clear_text_driver
 from ispops.errors import NotFound
 
 STAMP = "%Y%m%dT%H%M%S.%fZ"
@@ -113,12 +111,6 @@ def _private_key(text: str) -> paramiko.PKey:
     raise BackupFailed("private_key: not an unencrypted Ed25519, ECDSA or RSA key")
 
 
-def fingerprint(host_key: str) -> str:
-    """OpenSSH's SHA256 fingerprint of ``"<type> <base64>"`` (what ``ssh-keygen -lf`` prints)."""
-    _, blob = host_key_parts(host_key)
-    return "SHA256:" + b64encode(sha256(blob).digest()).decode().rstrip("=")
-
-
 def _known_hosts(folder: str, host: str, port: int, host_key: str) -> str:
     """A known_hosts file in ``folder`` holding only ``host_key`` for the device (paramiko's host naming)."""
     name = host if port == 22 else f"[{host}]:{port}"
@@ -137,6 +129,8 @@ def fetch_config(
         raise BackupFailed(
             "ssh_host_key: none pinned, and new host keys are not accepted (backup_accept_new_host_keys)"
         )
+    if is_clear_text_driver(creds.device_type):  # a secret written by hand may name one; the API refuses them
+        raise BackupFailed(f"device_type {creds.device_type!r} would send the password in clear: use an SSH driver")
     device_type, command = connection_profile(host, vendor, creds)
     params: dict[str, Any] = {
         "device_type": device_type, "host": host, "port": creds.ssh_port, "username": creds.username,

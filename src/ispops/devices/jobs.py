@@ -26,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from ispops.config import Settings, get_settings
 from ispops.db.session import Database
 from ispops.devices import service
-from ispops.devices.backup import BackupFailed, BackupStorage, fetch_config, fingerprint
-from ispops.devices.service import DeviceRef, Statement
+from ispops.devices.backup import BackupFailed, BackupStorage, fetch_config
+from ispops.devices.service import DeviceRef, Statement, fingerprint
 from ispops.devices.snmp import PollResult, SnmpTarget, poll_device
 from ispops.errors import IspopsError
 from ispops.secrets import SecretNotFound, SecretStore, SecretStoreError, open_secret_store
@@ -240,7 +240,7 @@ def pin(db: Database, tenant_id: str, store: SecretStore, request: service.PinRe
         log.warning("devices.ssh_host_key_not_pinned", tenant=tenant_id, device=str(request.device_id),
                     error=getattr(exc, "message", str(exc)))
         return None
-    return log_pinned(tenant_id, request) if pinned else None
+    return log_pinned(tenant_id, request) if pinned is not None else None
 
 
 def log_pinned(tenant_id: str, request: service.PinRequest) -> str:

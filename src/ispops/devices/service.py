@@ -9,8 +9,10 @@ commits, and nothing here talks to a device: polling and backups happen between 
 from __future__ import annotations
 
 import asyncio
+import base64
 import binascii
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import secrets
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Mapper, Session, object_session
 
 from ispops.devices.snmp import InterfaceSample, PollResult, SnmpCredentials, SnmpTarget
 from ispops.errors import ValidationFailed
+from ispops.models.identity import AuditEvent
 from ispops.models.network import Device, DeviceInterface, DeviceStatus
 from ispops.secrets import SecretNotFound, SecretStore, SecretStoreError, runtime, tenant_path
 from ispops.secrets.txn import secret_changes
@@ -79,14 +82,6 @@ class DeviceCredentials(BaseModel):
     device_type: str | None = Field(None, pattern=r"^[a-z0-9_]{1,64}$", description="netmiko device_type")
     backup_command: str | None = Field(None, min_length=1, max_length=255)
     ssh_host_key: str | None = Field(None, max_length=4096, description="the device's SSH public host key")
-
-    @field_validator("device_type")
-    @classmethod
-    def _ssh_only(cls, value: str | None) -> str | None:
-        """Backups log in over SSH only: a telnet or serial driver would send the password in clear."""
-        if value is not None and value.endswith(("_telnet", "_serial")):
-            raise ValueError("must be an SSH driver (telnet and serial send the password in clear)")
-        return value
 
     @field_validator("ssh_host_key")
     @classmethod
@@ -192,11 +187,18 @@ def _forget_dropped_credentials(mapper: Mapper[Any], connection: Any, target: De
 
 
 def pinned_host_key(store: SecretStore, tenant_id: str, path: str) -> str | None:
-    """The ``ssh_host_key`` of the credentials at ``path``; None when there is none or they cannot be read."""
+    """The ``ssh_host_key`` of the credentials at ``path``; None when nothing is there. A store that fails
+    raises (503): credentials written without reading the pin would silently unpin the device. Secrets
+    that cannot be read as credentials are a 422 naming ``ssh_host_key`` (send it, or null to unpin)."""
     try:
         return read_credentials(store, tenant_id, path).ssh_host_key
-    except (SecretNotFound, SecretStoreError, ValidationFailed):
+    except SecretNotFound:
         return None
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            f"ssh_host_key: the current credentials cannot be read to keep their pinned host key ({exc.message}); "
+            "send ssh_host_key, or null to unpin", table="devices", field="ssh_host_key",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -237,37 +239,72 @@ def _repoint(tenant_id: str, pin: PinRequest, path: str) -> Update:
             .values(credentials_vault_path=path))
 
 
-def pin_host_key(session: Session, store: SecretStore, tenant_id: str, pin: PinRequest) -> bool:
+def pin_host_key(session: Session, store: SecretStore, tenant_id: str, pin: PinRequest) -> str | None:
     """Pin in the caller's transaction, like a credentials PUT: the device row is locked; if it still names
     the credentials the backup read (and they are unchanged), the pinned copy goes to a new path the row
-    then names, and the old path is deleted after the commit. A change made meanwhile wins, and the next
-    backup pins against it. True when pinned. Blocking (jobs, CLI)."""
+    then names, the old path is deleted after the commit, and the audit log says so (actor: the backup
+    job). A change made meanwhile wins, and the next backup pins against it. The new path when pinned.
+    Blocking (jobs, CLI)."""
     if session.scalar(_live_path(tenant_id, pin.device_id)) != pin.path:
-        return False
+        return None
     value = _pinned_secret(store, tenant_id, pin)
     if value is None:
-        return False
+        return None
     changes = secret_changes(session, store)
     path = new_credentials_path(tenant_id, pin.device_id)
     changes.put(path, value)
     session.execute(_repoint(tenant_id, pin, path))
     changes.delete_after_commit(pin.path)
-    return True
+    session.add(AuditEvent(tenant_id=tenant_id, actor_kind="system", actor_id="device-backup", entity="devices",
+                           entity_id=str(pin.device_id), action="action", changes=pin_changes(pin, path)))
+    return path
 
 
-async def pin_host_key_async(session: AsyncSession, store: SecretStore, tenant_id: str, pin: PinRequest) -> bool:
-    """:func:`pin_host_key` for the API's session: the secret store is called off the event loop."""
+async def pin_host_key_async(
+    session: AsyncSession, store: SecretStore, tenant_id: str, pin: PinRequest
+) -> str | None:
+    """:func:`pin_host_key` for the API's session (the caller records the audit event with its user): the
+    secret store is called off the event loop."""
     if await session.scalar(_live_path(tenant_id, pin.device_id)) != pin.path:
-        return False
+        return None
     value = await asyncio.to_thread(_pinned_secret, store, tenant_id, pin)
     if value is None:
-        return False
+        return None
     changes = secret_changes(session, store)
     path = new_credentials_path(tenant_id, pin.device_id)
     await asyncio.to_thread(changes.put, path, value)
     await session.execute(_repoint(tenant_id, pin, path))
     changes.delete_after_commit(pin.path)
-    return True
+    return path
+
+
+def pin_changes(pin: PinRequest, path: str) -> dict[str, Any]:
+    """The audit event's ``changes`` for a pin (the key's fingerprint; the paths, never the secret)."""
+    return {"action": "pin_ssh_host_key", "fingerprint": fingerprint(pin.host_key),
+            "credentials_vault_path": [pin.path, path]}
+
+
+def is_clear_text_driver(device_type: str | None) -> bool:
+    """A netmiko driver that logs in without SSH (telnet, serial): it would send the password in clear."""
+    return device_type is not None and device_type.endswith(("_telnet", "_serial"))
+
+
+class CredentialsBody(DeviceCredentials):
+    """``PUT .../credentials``: what may be stored. (Secrets written by hand are read as they are; a backup
+    refuses a clear-text driver when it runs.)"""
+
+    @field_validator("device_type")
+    @classmethod
+    def _ssh_only(cls, value: str | None) -> str | None:
+        if is_clear_text_driver(value):
+            raise ValueError("must be an SSH driver (telnet and serial send the password in clear)")
+        return value
+
+
+def fingerprint(host_key: str) -> str:
+    """OpenSSH's SHA256 fingerprint of ``"<type> <base64>"`` (what ``ssh-keygen -lf`` prints)."""
+    _, blob = host_key_parts(host_key)
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
 def encode_credentials(credentials: DeviceCredentials) -> bytes:
