@@ -81,6 +81,9 @@ class ConfigurationError(IspopsError):
 
 
 QUOTA_SQLSTATE = "IS409"  # raised by ispops_apply_counter when a tenant quota would be exceeded
+# Raised by our triggers for a change the data's current state forbids: a 409 with the trigger's message
+# (which starts with the table) naming its COLUMN.
+CONFLICT_SQLSTATE = "ISCFL"
 _KEY = re.compile(r"Key \((?P<cols>.+?)\)=\((?P<vals>.*)\)")
 _CHECK_NAME = re.compile(r"^ck_(?P<table>.+?)__(?P<field>.+)$")
 _PARTITION = re.compile(r"^(?P<parent>[a-z_]+?)_(?:p\d{6}|default)$")
@@ -117,6 +120,8 @@ def translate(exc: DBAPIError) -> IspopsError | None:
         constraint = re.sub(r"_(key|idx|fkey)$", "", tail) if tail != constraint else constraint
     if diag.sqlstate == QUOTA_SQLSTATE:
         return QuotaExceeded(diag.message_primary or "quota exceeded", table="tenants", field=diag.column_name)
+    if diag.sqlstate == CONFLICT_SQLSTATE:
+        return Conflict(diag.message_primary or f"{table}: conflict", table=table, field=diag.column_name)
     if isinstance(orig, pg.UniqueViolation):
         cols, vals = _key_fields(diag.message_detail, constraint)
         fields = [c for c in cols if c != "tenant_id"] or cols
@@ -147,9 +152,10 @@ def translate(exc: DBAPIError) -> IspopsError | None:
             table = m.group("table")
         if constraint.startswith("radacct_") or "partition" in (diag.message_primary or ""):
             return Conflict(f"{table}: {diag.message_primary}", table=table)
-        return ValidationFailed(
-            f"{table}.{field}: value not allowed (constraint {constraint})", table=table, field=field
-        )
+        reason = diag.message_primary or ""
+        if not reason or reason.startswith("new row for relation"):  # PostgreSQL's own words say nothing more
+            reason = f"value not allowed (constraint {constraint})"
+        return ValidationFailed(f"{table}.{field}: {reason}", table=table, field=field)
     if isinstance(orig, pg.NotNullViolation):
         field = diag.column_name
         return ValidationFailed(f"{table}.{field}: a value is required", table=table, field=field)

@@ -85,6 +85,17 @@ def test_a_secret_path_outside_the_tenant_is_refused(client: TestClient, auth: T
     dev = create(client, noc, name="a")
     r = client.patch(f"/api/v1/devices/{dev['id']}", json={"credentials_vault_path": foreign}, headers=noc)
     assert r.status_code == 422 and r.json()["field"] == "credentials_vault_path"
+    # Another device's API-kept credentials: its next change would delete them from under this one.
+    other = create(client, noc, name="b")
+    theirs = f"{credentials_path('tenant-a', uuid.UUID(other['id']))}-0123456789abcdef"
+    patched = client.patch(f"/api/v1/devices/{dev['id']}", json={"credentials_vault_path": theirs}, headers=noc)
+    made = client.post("/api/v1/devices", json={"name": "c", "device_type": "switch",
+                                                "credentials_vault_path": theirs}, headers=noc)
+    for r in (patched, made):
+        assert (r.status_code, r.json()["field"]) == (422, "credentials_vault_path"), r.text
+    own = f"{credentials_path('tenant-a', uuid.UUID(dev['id']))}-0123456789abcdef"  # its own: fine
+    assert client.patch(f"/api/v1/devices/{dev['id']}", json={"credentials_vault_path": own},
+                        headers=noc).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -171,7 +171,7 @@ def check_lists() -> dict[tuple[str, str], list[str]]:
             lists[(table, column)] = [v.replace("''", "'") for v in QUOTED.findall(values)]
     for (table, column), (module, name) in AMENDED.items():
         sql = getattr(importlib.import_module(module), name)
-        (values,) = re.findall(rf"NEW\.{column} IN \(([^)]*)\)", sql)
+        (values,) = re.findall(rf"IF NOT \(NEW\.{column} IN \(([^)]*)\)\)", sql)  # the rule, as check_rule writes it
         lists[(table, column)] = QUOTED.findall(values)
     return lists
 

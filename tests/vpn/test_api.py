@@ -150,9 +150,39 @@ def test_a_vpn_pool_is_not_handed_to_subscribers(
     assert (response.status_code, response.json()["field"]) == (409, "pool_type")
     assert "not handed to subscribers" in response.json()["detail"]
     assert snapshot(admin, "tenant-a") == before
-    # Without a subscriber (the hub's own address, say) it is an ordinary allocation.
+    # Without a subscriber (the hub's own address, say) it is an ordinary allocation...
     response = client.post(f"/api/v1/ip_pools/{world.pool_a}/allocate", json={}, headers=noc)
     assert response.status_code in (200, 201), response.text
+    # ...which is not given to a subscriber afterwards either.
+    before = snapshot(admin, "tenant-a")
+    patched = client.patch(f"/api/v1/ip_allocations/{response.json()['id']}",
+                           json={"subscriber_id": world.a["subscribers"]}, headers=noc)
+    assert (patched.status_code, patched.json()["field"]) == (409, "pool_type"), patched.text
+    assert "is vpn" in patched.json()["detail"]
+    assert snapshot(admin, "tenant-a") == before
+
+
+def test_a_pool_subscribers_hold_addresses_in_does_not_become_vpn(
+    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, db: Database,
+    admin: psycopg.Connection[Any],
+) -> None:
+    noc = auth("tenant-a", "noc_engineer")
+    pool = add_pool(db, "tenant-a", "10.95.0.0/24", name="customers", pool_type="static")
+    held = client.post(f"/api/v1/ip_pools/{pool}/allocate", json={"subscriber_id": world.a["subscribers"]},
+                       headers=noc)
+    assert held.status_code in (200, 201), held.text
+    before = snapshot(admin, "tenant-a")
+    for new_type in ("vpn", "reserved"):
+        r = client.patch(f"/api/v1/ip_pools/{pool}", json={"pool_type": new_type}, headers=noc)
+        assert (r.status_code, r.json()["field"]) == (409, "pool_type"), r.text
+        assert "subscribers hold addresses in pool customers" in r.json()["detail"]
+    assert snapshot(admin, "tenant-a") == before
+    # A refused value says why (the rule's own words, not just the constraint's name).
+    r = client.patch(f"/api/v1/ip_pools/{pool}", json={"vlan_id": 5000}, headers=noc)
+    assert (r.status_code, r.json()["field"]) == (422, "vlan_id"), r.text
+    assert "between 1 and 4094" in r.json()["detail"]
+    assert client.post(f"/api/v1/ip_allocations/{held.json()['id']}/release", headers=noc).status_code == 200
+    assert client.patch(f"/api/v1/ip_pools/{pool}", json={"pool_type": "vpn"}, headers=noc).status_code == 200
 
 
 def test_other_tenants_device_or_pool(client: TestClient, world: World, store: FlakyStore, auth: TokenFor) -> None:

@@ -123,6 +123,20 @@ def check_vault_path(tenant_id: str, path: str | None) -> None:
         )
 
 
+def check_hand_set_path(tenant_id: str, device_id: uuid.UUID | None, path: str | None) -> None:
+    """A path set by hand (create, PATCH) must not be one the API keeps for another device: that device's
+    next credentials change would delete it from under this one. (This device's own is fine.)"""
+    check_vault_path(tenant_id, path)
+    if path is not None and path.startswith(tenant_path(tenant_id, "devices") + "/") and not (
+        device_id is not None and is_own_credentials_path(tenant_id, device_id, path)
+    ):
+        raise ValidationFailed(
+            "devices.credentials_vault_path: that path holds the credentials the API keeps for a device; "
+            "store credentials with PUT .../credentials, or point at a path of your own",
+            table="devices", field="credentials_vault_path",
+        )
+
+
 # Columns only polls and backups write: read-only in the API.
 OBSERVED_FIELDS = frozenset(
     {"operational_status", "last_seen", "sys_name", "sys_descr", "sys_uptime_seconds", "last_polled_at",
@@ -139,7 +153,7 @@ def mask_row(row: dict[str, Any]) -> dict[str, Any]:
 async def create_hook(session: Any, principal: Any, body: BaseModel) -> Device:
     """Create a device (the generic resource's create), refusing a secret path outside the tenant."""
     data = body.model_dump(exclude_unset=True)
-    check_vault_path(str(principal.tenant_id), data.get("credentials_vault_path"))
+    check_hand_set_path(str(principal.tenant_id), None, data.get("credentials_vault_path"))
     device = Device(**data, tenant_id=principal.tenant_id)
     session.add(device)
     return device
@@ -147,7 +161,7 @@ async def create_hook(session: Any, principal: Any, body: BaseModel) -> Device:
 
 def check_update(device: Any, data: dict[str, Any]) -> None:
     if "credentials_vault_path" in data:
-        check_vault_path(str(device.tenant_id), data["credentials_vault_path"])
+        check_hand_set_path(str(device.tenant_id), device.id, data["credentials_vault_path"])
     if data.get("snmp_community") == MASK:  # a masked value sent back unchanged: keep the stored one
         del data["snmp_community"]
 
