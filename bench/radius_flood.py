@@ -130,6 +130,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
+    if 0 not in rates:
+        raise SystemExit("--rates must include 0: the no-flood run each setup's figures are compared with")
     binary = freeradius_binary()
     if binary is None:
         raise SystemExit("needs freeradius and freeradius-postgresql")
@@ -157,10 +159,11 @@ def main() -> int:
     log(f"median of {args.rounds} round(s), {args.seconds:.0f} s each, {args.threads} FreeRADIUS threads, "
         f"flood from {len(STRANGERS)} unknown sources:")
     for name in SETUPS:
-        base = statistics.median(results[(name, rates[0])])
+        base = statistics.median(results[(name, 0)])
         for rate in rates:
             med = statistics.median(results[(name, rate)])
-            log(f"  {name:18} flood {rate:6}/s: {med:7.0f} accepts/s  ({med / base:.2f} of flood {rates[0]}/s)")
+            share = f"{med / base:.2f}" if base else "n/a"
+            log(f"  {name:18} flood {rate:6}/s: {med:7.0f} accepts/s  ({share} of the no-flood run)")
     return 0
 
 

@@ -140,9 +140,9 @@ def _seed_network(session: Session, isp: DemoIsp, t: str) -> dict[str, Any]:
         network_cidr="203.0.113.0/28", gateway="203.0.113.1", dns_primary="1.1.1.1",
         start_ip="203.0.113.2", end_ip="203.0.113.14", total_ips=13, pool_type="static", vlan_id=200,
     )
-    get_or_create(  # WireGuard management tunnels take their addresses here (hub 10.255.0.1)
-        session, IpPool, {"tenant_id": t, "name": "wireguard-mgmt"},
-        network_cidr="10.255.0.0/24", gateway="10.255.0.1", start_ip="10.255.0.2", end_ip="10.255.0.254",
+    get_or_create(  # WireGuard management tunnels take their addresses here (hub 10.254.0.1; 10.255/16 is the
+        session, IpPool, {"tenant_id": t, "name": "wireguard-mgmt"},  # devices' management network)
+        network_cidr="10.254.0.0/24", gateway="10.254.0.1", start_ip="10.254.0.2", end_ip="10.254.0.254",
         total_ips=253, pool_type="vpn",
     )
     get_or_create(

@@ -35,6 +35,7 @@ from ispops.secrets.store import SecretStore, check_path
 log = structlog.get_logger(__name__)
 _INFO_KEY = "ispops.secret_changes"
 _DEFER_KEY = "ispops.secret_changes.defer"
+_PENDING_KEY = "ispops.secret_changes.pending"  # deferred deletions: (path, what to log if it fails, by whom)
 
 
 class SecretChanges:
@@ -44,7 +45,6 @@ class SecretChanges:
         self.obsolete: list[str] = []
         self._committed = False
         self._session = session
-        self.pending: list[tuple[str, str]] = []  # deferred deletions: (path, what to log if it fails)
         event.listen(session, "after_commit", self._after_commit)
         event.listen(session, "after_transaction_end", self._after_transaction_end)
 
@@ -72,8 +72,8 @@ class SecretChanges:
         self._committed = False
 
     def _delete(self, path: str, what: str) -> None:
-        if self._session.info.get(_DEFER_KEY):
-            self.pending.append((path, what))
+        if self._session.info.get(_DEFER_KEY):  # kept per session: every instance's deletions are settled
+            self._session.info.setdefault(_PENDING_KEY, []).append((path, what, self))
             return
         self.delete_now(path, what)
 
@@ -102,16 +102,16 @@ def defer(session: Any) -> None:
 
 
 async def settle(session: Any) -> None:
-    """Run the deletions :func:`defer` collected, in a worker thread (call once the transaction ended)."""
+    """Run the deletions :func:`defer` collected, in a worker thread (call once the transaction ended). The
+    work is shielded: a request cancelled meanwhile does not stop it (each deletion that fails is logged
+    with its path, like any compensation)."""
     sync: Session = getattr(session, "sync_session", session)
-    changes = sync.info.get(_INFO_KEY)
-    if not isinstance(changes, SecretChanges) or not changes.pending:
+    pending: list[tuple[str, str, SecretChanges]] = sync.info.pop(_PENDING_KEY, [])
+    if not pending:
         return
-    pending, changes.pending = changes.pending, []
 
     def run() -> None:
-        for path, what in pending:
+        for path, what, changes in pending:
             changes.delete_now(path, what)
 
-    await asyncio.to_thread(run)
-
+    await asyncio.shield(asyncio.to_thread(run))
