@@ -173,30 +173,6 @@ def test_a_failed_pin_leaves_the_credentials_as_they_were(db: Database, store: F
     assert service.read_credentials(store, "tenant-a", old) == read
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [
-        "not a key",
-        "ssh-dss AAAAB3NzaC1kc3MAAACBAP",  # DSA: not accepted
-        "ssh-ed25519 !!!notbase64",
-        "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ==",  # an ssh-rsa blob under the ed25519 name
-    ],
-)
-def test_a_malformed_host_key_is_a_422_naming_the_field(
-    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, bad: str
-) -> None:
-    make_tenant(db, "tenant-a")
-    did = add_device(db, "tenant-a", "edge-bad-key", vendor="Cisco")
-    with secret_runtime.installed(store):
-        r = client.put(f"/api/v1/devices/{did}/credentials", json={"username": "u", "password": "p",
-                                                                   "ssh_host_key": bad},
-                       headers=auth("tenant-a", "noc_engineer"))
-    assert r.status_code == 422, r.text
-    assert "ssh_host_key" in r.text
-    assert list(store.root.rglob("*.sec")) == []  # nothing half-written
-    assert device(db, "tenant-a", did).credentials_vault_path is None
-
-
 def test_host_key_api(
     client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, ssh_router: SshRouter,
     app_settings: Settings,
@@ -253,17 +229,28 @@ def test_a_shared_credentials_path_is_not_pinned(
     assert secrets_in(store) == [shared] and device(db, "tenant-a", did).credentials_vault_path == shared
 
 
-@pytest.mark.parametrize("driver", ["cisco_ios_telnet", "cisco_ios_serial"])
-def test_a_telnet_or_serial_driver_is_refused(
-    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, driver: str
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"ssh_host_key": "not a key"}, "ssh_host_key"),
+        ({"ssh_host_key": "ssh-dss AAAAB3NzaC1kc3MAAACBAP"}, "ssh_host_key"),  # DSA: not accepted
+        ({"ssh_host_key": "ssh-ed25519 !!!notbase64"}, "ssh_host_key"),
+        ({"ssh_host_key": "ssh-ed25519 AAAAB3NzaC1yc2EAAAADAQABAAABAQ=="}, "ssh_host_key"),  # rsa blob, ed25519 name
+        ({"device_type": "cisco_ios_telnet"}, "device_type"),  # backups log in over SSH only
+        ({"device_type": "cisco_ios_serial"}, "device_type"),
+    ],
+)
+def test_bad_credentials_are_a_422_naming_the_field_and_write_nothing(
+    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, bad: dict[str, str], field: str
 ) -> None:
     make_tenant(db, "tenant-a")
-    did = add_device(db, "tenant-a", "edge-telnet", vendor="Cisco")
+    did = add_device(db, "tenant-a", "edge-bad-creds", vendor="Cisco")
     with secret_runtime.installed(store):
-        r = client.put(f"/api/v1/devices/{did}/credentials",
-                       json={"username": "u", "password": "p", "device_type": driver},
+        r = client.put(f"/api/v1/devices/{did}/credentials", json={"username": "u", "password": "p", **bad},
                        headers=auth("tenant-a", "noc_engineer"))
-    assert r.status_code == 422 and "device_type" in r.text, r.text
+    assert r.status_code == 422 and field in r.text, r.text
+    assert list(store.root.rglob("*.sec")) == []  # nothing half-written
+    assert device(db, "tenant-a", did).credentials_vault_path is None
 
 
 class GetFails(FileSecretStore):
