@@ -9,7 +9,9 @@ subscriber).
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,11 @@ def _subscriber(site: Site, n: int) -> str:
     return str(site.post("subscribers", {"subscriber_number": f"SUB-X{n}", "service_type": "wireless"})["id"])
 
 
+def _nas_address(tenant: str, n: int) -> str:
+    """A NAS address no other tenant holds (addresses are unique across tenants): 2001:db8:<tenant>::<n>."""
+    return str(ipaddress.IPv6Address((0x20010DB8 << 96) | (zlib.crc32(tenant.encode()) << 32) | n))
+
+
 Maker = Callable[[Site, int], dict[str, Any]]
 CREATE: dict[str, Maker] = {
     "users": lambda s, n: {"email": f"user{n}@{s.tenant}.example", "password": "a-long-enough-password",
@@ -55,7 +62,7 @@ CREATE: dict[str, Maker] = {
                                  "customer_id": s.ids["customers"],
                                  "bandwidth_profile_id": s.ids["bandwidth_profiles"]},
     "bandwidth_profiles": lambda s, n: {"name": f"plan-{n}", "download_mbps": 20, "upload_mbps": 5},
-    "nas": lambda s, n: {"nasname": f"nas-{n}.{s.tenant}.example", "shortname": f"nas{n}", "secret": f"s3cret-{n}"},
+    "nas": lambda s, n: {"nasname": _nas_address(s.tenant, n), "shortname": f"nas{n}", "secret": f"s3cret-{n}"},
     "radcheck": lambda s, n: {"username": f"user{n}", "attribute": "Login-Time", "op": ":=", "value": "Al0800-1800"},
     "radreply": lambda s, n: {"username": f"user{n}", "attribute": "Reply-Message", "op": ":=", "value": "hello"},
     "ip_pools": lambda s, n: {"name": f"pool-{n}", "network_cidr": f"10.{n % 200 + 20}.0.0/24"},

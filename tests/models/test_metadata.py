@@ -117,6 +117,7 @@ ENUMS: dict[type[StrEnum], tuple[str, str, str]] = {
     radius.CoaKind: ("0009_radius_aaa.py", "radius_coa_attempts", "kind"),
     radius.CoaReason: ("0009_radius_aaa.py", "radius_coa_attempts", "reason"),
     radius.CoaResult: ("0009_radius_aaa.py", "radius_coa_attempts", "result"),
+    radius.RadacctClosedBy: ("0025_radius_stale_sessions.py", "radacct", "closed_by"),
 }
 # radreply shares radcheck's operator list (one helper builds both tables).
 SHARED_CHECKS = {("radreply", "op"): ("radcheck", "op")}

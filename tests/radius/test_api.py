@@ -45,6 +45,9 @@ def world(db: Database, tenant: str, nas_ip: str, *, password: str = "pw-1", nt:
                    "old": now - dt.timedelta(days=3)})
         s.execute(text("update radacct set acctstoptime = acctstarttime + interval '1 hour', acctsessiontime = 3600 "
                        "where acctsessionid = 'done-1'"))
+        # Reported on a minute ago: not stale, so it counts against Simultaneous-Use (migration 0025).
+        s.execute(text("update radacct set acctupdatetime = now() - interval '1 minute' "
+                       "where acctsessionid = 'open-1'"))
         s.execute(text("insert into subscriber_usage_daily (tenant_id, subscriber_id, day, input_octets, "
                        "output_octets) values (:t, :s, current_date, 10, 20), (:t, :s, current_date - 1, 1, 2)"),
                   {"t": tenant, "s": sub})

@@ -4,6 +4,7 @@ request is recorded in radius_coa_attempts and visible through the API."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -327,6 +328,35 @@ def test_disconnect_nak_is_recorded_and_not_retried(
         ("disconnect", "nak", 504)
     ]
     assert queue(admin, "isp-a") == []
+
+
+def test_an_acked_disconnect_closes_the_session(
+    db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any], nas_listener: CoaListener
+) -> None:
+    frank = subscriber(db, "isp-a", "dnak-frank", isp["basic"])
+    session(db, "isp-a", frank, "dnak-frank", "127.0.0.1", acctsessionid="F-1")
+    carl = subscriber(db, "isp-a", "carl", isp["basic"])
+    session(db, "isp-a", carl, "carl", "127.0.0.1", acctsessionid="C-1")
+    update(db, "isp-a", "update subscribers set status = 'suspended' where tenant_id = :t and id = :id",
+           id=isp["alice"])  # Disconnect, ACKed
+    update(db, "isp-a", "update subscribers set status = 'terminated' where tenant_id = :t and id = :id",
+           id=frank)  # Disconnect, NAKed
+    update(db, "isp-a", "update subscribers set bandwidth_profile_id = :p where tenant_id = :t and id = :id",
+           p=isp["fast"], id=carl)  # CoA, ACKed
+    before = dt.datetime.now(dt.UTC)
+
+    drain(db, "isp-a")
+
+    after = dt.datetime.now(dt.UTC)
+    assert sorted((r["acctsessionid"], r["kind"], r["result"]) for r in attempts(admin, "isp-a")) == [
+        ("A-1", "disconnect", "ack"), ("C-1", "coa", "ack"), ("F-1", "disconnect", "nak")]
+    rows = {r[0]: r[1:] for r in admin.execute(
+        "select acctsessionid, acctstoptime, acctterminatecause, closed_by from radacct where tenant_id = 'isp-a'")}
+    stopped, cause, closed_by = rows["A-1"]
+    assert before <= stopped <= after  # when the ACK came
+    assert (cause, closed_by) == ("Admin-Reset", "disconnect")
+    assert rows["F-1"] == (None, None, None)  # the NAS refused: still online
+    assert rows["C-1"] == (None, None, None)  # a CoA changes the session, it does not end it
 
 
 def test_unanswered_requests_are_retried_a_bounded_number_of_times(

@@ -46,8 +46,10 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "nas": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     "radcheck": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     "radreply": _m(read={NOC}, write=NETWORK, delete=NETWORK),
-    # disconnect: POST /api/v1/radius/sessions/{radacctid}/disconnect (ispops.radius.coa_api)
-    "radacct": {"read": frozenset({ADMIN, NOC, SUPPORT}), "disconnect": frozenset({ADMIN, NOC, SUPPORT})},
+    # disconnect: POST /api/v1/radius/sessions/{radacctid}/disconnect (ispops.radius.coa_api);
+    # close: POST /api/v1/radius/sessions/{radacctid}/close (ispops.radius.api), nothing sent to the NAS
+    "radacct": {"read": frozenset({ADMIN, NOC, SUPPORT}), "disconnect": frozenset({ADMIN, NOC, SUPPORT}),
+                "close": frozenset({ADMIN, NOC, SUPPORT})},
     "radius_coa_attempts": {"read": frozenset({ADMIN, NOC, SUPPORT})},
     "ip_pools": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
     # no delete: an allocation is released and kept as history (POST .../release), never deleted
@@ -63,6 +65,8 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "wireless_subscribers": _m(write={NOC, FIELD}, delete=NETWORK),
     "service_activations": {"read": frozenset({ADMIN, NOC, SUPPORT}), "create": frozenset({ADMIN, NOC, SUPPORT})},
     "ansible_jobs": {"read": frozenset({ADMIN, NOC}), "create": frozenset({ADMIN, NOC})},
+    # GET/PATCH /api/v1/tenant/radius-policy: the caller's own tenant (ispops.tenancy.radius_policy)
+    "tenant_radius_policy": {"read": frozenset({ADMIN, NOC}), "update": frozenset({ADMIN})},
 }
 # Seeing soft-deleted rows (``?include_deleted=true``) is for tenant admins only.
 INCLUDE_DELETED = frozenset({ADMIN})

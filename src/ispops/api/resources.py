@@ -40,6 +40,7 @@ from ispops.models import (
     WirelessSubscriber,
     WirelessTower,
 )
+from ispops.radius import nas as radius_nas
 from ispops.radius import provisioning
 from ispops.vpn import api as vpn_api
 from ispops.vpn import service as vpn_service
@@ -160,6 +161,8 @@ RESOURCES: list[Resource] = [
         "nas", Nas, tag="radius", key_type=int,
         filters=("type", "nasname", "shortname"), search=("nasname", "shortname", "description"),
         sort=("created_at", "nasname", "shortname"),
+        # One canonical host address, the platform's virtual server (ispops.radius.nas, migration 0024).
+        create_hook=radius_nas.create_hook, update_check=radius_nas.check_update,
     ),
     Resource(
         "radcheck", RadCheck, tag="radius", key_type=int,

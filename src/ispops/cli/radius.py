@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy import text
 
 from ispops.cli.common import console, fail, friendly_errors, open_database, open_server_ctx
 from ispops.config import get_settings
-from ispops.radius.config import INSTALL_HINT, RaddbOptions, freeradius_binary, radius_conninfo, render
+from ispops.radius.config import (
+    INSTALL_HINT,
+    RaddbOptions,
+    freeradius_binary,
+    radius_conninfo,
+    render_with_clients,
+)
 
 app = typer.Typer(help="RADIUS: FreeRADIUS configuration and process, sessions, credential tests.",
                   no_args_is_help=True)
@@ -29,13 +34,22 @@ DynamicOpt = Annotated[
                       "NASes added after start; 'off' (the default) reads the NASes at start only.")
 ]
 LifetimeOpt = Annotated[int, typer.Option(help="Seconds a NAS found that way stays a client before a new lookup.")]
+DbDownOpt = Annotated[
+    str, typer.Option(help="Access-Requests while the database is unreachable: 'drop' (no answer, the NAS fails "
+                      "over to its next RADIUS server; the default) or 'reject'.")
+]
+StatusPortOpt = Annotated[
+    int, typer.Option(help="Status-Server port on 127.0.0.1 for `ispops radius stats` (0 turns it off).")
+]
 
 
 def _options(server_conninfo: str, listen: str, auth_port: int, acct_port: int, coa_port: int | None,
-             threads: int, user: str | None, dynamic_clients: str, client_lifetime: int) -> RaddbOptions:
+             threads: int, user: str | None, dynamic_clients: str, client_lifetime: int, db_down: str = "drop",
+             status_port: int = 18121) -> RaddbOptions:
     return RaddbOptions(conninfo=server_conninfo, listen=listen, auth_port=auth_port, acct_port=acct_port,
                         coa_port=coa_port, threads=threads, user=user, client_lifetime=client_lifetime,
-                        dynamic_clients=None if dynamic_clients == "off" else dynamic_clients)
+                        dynamic_clients=None if dynamic_clients == "off" else dynamic_clients,
+                        db_down=db_down, status_port=status_port or None)
 
 
 @app.command()
@@ -50,16 +64,21 @@ def config(
     user: UserOpt = None,
     dynamic_clients: DynamicOpt = "off",
     client_lifetime: LifetimeOpt = 300,
+    db_down: DbDownOpt = "drop",
+    status_port: StatusPortOpt = 18121,
 ) -> None:
-    """Render a complete FreeRADIUS 3.2 configuration for this database into OUT.
+    """Render a complete FreeRADIUS 3.2 configuration for this database into OUT, with the NAS client list
+    (clients.conf) read from the database; when the database is unreachable the last client list is kept.
 
     Then: freeradius -XC -d OUT (check) and freeradius -f -d OUT (run), or `ispops radius run`.
     """
     with open_server_ctx() as server:
-        written = render(out, _options(radius_conninfo(server), listen, auth_port, acct_port, coa_port,
-                                       threads, user, dynamic_clients, client_lifetime))
-    console.print(f"FreeRADIUS configuration written to {written}")
-    console.print(f"Check it with: freeradius -XC -d {written}")
+        clients = render_with_clients(out, _options(radius_conninfo(server), listen, auth_port, acct_port, coa_port,
+                                                    threads, user, dynamic_clients, client_lifetime, db_down,
+                                                    status_port))
+    console.print(clients.message)
+    console.print(f"FreeRADIUS configuration written to {out.resolve()}")
+    console.print(f"Check it with: freeradius -XC -d {out.resolve()}")
 
 
 @app.command()
@@ -73,17 +92,22 @@ def run(
     user: UserOpt = None,
     dynamic_clients: DynamicOpt = "off",
     client_lifetime: LifetimeOpt = 300,
+    db_down: DbDownOpt = "drop",
+    status_port: StatusPortOpt = 18121,
     debug: Annotated[bool, typer.Option("--debug", help="FreeRADIUS debug mode (-X): one thread, verbose.")] = False,
 ) -> None:
-    """Render the configuration under the data directory and run FreeRADIUS in the foreground."""
+    """Render the configuration (and the NAS client list) under the data directory and run FreeRADIUS in the
+    foreground. With the database unreachable it starts from the last rendered client list."""
     binary = freeradius_binary()
     if binary is None:
         raise fail(INSTALL_HINT)
     settings = get_settings()
     raddb = settings.data_dir / "freeradius"
     with open_server_ctx() as server:
-        render(raddb, _options(radius_conninfo(server), listen, auth_port, acct_port, coa_port, threads, user,
-                               dynamic_clients, client_lifetime))
+        clients = render_with_clients(raddb, _options(radius_conninfo(server), listen, auth_port, acct_port,
+                                                      coa_port, threads, user, dynamic_clients, client_lifetime,
+                                                      db_down, status_port))
+        console.print(clients.message)
         console.print(f"FreeRADIUS: {binary}, configuration in {raddb}, database: {server.description}")
         console.print(f"Listening on {listen} ports {auth_port}/{acct_port}; log in {raddb / 'log' / 'radius.log'}")
         check = subprocess.run(  # noqa: S603 (our binary, our arguments)
@@ -99,17 +123,50 @@ def run(
 
 @app.command()
 @friendly_errors
+def stats(
+    prometheus: Annotated[bool, typer.Option("--prometheus", help="Prometheus text format (node_exporter "
+                                             "textfile collector) instead of a table.")] = False,
+    raddb: Annotated[Path | None, typer.Option(help="The rendered raddb (default: the data directory's, as "
+                                               "`ispops radius run` writes it).")] = None,
+    port: Annotated[int | None, typer.Option(help="Status-Server port (default: the raddb's).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write to this file (atomically) instead of stdout.")] = None,
+) -> None:
+    """FreeRADIUS's counters from its Status-Server (requests, accepts, rejects, dropped, invalid, queues),
+    plus the requests dropped by our policy (log/drops.log, by reason) and those from unknown clients
+    (FreeRADIUS's own log)."""
+    from ispops.radius import stats as radius_stats  # pyrad is only needed here
+
+    directory = raddb or get_settings().data_dir / "freeradius"
+    try:
+        status_port, secret = radius_stats.status_settings(directory)
+        values = radius_stats.query_status(port=port or status_port, secret=secret)
+    except radius_stats.StatusUnavailable as exc:
+        raise fail(f"FreeRADIUS status: {exc}") from None
+    logs = radius_stats.log_counters(directory)
+    body = radius_stats.prometheus_text(values, logs) if prometheus else radius_stats.table_text(values, logs)
+    if out is None:
+        typer.echo(body, nl=False)
+        return
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, out)
+
+
+@app.command()
+@friendly_errors
 def sessions(
     tenant: Annotated[str, typer.Option(help="Tenant id.")],
     nas: Annotated[str | None, typer.Option(help="Only this NAS address.")] = None,
     username: Annotated[str | None, typer.Option(help="Only this user.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
 ) -> None:
-    """Active sessions of a tenant: user, NAS, address, duration and bytes so far."""
+    """Active sessions of a tenant: user, NAS, addresses (IPv4, IPv6, delegated prefix), duration and bytes so
+    far. A terminal too narrow for the table gets one block per session: addresses are never cut."""
     with open_database() as db, db.tenant(tenant) as s:
         rows = s.execute(
             text(
-                "select username, host(nasipaddress), host(framedipaddress), acctstarttime, "
+                "select username, host(nasipaddress), array_remove(array[host(framedipaddress), "
+                "host(framedipv6address), framedipv6prefix::text], null), acctstarttime, "
                 "extract(epoch from now() - acctstarttime)::bigint, acctinputoctets, acctoutputoctets "
                 "from radacct where tenant_id = :t and acctstoptime is null "
                 "and (cast(:nas as text) is null or nasipaddress = cast(:nas as inet)) "
@@ -117,11 +174,9 @@ def sessions(
             ),
             {"t": tenant, "nas": nas, "u": username, "l": limit},
         ).all()
-    table = Table("user", "NAS", "address", "started", "duration", "upload", "download")
-    for user, nas_ip, ip, started, seconds, up, down in rows:
-        table.add_row(user, nas_ip, ip or "", f"{started:%Y-%m-%d %H:%M}", _duration(int(seconds)),
-                      _bytes(int(up)), _bytes(int(down)))
-    console.print(table)
+    from ispops.cli.radius_sessions import sessions_view  # whole addresses, whatever the terminal's width
+
+    console.print(sessions_view(console, rows))
     console.print(f"{len(rows)} active session(s)")
 
 
@@ -153,6 +208,24 @@ def probe(
         console.print(f"  {attribute} = {value}")
     if not result.accepted:
         raise typer.Exit(1)
+
+
+@app.command("close-session")
+@friendly_errors
+def close_session(
+    radacctid: Annotated[int, typer.Argument(help="The session's radacctid (see `ispops radius sessions`).")],
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+) -> None:
+    """Mark an open session closed in radacct (its Stop was lost); audited. Sends nothing to the NAS: to end
+    the session on the NAS use the API's disconnect (POST /api/v1/radius/sessions/RADACCTID/disconnect)."""
+    import getpass
+
+    from ispops.radius.sessions import close_by_staff
+
+    with open_database() as db, db.tenant(tenant) as s:
+        row = close_by_staff(s, tenant, radacctid, actor_id=f"cli:{getpass.getuser()}")
+    console.print(f"Closed session {radacctid} of {row['username']} at {row['acctstoptime']:%Y-%m-%d %H:%M:%S %Z} "
+                  f"({row['acctterminatecause']}); the NAS was not told.")
 
 
 def _duration(seconds: int) -> str:

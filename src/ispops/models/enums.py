@@ -63,4 +63,5 @@ COLUMN_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("radius_coa_attempts", "result"): radius.CoaResult,
     ("radius_coa_queue", "kind"): radius.CoaKind,
     ("radius_coa_queue", "reason"): radius.CoaReason,
+    ("radacct", "closed_by"): radius.RadacctClosedBy,
 }

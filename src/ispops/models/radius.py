@@ -161,6 +161,8 @@ class RadAcct(TenantMixin, Base):
     # What the usage roll-up has already counted of this session (migration 0009).
     counted_input_octets: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     counted_output_octets: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # Who closed the session when the platform did (migration 0025): RadacctClosedBy; NULL when the NAS did.
+    closed_by: Mapped[str | None] = mapped_column(Text)
 
 
 class RadPostAuth(TenantMixin, Base):
@@ -176,6 +178,14 @@ class RadPostAuth(TenantMixin, Base):
     callingstationid: Mapped[str | None] = mapped_column(Text)
     class_: Mapped[str | None] = mapped_column("class", Text)
     authdate: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+class RadacctClosedBy(StrEnum):
+    """Why the platform, not the NAS, closed a session (``radacct.closed_by``, migration 0025)."""
+
+    STALE = "stale"
+    DISCONNECT = "disconnect"
+    STAFF = "staff"
 
 
 class CoaKind(StrEnum):

@@ -119,6 +119,8 @@ class Tenant(AuditMixin, SoftDeleteMixin, Base):
     radius_walled_garden_list: Mapped[str] = mapped_column(Text, server_default=text("'ispops-suspended'"))
     radius_interim_interval: Mapped[int] = mapped_column(Integer, server_default=text("300"))
     radius_session_timeout: Mapped[int | None] = mapped_column(Integer)
+    # A session silent for this many interim intervals is stale (migration 0025).
+    radius_stale_after_intervals: Mapped[int] = mapped_column(Integer, server_default=text("3"))
 
 
 class User(TenantMixin, AuditMixin, SoftDeleteMixin, Base):

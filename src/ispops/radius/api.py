@@ -1,6 +1,8 @@
 """RADIUS views for staff: live sessions and history, daily usage, and a credentials check.
 
 - ``GET /api/v1/radius/sessions``: sessions with their live duration and bytes (active ones by default).
+- ``POST /api/v1/radius/sessions/{radacctid}/close``: mark an open session closed (a lost Stop) without
+  telling the NAS (``ispops.radius.sessions``; the disconnect route, ``ispops.radius.coa_api``, tells it).
 - ``GET /api/v1/subscribers/{id}/usage``: daily upload/download and the billing period's total.
 - ``POST /api/v1/subscribers/{id}/test-credentials``: would FreeRADIUS accept this password from this
   NAS, and with which reply attributes? It evaluates the same rows and rules FreeRADIUS uses (tenant
@@ -28,6 +30,7 @@ from ispops.db.async_session import AsyncDatabase
 from ispops.errors import NotFound, ValidationFailed
 from ispops.radius import vendors
 from ispops.radius.provisioning import nt_password_hash
+from ispops.radius.sessions import audit_changes, close_by_staff_async
 
 router = APIRouter()
 
@@ -46,6 +49,8 @@ class Session(BaseModel):
     upload_octets: int
     download_octets: int
     terminate_cause: str | None
+    closed_by: str | None = Field(
+        None, description="stale, disconnect or staff when the platform closed the session; null when the NAS did")
 
 
 class SessionPage(BaseModel):
@@ -102,7 +107,7 @@ async def list_sessions(
                     "acctupdatetime, CASE WHEN acctstoptime IS NULL "
                     "THEN greatest(extract(epoch FROM now() - acctstarttime)::bigint, coalesce(acctsessiontime, 0)) "
                     "ELSE coalesce(acctsessiontime, 0) END AS duration, acctinputoctets, acctoutputoctets, "
-                    f"acctterminatecause FROM radacct WHERE {condition} "
+                    f"acctterminatecause, closed_by FROM radacct WHERE {condition} "
                     "ORDER BY acctstarttime DESC, radacctid DESC LIMIT :limit OFFSET :offset"
                 ),
                 params,
@@ -114,11 +119,39 @@ async def list_sessions(
             framed_ip=r["framed_ip"], acctsessionid=r["acctsessionid"], started_at=r["acctstarttime"],
             stopped_at=r["acctstoptime"], last_update_at=r["acctupdatetime"], duration_seconds=int(r["duration"]),
             upload_octets=int(r["acctinputoctets"]), download_octets=int(r["acctoutputoctets"]),
-            terminate_cause=r["acctterminatecause"],
+            terminate_cause=r["acctterminatecause"], closed_by=r["closed_by"],
         )
         for r in rows
     ]
     return SessionPage(items=items, total=int(total), limit=limit, offset=offset)
+
+
+@router.post("/api/v1/radius/sessions/{radacctid}/close", response_model=Session, tags=["radius"],
+             summary="Close an open session in radacct (a lost Stop); sends nothing to the NAS",
+             operation_id="close_radius_session",
+             responses={409: {"description": "the session has already ended (field acctstoptime)"}})
+async def close_session(
+    radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    principal: Annotated[Principal, Depends(get_full_principal)],
+    db: Annotated[AsyncDatabase, Depends(get_db)],
+    meta: Annotated[RequestMeta, Depends(get_meta)],
+) -> Session:
+    """Stop time now, terminate cause Admin-Reset, ``closed_by`` staff. The NAS is not told: use the
+    disconnect route to end the session on the NAS. A Stop the NAS sends later replaces the stop time."""
+    permissions.require(principal, "radacct", "close")
+    tenant_id = str(principal.tenant_id)
+    async with db.tenant(tenant_id, user_id=principal.id) as s:
+        r = await close_by_staff_async(s, tenant_id, radacctid)
+        await record(s, principal=principal, meta=meta, entity="radacct", entity_id=str(radacctid), action="action",
+                     changes=audit_changes(r))
+    return Session(
+        radacctid=r["radacctid"], subscriber_id=r["subscriber_id"], username=r["username"], nas_ip=r["nas_ip"],
+        framed_ip=r["framed_ip"], acctsessionid=r["acctsessionid"], started_at=r["acctstarttime"],
+        stopped_at=r["acctstoptime"], last_update_at=r["acctupdatetime"],
+        duration_seconds=int(r["acctsessiontime"] or 0), upload_octets=int(r["acctinputoctets"]),
+        download_octets=int(r["acctoutputoctets"]), terminate_cause=r["acctterminatecause"],
+        closed_by=r["closed_by"],
+    )
 
 
 class UsageDay(BaseModel):
@@ -267,9 +300,8 @@ async def _evaluate(s: Any, tenant_id: str, username: str | None, password: str,
         return reject("wrong password")
     limit = checks.get("Simultaneous-Use")
     if limit is not None:
-        open_sessions = (await s.execute(text(
-            "SELECT count(*) FROM radacct WHERE tenant_id = :t AND username = :u AND acctstoptime IS NULL"),
-            params)).scalar_one()
+        # FreeRADIUS's own count: open sessions that are not stale (migration 0025).
+        open_sessions = (await s.execute(text("SELECT ispops_radius_simul_count(:t, :u)"), params)).scalar_one()
         if open_sessions >= int(limit):
             return reject(f"already online: {open_sessions} open session(s), Simultaneous-Use is {limit}")
     rows = (await s.execute(text(

@@ -22,15 +22,16 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, text
 from sqlalchemy.orm import Session as OrmSession
 
 from ispops.db.session import Database
-from ispops.models.radius import CoaKind, CoaReason, CoaResult, RadiusCoaAttempt, RadiusCoaQueue
+from ispops.models.radius import CoaKind, CoaReason, CoaResult, RadacctClosedBy, RadiusCoaAttempt, RadiusCoaQueue
 from ispops.radius.coa import NasTarget, Outcome, Session, deliver, reply_attributes
+from ispops.radius.sessions import DISCONNECT_CAUSE, close_session
 from ispops.tenancy.service import list_tenant_ids
 
 log = logging.getLogger("ispops.radius.coa")
@@ -88,6 +89,7 @@ class _Work:
     nas: NasTarget | None
     reply: list[tuple[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    answered_at: datetime | None = None  # when the NAS's last answer came (step 2)
 
 
 @dataclass
@@ -197,6 +199,7 @@ def _send(claimed: _Claimed, *, timeout: float, retransmits: int) -> list[list[O
             continue
         results.append(deliver(one.nas, one.session, kind, one.reply, timeout=timeout, retransmits=retransmits,
                                skipped=one.skipped))
+        one.answered_at = datetime.now(UTC)
     return results
 
 
@@ -218,6 +221,10 @@ def _record(db: Database, tenant_id: str, claimed: _Claimed, outcomes: list[list
                 report.results[outcome.result] += 1
             if sent[-1].retryable:
                 retry.append(one)
+            elif sent[-1].kind == CoaKind.DISCONNECT and sent[-1].result == CoaResult.ACK:
+                # The NAS ended the session: close it now (its own Stop, when it comes, still lands on it).
+                close_session(s, tenant_id, one.session.radacctid, closed_by=RadacctClosedBy.DISCONNECT,
+                              cause=DISCONNECT_CAUSE, at=one.answered_at)
         s.execute(DELETE, {"t": tenant_id, "id": item["id"]})
         report.items += 1
         if not retry:
@@ -294,21 +301,13 @@ def follow_coa_queue(
     **options: Any,
 ) -> None:
     """Drain as changes happen: ``LISTEN ispops_radius_coa`` (the triggers and the disconnect action notify
-    with the tenant id) and drain that tenant at once; every ``interval`` seconds without news, drain every
-    tenant (retries whose time has come). Only ``tenant_id``'s queue when given. Runs until ``stop()``."""
-    raw = db.app_engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        assert conn is not None
-        conn.autocommit = True
-        conn.execute("LISTEN ispops_radius_coa")
-        drain_coa_queue(db, tenant_id, **options)
-        while not stop():
-            woken = {n.payload for n in conn.notifies(timeout=interval, stop_after=1)}
-            if not woken:
-                drain_coa_queue(db, tenant_id, **options)
-            for tid in sorted(woken):
-                if tenant_id in (None, tid):
-                    drain_coa_queue(db, tid, **options)
-    finally:
-        raw.invalidate()  # LISTEN and autocommit stay with this connection: never back to the pool
+    with the tenant id) and drain that tenant at once; every ``interval`` seconds, and first thing, drain
+    every tenant (retries whose time has come). Only ``tenant_id``'s queue when given. Runs until
+    ``stop()`` (looked at twice a second), then finishes the item being sent and returns
+    (``ispops.radius.coa_follow``, which ``ispops worker`` runs too)."""
+    import asyncio
+
+    from ispops.radius.coa_follow import CoaFollower  # it imports this module
+
+    follower = CoaFollower(db, tenant_id, interval=interval, **options)
+    asyncio.run(follower.run(stop, first_pass=True))
