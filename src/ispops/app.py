@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from ispops import __version__
-from ispops.api import crud, ops, problems
+from ispops.api import crud, docs, ops, problems
+from ispops.api.proxies import TrustedProxies
 from ispops.api.resources import RESOURCES
 from ispops.auth.api import router as auth_router
 from ispops.auth.tokens import jwt_secret_for
@@ -79,11 +80,14 @@ def create_app(settings: Settings | None = None, *, server: Server | None = None
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by ispops.api.docs, from the package (no CDN)
         redoc_url=None,
     )
+    docs.install(app, openapi_url="/openapi.json")
     problems.install(app)
     app.add_middleware(ops.RequestIdAndMetrics)
+    if cfg.trusted_proxy_networks:  # outermost: everything below sees the client behind the proxy
+        app.add_middleware(TrustedProxies, networks=cfg.trusted_proxy_networks)
     app.include_router(ops.router)
     app.include_router(auth_router)
     app.include_router(tenancy_api.router)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Database roles (DESIGN.md, "Tenancy and security" 2). Fixed names: migrations grant to them.
@@ -15,6 +16,22 @@ APP_ROLE = "ispops_app"
 RADIUS_ROLE = "ispops_radius"
 PLATFORM_ROLE = "ispops_platform"
 LOGIN_ROLES = (APP_ROLE, RADIUS_ROLE, PLATFORM_ROLE)
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(value: str) -> tuple[IPNetwork, ...]:
+    """``"127.0.0.1, 10.0.0.0/24"`` -> networks; ValueError naming an entry that is neither."""
+    networks: list[IPNetwork] = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -50,6 +67,12 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1")
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_workers: int = Field(default=1, ge=1, le=64)
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed: "
+        "comma-separated addresses or networks (e.g. 127.0.0.1,10.0.0.0/24). Unset: none, the client "
+        "address used for login throttling and the audit trail is always the TCP peer.",
+    )
     db_pool_size: int = Field(
         default=32, ge=1, le=500,
         description="Database connections kept per API process; size it to the requests in flight per process "
@@ -91,6 +114,16 @@ class Settings(BaseSettings):
     vault_mount: str = Field(default="secret", description="Mount point of the KV v2 secrets engine.")
     vault_namespace: str | None = Field(default=None, description="Vault Enterprise namespace, if any.")
     vault_timeout_seconds: int = Field(default=10, ge=1, le=300)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        proxy_networks(value)  # raises ValueError naming the entry that is not an address or network
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return proxy_networks(self.trusted_proxies)
 
     @property
     def embedded(self) -> bool:

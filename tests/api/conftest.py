@@ -96,7 +96,7 @@ def live_url(database: Database) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "ispops.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--log-level", "warning", "--no-proxy-headers"],
         env=env_for(database.server),
     )
     url = f"http://127.0.0.1:{port}"

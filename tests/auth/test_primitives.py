@@ -7,6 +7,7 @@ import stat
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import jwt
 import pyotp
@@ -127,13 +128,28 @@ def test_jwt_secret_from_settings_or_generated_once(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["jwt-secret"]  # no temporary file left behind
 
 
-def test_totp_and_provisioning_uri() -> None:
-    secret = mfa.new_secret()
-    totp = pyotp.TOTP(secret)
-    assert mfa.verify_totp(secret, totp.now())
-    assert mfa.verify_totp(secret, totp.at(datetime.now(UTC) - timedelta(seconds=30)))  # one step of drift
-    assert not mfa.verify_totp(secret, totp.at(datetime.now(UTC) - timedelta(seconds=120)))
-    assert not mfa.verify_totp(None, totp.now())
+# TOTP tests read a clock that stands still mid-step, and a fixed secret: which codes are valid must not
+# depend on the moment the test runs (a step ending between two lines) nor on a random secret whose
+# codes for two steps happen to be equal.
+TOTP_SECRET = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U"
+NOW = 1_770_000_015.0  # 15 s into a 30-second step
+
+
+@pytest.fixture
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> pyotp.TOTP:
+    monkeypatch.setattr(mfa, "time", SimpleNamespace(time=lambda: NOW))
+    totp = pyotp.TOTP(TOTP_SECRET)
+    assert len({totp.at(NOW + 30 * offset) for offset in range(-4, 2)}) == 6  # six different codes
+    return totp
+
+
+def test_totp_and_provisioning_uri(totp_clock: pyotp.TOTP) -> None:
+    secret, totp = TOTP_SECRET, totp_clock
+    assert mfa.verify_totp(secret, totp.at(NOW))
+    assert mfa.verify_totp(secret, totp.at(NOW - 30))  # one step of drift
+    assert mfa.verify_totp(secret, totp.at(NOW + 30))
+    assert not mfa.verify_totp(secret, totp.at(NOW - 120))
+    assert not mfa.verify_totp(None, totp.at(NOW))
     assert not mfa.verify_totp(secret, "abcdef")
     uri = mfa.provisioning_uri(secret, "ada@isp-a.net")
     assert uri.startswith("otpauth://totp/ispops:ada%40isp-a.net?") and "issuer=ispops" in uri
@@ -198,9 +214,8 @@ def test_outcome_raises_only_on_unwrap() -> None:
         failed.unwrap()
 
 
-def test_a_totp_code_is_accepted_once() -> None:
-    secret = mfa.new_secret()
-    code = pyotp.TOTP(secret).now()
+def test_a_totp_code_is_accepted_once(totp_clock: pyotp.TOTP) -> None:
+    secret, code = TOTP_SECRET, totp_clock.at(NOW)
     step = mfa.totp_step(secret, code)
     assert step is not None
     assert mfa.totp_step(secret, code, after=step) is None  # the same code again: refused

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
+from types import SimpleNamespace
 from typing import Any
 
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
+from ispops.auth import mfa
 from ispops.auth.service import create_operator
 from ispops.auth.tokens import decode_access_token
 from ispops.db.async_session import AsyncDatabase
@@ -100,16 +101,26 @@ def test_tampered_tenant_prefix_fails(client: TestClient, staff: StaffFactory) -
     assert refresh(client, token_a).status_code == 200  # the genuine token was not disturbed
 
 
-def steady_steps() -> int:
-    """The current TOTP step, after waiting out the last 3 s of a step so a test's codes stay valid."""
-    if time.time() % 30 > 27:
-        time.sleep(30 - time.time() % 30 + 0.1)
-    return int(time.time()) // 30
+# The TOTP clock stands still at the middle of a 30-second step for these tests: which codes are valid
+# must not depend on when the test runs (a step boundary crossed between two requests turned a replayed
+# code into a fresh one under load).
+FROZEN_STEP = 59_000_000
+
+
+@pytest.fixture(autouse=True)
+def frozen_totp_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mfa, "time", SimpleNamespace(time=lambda: FROZEN_STEP * 30 + 15.0))
 
 
 def code(secret: str, offset: int) -> str:
     """The code of the step ``offset`` away from the current one (-1, 0, +1 are all accepted, each once)."""
-    return pyotp.TOTP(secret).at((int(time.time()) // 30 + offset) * 30)
+    return pyotp.TOTP(secret).at((FROZEN_STEP + offset) * 30)
+
+
+def not_a_code(secret: str) -> str:
+    """Six digits that are none of the codes accepted now (a fixed guess could be one, once in 300,000)."""
+    valid = {code(secret, offset) for offset in (-1, 0, 1)}
+    return next(guess for guess in ("000000", "123456", "999999", "424242") if guess not in valid)
 
 
 def _enrol(client: TestClient, access: str) -> tuple[str, list[str]]:
@@ -117,9 +128,8 @@ def _enrol(client: TestClient, access: str) -> tuple[str, list[str]]:
     assert enrol.status_code == 200, enrol.text
     secret = enrol.json()["secret"]
     assert enrol.json()["provisioning_uri"].startswith("otpauth://totp/ispops:")
-    wrong = client.post("/api/v1/auth/mfa/confirm", json={"otp": "000000"}, headers=bearer(access))
+    wrong = client.post("/api/v1/auth/mfa/confirm", json={"otp": not_a_code(secret)}, headers=bearer(access))
     assert wrong.status_code == 422
-    steady_steps()
     # Confirming uses the previous step's code: each code is accepted once, so the test keeps the current
     # and the next step for the logins that follow.
     confirm = client.post("/api/v1/auth/mfa/confirm", json={"otp": code(secret, -1)}, headers=bearer(access))
@@ -139,7 +149,7 @@ def test_mfa_enrolment_and_login(client: TestClient, staff: StaffFactory, admin:
 
     missing = login(client, "isp-a", EMAIL)
     assert (missing.status_code, missing.json()["code"]) == (401, "mfa_required")
-    wrong = login(client, "isp-a", EMAIL, otp="123456")
+    wrong = login(client, "isp-a", EMAIL, otp=not_a_code(secret))
     assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_otp")
     assert scalar(admin, "select count(*) from login_failures") == 1  # a wrong code is a failure
     assert login(client, "isp-a", EMAIL, "wrong password!", otp=code(secret, 0)).status_code == 401
@@ -162,7 +172,8 @@ def test_mfa_disable_needs_password_and_code(client: TestClient, staff: StaffFac
     path = "/api/v1/auth/mfa/disable"
     now = code(secret, 0)
     assert client.post(path, json={"password": "wrong!", "otp": now}, headers=bearer(access)).status_code == 403
-    assert client.post(path, json={"password": PASSWORD, "otp": "999999"}, headers=bearer(access)).status_code == 403
+    wrong_code = {"password": PASSWORD, "otp": not_a_code(secret)}
+    assert client.post(path, json=wrong_code, headers=bearer(access)).status_code == 403
     assert scalar(admin, "select count(*) from login_failures") == 2
     assert client.post(path, json={"password": PASSWORD, "otp": now}, headers=bearer(access)).status_code == 204
     assert scalar(admin, "select mfa_enabled or mfa_secret is not null from users") is False

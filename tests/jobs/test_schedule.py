@@ -103,6 +103,7 @@ def test_a_scheduled_tenant_job_runs_once_for_each_live_tenant(
 def test_radacct_maintenance_runs_as_the_app_role_and_drops_old_months(
     jobs_db: Database, admin: psycopg.Connection[Any]
 ) -> None:
+    this_month = datetime.now(UTC).date().replace(day=1)  # before the run: the job may start a new month
     admin.execute("set role ispops_owner")
     admin.execute("select ispops_radacct_ensure_partition('2000-01-01')")
     admin.execute("reset role")
@@ -112,7 +113,6 @@ def test_radacct_maintenance_runs_as_the_app_role_and_drops_old_months(
     run_jobs(jobs_db, specs=[get_spec("db.maintain_radacct_partitions")])
     assert [(r[0], r[1]) for r in queue(admin)] == [("db.maintain_radacct_partitions", "succeeded")]
     assert admin.execute("select to_regclass('public.radacct_p200001')").fetchone() == (None,)
-    this_month = datetime.now(UTC).date().replace(day=1)
     assert admin.execute("select to_regclass(%s)", (f"public.radacct_p{this_month:%Y%m}",)).fetchone() != (None,)
 
     again = maintain_radacct_partitions(jobs_db)

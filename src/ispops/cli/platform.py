@@ -47,7 +47,12 @@ def up(
         bool, typer.Option(help="Also run background jobs: an `ispops worker` process beside the API.")
     ] = True,
 ) -> None:
-    """Start the platform: database (embedded unless ISPOPS_DATABASE_URL is set), migrations, demo data."""
+    """Start the platform: database (embedded unless ISPOPS_DATABASE_URL is set), migrations, demo data, API.
+
+    The API listens on ISPOPS_API_HOST:ISPOPS_API_PORT (default 127.0.0.1:8000), e.g.
+    ISPOPS_API_PORT=8080 ispops up. Behind a reverse proxy, list it in ISPOPS_TRUSTED_PROXIES so the
+    client address comes from its X-Forwarded-For header (from no one else).
+    """
 
     def _terminate(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(128 + signum)  # unwinds, so the embedded PostgreSQL is stopped, not orphaned
@@ -81,7 +86,12 @@ def up(
             _serve(settings, server)
         finally:
             _stop_worker(jobs)
-    console.print("Stopped.")
+        others = server.other_holders()  # processes that died without letting go are forgotten here
+    if others:
+        console.print(f"Stopped. The embedded PostgreSQL keeps running for other ispops processes using it "
+                      f"(pids {', '.join(map(str, others))}); it stops when the last of them ends.")
+    else:
+        console.print("Stopped.")
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
@@ -108,17 +118,21 @@ def _stop_worker(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 def _serve(settings: Settings, server: Server) -> None:
-    """Serve the API until SIGINT/SIGTERM; uvicorn shuts down gracefully, then the database stops."""
+    """Serve the API until SIGINT/SIGTERM; uvicorn shuts down gracefully, then the database stops.
+
+    ``proxy_headers=False``: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, i.e. from any
+    local process. The app reads those headers itself, only from ISPOPS_TRUSTED_PROXIES (ispops.api.proxies).
+    """
     host, port = settings.api_host, settings.api_port
     if settings.api_workers > 1:
         # Each worker process builds the app from the same settings and attaches to the same database.
         console.print(f"API: http://{host}:{port} (OpenAPI at /docs), {settings.api_workers} workers")
         console.print("Running. Press Ctrl-C (or send SIGTERM) to stop.")
         uvicorn.run("ispops.app:create_app", factory=True, host=host, port=port, workers=settings.api_workers,
-                    log_level="warning")
+                    log_level="warning", proxy_headers=False)
         return
     config = uvicorn.Config(create_app(settings, server=server), host=host, port=port, log_level="warning",
-                            lifespan="on")
+                            lifespan="on", proxy_headers=False)
     api = uvicorn.Server(config)
 
     async def run() -> None:

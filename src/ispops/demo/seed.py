@@ -2,16 +2,23 @@
 
 Every object is looked up by its natural key and created only if missing, so running the seed again
 changes nothing (and never overwrites what someone edited). Values are deterministic.
+
+Everything the platform sends packets to (NAS addresses for CoA/Disconnect, devices' management and
+primary addresses for SNMP polling and SSH backups, hence the OLT's) is on the loopback network, so trying
+the demo never reaches another machine: each ISP has its own 127.<n>.0.0/16, ``127.<n>.100.1`` for the
+NAS and ``127.<n>.<x>.<y>`` for the management network. Addresses that are only handed out (subscriber
+pools, their DNS servers and gateways) keep realistic values: nothing connects to them.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ispops.db.session import Database
@@ -59,14 +66,23 @@ class DemoIsp:
     name: str
     lat: float
     lng: float
-    nas_ip: str
+    net: int  # second octet of the ISP's loopback network 127.<net>.0.0/16
     prefix: str  # subscriber number / username prefix
     plan_type: str
+    old_nas_ip: str  # the NAS address of earlier versions of the seed, moved onto loopback
+
+    @property
+    def nas_ip(self) -> str:
+        return f"127.{self.net}.100.1"
+
+    def mgmt(self, x: int, y: int) -> str:
+        """A management address on the ISP's loopback network (10.255.x.y in earlier seeds)."""
+        return f"127.{self.net}.{x}.{y}"
 
 
 DEMO_ISPS = [
-    DemoIsp("lakeside-fibre", "Lakeside Fibre", -0.0917, 34.7680, "198.51.100.1", "LKF", "professional"),
-    DemoIsp("ridgeline-wireless", "Ridgeline Wireless", 40.0150, -105.2705, "198.51.100.2", "RDG", "starter"),
+    DemoIsp("lakeside-fibre", "Lakeside Fibre", -0.0917, 34.7680, 10, "LKF", "professional", "198.51.100.1"),
+    DemoIsp("ridgeline-wireless", "Ridgeline Wireless", 40.0150, -105.2705, 20, "RDG", "starter", "198.51.100.2"),
 ]
 FTTH_PER_ISP = 8
 WIRELESS_PER_ISP = 4
@@ -113,16 +129,27 @@ def _seed_tenant_row(db: Database, isp: DemoIsp) -> bool:
         return made
 
 
+def _move_to_loopback(session: Session, isp: DemoIsp, t: str) -> None:
+    """Data from seeds that used routable addresses: move exactly those demo values onto loopback."""
+    session.execute(update(Nas).where(Nas.tenant_id == t, Nas.nasname == isp.old_nas_ip).values(nasname=isp.nas_ip))
+    moves = {isp.old_nas_ip: isp.nas_ip, "10.255.0.1": isp.mgmt(0, 1), "10.255.0.2": isp.mgmt(0, 2),
+             "10.255.1.1": isp.mgmt(1, 1), **{f"10.255.2.{n}": isp.mgmt(2, n) for n in (1, 2, 3)}}
+    for column in (Device.management_ip, Device.primary_ip):
+        for old, new in moves.items():
+            session.execute(update(Device).where(Device.tenant_id == t, column == old).values({column.key: new}))
+
+
 def _seed_network(session: Session, isp: DemoIsp, t: str) -> dict[str, Any]:
+    _move_to_loopback(session, isp, t)
     router, _ = get_or_create(
         session, Device, {"tenant_id": t, "name": "core-rtr-1"},
-        device_type="router", vendor="MikroTik", model="CCR2004-1G-12S+2XS", management_ip="10.255.0.1",
+        device_type="router", vendor="MikroTik", model="CCR2004-1G-12S+2XS", management_ip=isp.mgmt(0, 1),
         primary_ip=isp.nas_ip, site_name="Core POP", status="active", operational_status="online",
         snmp_version="v2c", port_count=14, location_lat=Decimal(str(isp.lat)), location_lng=Decimal(str(isp.lng)),
     )
     get_or_create(
         session, Device, {"tenant_id": t, "name": "agg-sw-1"},
-        device_type="switch", vendor="Cisco", model="C9300-24T", management_ip="10.255.0.2", site_name="Core POP",
+        device_type="switch", vendor="Cisco", model="C9300-24T", management_ip=isp.mgmt(0, 2), site_name="Core POP",
         status="active", operational_status="online", port_count=24,
     )
     get_or_create(
@@ -140,8 +167,8 @@ def _seed_network(session: Session, isp: DemoIsp, t: str) -> dict[str, Any]:
         network_cidr="203.0.113.0/28", gateway="203.0.113.1", dns_primary="1.1.1.1",
         start_ip="203.0.113.2", end_ip="203.0.113.14", total_ips=13, pool_type="static", vlan_id=200,
     )
-    get_or_create(  # WireGuard management tunnels take their addresses here (hub 10.254.0.1; 10.255/16 is the
-        session, IpPool, {"tenant_id": t, "name": "wireguard-mgmt"},  # devices' management network)
+    get_or_create(  # WireGuard management tunnels take their addresses here (hub 10.254.0.1): only written
+        session, IpPool, {"tenant_id": t, "name": "wireguard-mgmt"},  # into tunnel configs, never contacted
         network_cidr="10.254.0.0/24", gateway="10.254.0.1", start_ip="10.254.0.2", end_ip="10.254.0.254",
         total_ips=253, pool_type="vpn",
     )
@@ -156,7 +183,7 @@ def _seed_network(session: Session, isp: DemoIsp, t: str) -> dict[str, Any]:
 def _seed_ftth_plant(session: Session, isp: DemoIsp, t: str) -> tuple[Olt, list[Splitter]]:
     olt_device, _ = get_or_create(
         session, Device, {"tenant_id": t, "name": "olt-1"},
-        device_type="olt", vendor="Huawei", model="MA5800-X7", management_ip="10.255.1.1", site_name="Core POP",
+        device_type="olt", vendor="Huawei", model="MA5800-X7", management_ip=isp.mgmt(1, 1), site_name="Core POP",
         status="active", operational_status="online", port_count=16,
         location_lat=Decimal(str(isp.lat)), location_lng=Decimal(str(isp.lng)),
     )
@@ -201,7 +228,7 @@ def _seed_wireless_plant(session: Session, isp: DemoIsp, t: str) -> list[Wireles
     for n, azimuth in enumerate((0, 120, 240), start=1):
         ap, _ = get_or_create(
             session, Device, {"tenant_id": t, "name": f"ap-hill-{n}"},
-            device_type="wireless_ap", vendor="Cambium", model="ePMP 4525", management_ip=f"10.255.2.{n}",
+            device_type="wireless_ap", vendor="Cambium", model="ePMP 4525", management_ip=isp.mgmt(2, n),
             site_name="Hill Site", status="active", operational_status="online", location_lat=lat, location_lng=lng,
         )
         sector, _ = get_or_create(
@@ -224,10 +251,15 @@ def _seed_subscriber(
     )
     lat, lng = _offset(isp, i)
     username = f"{isp.prefix.lower()}{i:04d}"
+    suspended = i % 9 == 0
+    installed = date(2025, 1 + i % 12, 1 + (i * 5) % 28)  # deterministic, in the past
+    activated = datetime(installed.year, installed.month, installed.day, 15, 0, tzinfo=UTC)
     sub, made = get_or_create(
         session, Subscriber, {"tenant_id": t, "subscriber_number": f"{isp.prefix}-{i:06d}"},
         customer_id=customer.id, service_type=service, connection_type="pppoe",
-        status="suspended" if i % 9 == 0 else "active", suspension_reason="unpaid invoice" if i % 9 == 0 else None,
+        status="suspended" if suspended else "active", suspension_reason="unpaid invoice" if suspended else None,
+        installation_date=installed, service_activated_at=activated,
+        service_suspended_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC) if suspended else None,
         service_address_line1=f"{10 + i} Lake Road",
         service_address_city="Kisumu" if isp.prefix == "LKF" else "Boulder",
         service_location_lat=lat, service_location_lng=lng, installation_status="completed",
@@ -239,7 +271,10 @@ def _seed_subscriber(
         set_password(session, tenant_id=t, subscriber_id=sub.id, password=secrets.token_urlsafe(9))
         session.add(ServiceActivation(tenant_id=t, subscriber_id=sub.id, activation_type="new_service",
                                       workflow_status="completed", bandwidth_profile_id=profile.id,
-                                      steps_completed=["radius_provisioned", "cpe_activated"]))
+                                      steps_completed=["radius_provisioned", "cpe_activated"],
+                                      requested_at=activated - timedelta(minutes=30),
+                                      started_at=activated - timedelta(minutes=30), completed_at=activated,
+                                      duration_seconds=1800))
         session.flush()
     return sub
 
