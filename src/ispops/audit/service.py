@@ -20,7 +20,7 @@ MASK = "***"
 
 def is_secret(name: str) -> bool:
     lowered = name.lower()
-    if "public_key" in lowered:
+    if "public_key" in lowered or lowered == "radius_password_type":  # a public key; how passwords are stored
         return False
     return lowered in SECRET_FIELDS or any(part in lowered for part in SECRET_PARTS)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ispops.cli import db, devices, ipam, platform, radius, radius_coa, tenants, worker
+from ispops.cli import db, devices, ipam, platform, radius, radius_coa, tenant_radius, tenants, worker
 
 app = typer.Typer(
     name="ispops",
@@ -20,6 +20,7 @@ app.command()(worker.worker)
 app.add_typer(db.app, name="db")
 radius.app.command("coa-drain")(radius_coa.coa_drain)
 app.add_typer(radius.app, name="radius")
+tenants.tenant_app.command("radius-policy")(tenant_radius.radius_policy)
 app.add_typer(tenants.tenant_app, name="tenant")
 app.add_typer(tenants.user_app, name="user")
 app.add_typer(tenants.operator_app, name="operator")

@@ -7,6 +7,7 @@ stopped when the last process holding a handle exits.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -72,14 +73,44 @@ class Server:
         )
 
     def close(self) -> None:
-        """Release our handle on the embedded server (it stops when no process holds one)."""
+        """Release our handle on the embedded server (it stops when no process holds one).
+
+        Processes that died without releasing theirs (SIGKILL, a crash) are forgotten first, so they cannot
+        keep the server running after the last live process is done with it."""
         if self._handle is not None:
             key = id(self._handle)
             _HANDLE_USERS[key] -= 1
             if _HANDLE_USERS[key] == 0:
                 del _HANDLE_USERS[key]
+                _forget_dead_holders(self._handle)
                 self._handle.cleanup()
             self._handle = None
+
+    def other_holders(self) -> list[int]:
+        """Other live processes holding the embedded server (it keeps running for them after our close)."""
+        if self._handle is None:
+            return []
+        _forget_dead_holders(self._handle)
+        return [pid for pid in self._handle.global_process_id_list.get() if pid != os.getpid()]
+
+
+def _forget_dead_holders(handle: Any) -> None:
+    """Drop the pids of dead processes from pgserver's list of handle holders (``.handle_pids.json``)."""
+    with handle._lock:
+        pids = handle.global_process_id_list.get()
+        alive = [pid for pid in pids if _alive(pid)]
+        if alive != pids:
+            handle.global_process_id_list.put(alive)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def create_database(admin_url: URL, name: str, *, owner: str) -> bool:

@@ -2,11 +2,16 @@
 
 ``ispops worker`` calls ``run_worker``; tests call ``run_worker_async`` with ``wait=False`` (process what
 is queued, then return).
+
+Beside the procrastinate worker runs the CoA listener (``ispops.radius.coa_follow``): a worker that would
+run the ``radius.drain_coa_queue`` job also sends a tenant's CoA/Disconnect requests the moment their
+``ispops_radius_coa`` notification arrives; the minute job stays the safety net. It stops with the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +21,14 @@ from ispops.db.server import Server
 from ispops.db.session import Database
 from ispops.jobs.app import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, connector_for, create_app
 from ispops.jobs.registry import JobSpec
+
+COA_JOB = "radius.drain_coa_queue"
+
+
+def _wants_coa_listener(app: App, queues: Iterable[str] | None) -> bool:
+    """Whether this worker takes the CoA drain job (so it should also answer the notifications)."""
+    task = app.tasks.get(COA_JOB)
+    return task is not None and (queues is None or task.queue in set(queues))
 
 
 async def run_worker_async(
@@ -28,12 +41,15 @@ async def run_worker_async(
     install_signal_handlers: bool = True,
     shutdown_timeout: float | None = 60.0,
     name: str | None = None,
+    coa_listener: bool | None = None,
     **options: Any,
 ) -> None:
     """Open the app's connector and run a worker until stopped (or, without ``wait``, until idle).
 
     SIGINT/SIGTERM stop it gracefully: no new job is taken, running ones get ``shutdown_timeout`` seconds
     to finish (then they are aborted and retried later), the worker unregisters and returns.
+    ``coa_listener`` (default: when the worker takes the ``radius.drain_coa_queue`` job) runs the CoA
+    listener beside it until it returns.
     """
     worker_options: dict[str, Any] = {
         "concurrency": concurrency,
@@ -49,8 +65,22 @@ async def run_worker_async(
         worker_options["queues"] = list(queues)
     if shutdown_timeout is not None:
         worker_options["shutdown_graceful_timeout"] = shutdown_timeout
-    async with app.open_async():
-        await app.run_worker_async(**worker_options)
+    if coa_listener is None:
+        coa_listener = _wants_coa_listener(app, queues)
+    stopping = threading.Event()
+    listener: asyncio.Task[None] | None = None
+    if coa_listener:
+        from ispops.radius.coa_follow import CoaFollower  # pyrad and the RADIUS code only when needed
+
+        listener = asyncio.create_task(CoaFollower(db).run(stopping.is_set), name="ispops-coa-listener")
+    try:
+        async with app.open_async():
+            await app.run_worker_async(**worker_options)
+    finally:
+        stopping.set()
+        if listener is not None:
+            await listener
+
 
 def run_worker(
     server: Server,

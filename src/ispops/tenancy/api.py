@@ -18,6 +18,7 @@ from ispops.db.async_session import AsyncDatabase
 from ispops.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ispops.models import PlatformAuditEvent, Tenant, User
 from ispops.models.tenancy import PlanType, TenantStatus, UserRole
+from ispops.tenancy.radius_policy import router as radius_policy_router
 from ispops.tenancy.service import EMAIL, SLUG, TRIAL_DAYS, hash_password
 
 Password = Annotated[str, Field(min_length=12, max_length=256, description="at least 12 characters")]
@@ -94,6 +95,7 @@ Meta = Annotated[RequestMeta, Depends(get_meta)]
 TenantId = Annotated[str, Path(max_length=63, pattern=SLUG.pattern)]
 
 router = APIRouter(tags=["tenants"])
+router.include_router(radius_policy_router)  # /api/v1/tenant/radius-policy
 
 
 async def _platform_audit(s: Any, principal: Principal, meta: RequestMeta, tenant: str, action: str,
