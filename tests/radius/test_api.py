@@ -49,9 +49,9 @@ def world(db: Database, tenant: str, nas_ip: str, *, password: str = "pw-1", nt:
         s.execute(text("update radacct set acctupdatetime = now() - interval '1 minute' "
                        "where acctsessionid = 'open-1'"))
         s.execute(text("insert into subscriber_usage_daily (tenant_id, subscriber_id, day, input_octets, "
-                       "output_octets) values (:t, :s, current_date, 10, 20), (:t, :s, current_date - 1, 1, 2)"),
-                  {"t": tenant, "s": sub})
-    return {"sub": str(sub), "nas": int(nas), "cisco": int(cisco)}
+                       "output_octets) values (:t, :s, :today, 10, 20), (:t, :s, :yesterday, 1, 2)"),
+                  {"t": tenant, "s": sub, "today": now.date(), "yesterday": now.date() - dt.timedelta(days=1)})
+    return {"sub": str(sub), "nas": int(nas), "cisco": int(cisco), "today": now.date().isoformat()}
 
 
 def test_active_sessions_have_live_duration_and_bytes(client: TestClient, db: Database, auth: TokenFor) -> None:
@@ -80,7 +80,7 @@ def test_usage_per_day_and_period(client: TestClient, db: Database, auth: TokenF
     r = client.get(f"/api/v1/subscribers/{ids['sub']}/usage", headers=auth("acme", "support_agent"))
     assert r.status_code == 200, r.text
     body = r.json()
-    today = dt.datetime.now(dt.UTC).date()
+    today = dt.date.fromisoformat(str(ids["today"]))  # the day world() wrote, whatever the clock says now
     assert [d["day"] for d in body["days"]] == [str(today - dt.timedelta(days=1)), str(today)]
     assert body["days"][-1] == {"day": str(today), "upload_octets": 10, "download_octets": 20}
     assert body["period_start"] <= str(today)
