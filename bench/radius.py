@@ -49,7 +49,7 @@ from ispops.config import OWNER_ROLE, RADIUS_ROLE, Settings
 from ispops.db import migrate
 from ispops.db.roles import ensure_roles, grant_database
 from ispops.db.server import Server, create_database, libpq_dsn, open_server
-from ispops.radius.config import RaddbOptions, conninfo_for, freeradius_binary, render
+from ispops.radius.config import RaddbOptions, conninfo_for, freeradius_binary, render, render_with_clients
 
 ROOT = Path(__file__).resolve().parent.parent
 STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
@@ -259,7 +259,7 @@ STOCK_POLICY = (  # the stock acct_unique policy without its Class branch (the N
 def render_stock(out: Path, conninfo: str, auth: int, acct: int, threads: int) -> Path:
     """FreeRADIUS's stock SQL module and queries with our process settings (same threads, same pool)."""
     render(out, RaddbOptions(conninfo=conninfo, listen="127.0.0.1", auth_port=auth, acct_port=acct,
-                             threads=threads, spool=False))
+                             threads=threads, spool=False, status_port=None))
     for name in ("sites-enabled/ispops", "sites-enabled/ispops-spool", "sites-enabled/ispops-coa",
                  "policy.d/ispops"):
         (out / name).unlink()
@@ -393,9 +393,10 @@ def main() -> int:
     results: dict[str, dict[str, list[float]]] = {"ours": {"auth": [], "interim": []},
                                                   "stock": {"auth": [], "interim": []}}
     with ExitStack() as stack:
-        ours_raddb = render(work / "ours", RaddbOptions(conninfo=ours_conninfo, listen="127.0.0.1",
-                                                        auth_port=ports["ours"][0], acct_port=ports["ours"][1],
-                                                        threads=args.threads, spool=False))
+        ours_raddb = work / "ours"  # with the client list read from the database (clients.conf)
+        render_with_clients(ours_raddb, RaddbOptions(conninfo=ours_conninfo, listen="127.0.0.1",
+                                                     auth_port=ports["ours"][0], acct_port=ports["ours"][1],
+                                                     threads=args.threads, spool=False, status_port=None))
         stock_raddb = render_stock(work / "stock", stock_conninfo, *ports["stock"], args.threads)
         daemons = {"ours": Radiusd(binary, ours_raddb), "stock": Radiusd(binary, stock_raddb)}
         for d in daemons.values():

@@ -32,7 +32,7 @@ from ispops.config import OWNER_ROLE, RADIUS_ROLE, Settings
 from ispops.db import migrate
 from ispops.db.roles import ensure_roles, grant_database
 from ispops.db.server import Server, create_database, libpq_dsn, open_server
-from ispops.radius.config import RaddbOptions, conninfo_for, freeradius_binary, render
+from ispops.radius.config import RaddbOptions, conninfo_for, freeradius_binary, render_with_clients
 from ispops.radius.probe import DICTIONARY
 from radius import Radiusd
 
@@ -144,9 +144,10 @@ def main() -> int:
     for r in range(args.rounds):
         names = list(SETUPS) if r % 2 == 0 else list(reversed(SETUPS))
         for name in names:
-            raddb = render(work / name.replace(" ", "-").replace("/", "_"), RaddbOptions(
+            raddb = work / name.replace(" ", "-").replace("/", "_")
+            render_with_clients(raddb, RaddbOptions(
                 conninfo=conninfo, listen="127.0.0.1", auth_port=28312, acct_port=28313, threads=args.threads,
-                dynamic_clients=SETUPS[name]))
+                dynamic_clients=SETUPS[name], status_port=None))
             daemon = Radiusd(binary, raddb)
             try:
                 for rate in rates:

@@ -6,7 +6,10 @@ different client, exactly as it would see routers in the field.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,7 +23,8 @@ from pyrad import packet
 from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
 
-from ispops.radius.config import RaddbOptions, freeradius_binary, render
+from ispops.radius.clients import ClientsRefresh
+from ispops.radius.config import RaddbOptions, freeradius_binary, render_with_clients
 from ispops.radius.probe import DICTIONARY
 from tests.ports import free_udp_port
 
@@ -73,20 +77,31 @@ class FreeRadius:
     acct_port: int = field(default_factory=free_udp_port)
     threads: int = 4
     dynamic_clients: str | None = None  # off, as by default
+    db_down: str = "drop"  # as by default
+    status_port: int = field(default_factory=free_udp_port)
+    status_secret: str = "status-secret-for-tests"
     process: subprocess.Popen[bytes] | None = None
+    clients: ClientsRefresh | None = None  # what the last render did with the client list
 
     @property
     def log(self) -> Path:
         return self.raddb / "log" / "radius.log"
 
-    def render(self) -> None:
-        render(
-            self.raddb,
-            RaddbOptions(
-                conninfo=self.conninfo, listen="127.0.0.1", auth_port=self.auth_port,
-                acct_port=self.acct_port, threads=self.threads, dynamic_clients=self.dynamic_clients,
-            ),
+    @property
+    def drops_log(self) -> Path:
+        return self.raddb / "log" / "drops.log"
+
+    @property
+    def options(self) -> RaddbOptions:
+        return RaddbOptions(
+            conninfo=self.conninfo, listen="127.0.0.1", auth_port=self.auth_port, acct_port=self.acct_port,
+            threads=self.threads, dynamic_clients=self.dynamic_clients, db_down=self.db_down,
+            status_port=self.status_port, status_secret=self.status_secret,
         )
+
+    def render(self) -> None:
+        """Render the raddb and the client list from the database as it is now (the test's NASes first)."""
+        self.clients = render_with_clients(self.raddb, self.options)
 
     def start(self, timeout: float = 20.0) -> None:
         self.render()
@@ -98,6 +113,14 @@ class FreeRadius:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
+
+    def drops(self) -> list[str]:
+        return self.drops_log.read_text(errors="replace").splitlines() if self.drops_log.exists() else []
+
+    def stats(self) -> dict[str, int]:
+        from ispops.radius.stats import query_status
+
+        return query_status(port=self.status_port, secret=self.status_secret)
 
 
 @contextmanager
@@ -122,6 +145,8 @@ class Nas:
         self.client.bind((address, 0))
         self.client.timeout = 3
         self.client.retries = 1
+        self.secret = secret.encode()
+        self.last_request: packet.Packet | None = None
 
     def _auth(self, username: str, **attrs: Any) -> packet.Packet | None:
         req = self.client.CreateAuthPacket(code=packet.AccessRequest, User_Name=username)
@@ -132,6 +157,7 @@ class Nas:
         return self._send(req)
 
     def _send(self, req: packet.Packet) -> packet.Packet | None:
+        self.last_request = req
         try:
             reply: packet.Packet = self.client.SendPacket(req)
         except Timeout:
@@ -155,8 +181,6 @@ class Nas:
         return self._send(req)
 
     def chap(self, username: str, password: str) -> packet.Packet | None:
-        import hashlib
-
         challenge = os.urandom(16)
         ident = 7
         response = hashlib.md5(bytes([ident]) + password.encode() + challenge).digest()  # noqa: S324 (CHAP is MD5)
@@ -178,6 +202,30 @@ class Nas:
         for key, value in attrs.items():
             req[key.replace("_", "-")] = value
         return self._send(req)
+
+
+def message_authenticator_valid(reply: packet.Packet, request: packet.Packet, secret: bytes) -> bool:
+    """RFC 3579 3.2, computed here (not by pyrad): HMAC-MD5 keyed with the secret over the reply as sent,
+    with the request's authenticator in place of the reply's and the Message-Authenticator zeroed. False
+    when the reply has none."""
+    raw: bytes = reply.raw_packet
+    length = struct.unpack("!H", raw[2:4])[0]
+    raw = raw[:length]
+    attrs, pos, found = bytearray(raw[20:]), 0, None
+    while pos + 2 <= len(attrs):
+        code, size = attrs[pos], attrs[pos + 1]
+        if size < 2:
+            return False
+        if code == 80:
+            if size != 18 or found is not None:
+                return False
+            found = bytes(attrs[pos + 2 : pos + 18])
+            attrs[pos + 2 : pos + 18] = bytes(16)
+        pos += size
+    if found is None:
+        return False
+    expected = hmac.new(secret, raw[:4] + request.authenticator + bytes(attrs), hashlib.md5).digest()
+    return hmac.compare_digest(expected, found)
 
 
 def reply_attributes(reply: packet.Packet) -> dict[str, list[Any]]:

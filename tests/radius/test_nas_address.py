@@ -336,3 +336,25 @@ def test_the_upgrade_canonicalises_what_is_obvious_and_names_what_is_not(empty_s
         assert conn.execute("select to_regprocedure('ispops_is_host_address(text)')").fetchone() == (None,)
         check = conn.execute("select pg_get_constraintdef(oid) from pg_constraint where conname = 'ck_nas__nasname'")
         assert check.fetchone() == ("CHECK (((length(nasname) >= 1) AND (length(nasname) <= 128)))",)
+
+
+@pytest.mark.parametrize("secret", ["ends-in-a-backslash\\", "quote-\\'-escaped", "tab\tin-it", "line\nbreak"])
+def test_a_secret_the_client_file_cannot_carry_is_refused(api: TestClient, radius_server: Server, secret: str) -> None:
+    response = api.post("/api/v1/nas", json=nas_body("127.0.0.70", "bad-secret", secret), headers=headers("alpha"))
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "secret"
+    # The database holds new rows to the same rule, whoever writes them.
+    with psycopg.connect(libpq_dsn(radius_server.url_for(APP_ROLE))) as conn:
+        conn.execute("select set_config('app.current_tenant_id', 'alpha', true)")
+        with pytest.raises(psycopg.errors.CheckViolation) as refused:
+            conn.execute(
+                "insert into nas (tenant_id, nasname, shortname, secret) values ('alpha', '127.0.0.70', 'sql', %s)",
+                (secret,),
+            )
+        assert refused.value.diag.constraint_name == "ck_nas__secret"
+    # Quotes, backslashes elsewhere and other punctuation are fine.
+    fine = api.post(
+        "/api/v1/nas", json=nas_body("127.0.0.70", "ok-secret", "a'b\\c\"d${x}%{y}#"), headers=headers("alpha")
+    )
+    assert fine.status_code == 201, fine.text
+    assert api.delete(f"/api/v1/nas/{fine.json()['id']}", headers=headers("alpha")).status_code == 204

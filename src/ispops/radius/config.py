@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,9 +21,12 @@ from sqlalchemy.engine import URL
 from ispops.config import RADIUS_ROLE
 from ispops.db.server import Server
 from ispops.errors import ValidationFailed
+from ispops.radius.clients import ClientsRefresh, RadiusClient, ensure_placeholder, refresh_clients, write_clients
 
 TEMPLATES = "raddb"
 LIBDIR = Path("/usr/lib/freeradius")
+STATUS_SECRET_FILE = "status-secret"  # noqa: S105 (a file name) the Status-Server secret, kept across renders (mode 0600)
+DB_DOWN_ACTIONS = ("drop", "reject")
 INSTALL_HINT = (
     "FreeRADIUS 3.2 is not installed. On Debian/Ubuntu: "
     "apt-get install freeradius freeradius-postgresql freeradius-utils"
@@ -50,16 +55,25 @@ class RaddbOptions:
     # of 8,000 packets/s from strangers took AAA from ~800 to ~1 answer/s (bench/radius_flood.py).
     dynamic_clients: str | None = None
     client_lifetime: int = 300  # seconds a NAS found that way stays a client before it is looked up again
+    # What an Access-Request gets while the database is unreachable: no answer ("drop", the NAS fails over to
+    # its next RADIUS server) or an Access-Reject ("reject").
+    db_down: str = "drop"
+    # Status-Server on 127.0.0.1 (FreeRADIUS's counters, `ispops radius stats`); None turns it off.
+    status_port: int | None = 18121
+    # Its secret; None: the one kept in the raddb (STATUS_SECRET_FILE), or a new random one.
+    status_secret: str | None = None
 
     def validate(self) -> None:
         ports = {"auth_port": self.auth_port, "acct_port": self.acct_port}
         if self.coa_port is not None:
             ports["coa_port"] = self.coa_port
+        if self.status_port is not None:
+            ports["status_port"] = self.status_port
         for name, port in ports.items():
             if not 1 <= port <= 65535:
                 raise ValidationFailed(f"radius config: {name} must be 1-65535", field=name)
         if len(set(ports.values())) != len(ports):
-            raise ValidationFailed("radius config: acct_port: the auth, accounting and CoA ports must differ",
+            raise ValidationFailed("radius config: acct_port: the auth, accounting, CoA and status ports must differ",
                                    field="acct_port")
         if not 1 <= self.threads <= 256:
             raise ValidationFailed("radius config: threads must be 1-256", field="threads")
@@ -74,6 +88,13 @@ class RaddbOptions:
                                        field="dynamic_clients")
         if not 10 <= self.client_lifetime <= 86400:
             raise ValidationFailed("radius config: client_lifetime must be 10-86400 seconds", field="client_lifetime")
+        if self.db_down not in DB_DOWN_ACTIONS:
+            raise ValidationFailed("radius config: db_down must be 'drop' or 'reject'", field="db_down")
+        if self.status_secret is not None and (
+            len(self.status_secret) < 8 or not all(c.isalnum() or c in "-_." for c in self.status_secret)
+        ):
+            raise ValidationFailed("radius config: status_secret must be 8 or more letters, digits, '-', '_', '.'",
+                                   field="status_secret")
         if '"' in self.conninfo or "\n" in self.conninfo:
             raise ValidationFailed("radius config: the connection string cannot contain quotes", field="conninfo")
 
@@ -127,8 +148,11 @@ def _template_files() -> list[tuple[str, str]]:
 OPTIONAL = {
     "COA": "# CoA listener off (ispops radius config --coa-port PORT turns it on).\n",
     "DYNAMIC": "# Dynamic clients off (the default; --dynamic-clients NETWORK turns them on): a new NAS needs a\n"
-               "# FreeRADIUS restart.\n",
+               "# new client list (ispops radius config) and a FreeRADIUS restart.\n",
+    "STATUS": "# Status-Server off (ispops radius config --status-port PORT turns it on).\n",
 }
+# Rendered files that hold a secret (mode 0600): the SQL module (database password), the status server.
+SECRET_FILES = ("mods-enabled/", "sites-enabled/ispops-status")
 
 
 def render_text(text: str, values: dict[str, str], *, on: dict[str, bool]) -> str:
@@ -144,12 +168,34 @@ def render_text(text: str, values: dict[str, str], *, on: dict[str, bool]) -> st
     return text
 
 
-def render(out: Path, options: RaddbOptions) -> Path:
-    """Write the raddb into ``out`` (created; rendered files replaced, the spool kept). Returns ``out``."""
+def _status_secret(out: Path, options: RaddbOptions) -> str:
+    """The Status-Server secret: the option's, else the one kept in the raddb, else a new one."""
+    path = out / STATUS_SECRET_FILE
+    secret = options.status_secret
+    if secret is None and path.exists():
+        secret = path.read_text(encoding="utf-8").strip() or None
+    secret = secret or secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secret + "\n")
+    os.chmod(path, 0o600)
+    return secret
+
+
+def render(out: Path, options: RaddbOptions, clients: Sequence[RadiusClient] | None = None) -> Path:
+    """Write the raddb into ``out`` (created; rendered files replaced, the spool kept). Returns ``out``.
+
+    ``clients``: the NAS client list to write into ``clients.conf``; None keeps the file there (an empty
+    list when there is none: :func:`render_with_clients` reads it from the database).
+    """
     options.validate()
     out = out.resolve()
     for sub in ("log", "run", "spool"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    if clients is not None:
+        write_clients(out, clients)
+    else:
+        ensure_placeholder(out)
     for stale in ("mods-enabled", "sites-enabled", "policy.d"):
         shutil.rmtree(out / stale, ignore_errors=True)
     values = {
@@ -160,6 +206,7 @@ def render(out: Path, options: RaddbOptions) -> Path:
         "SPOOLDIR": str(out / "spool"),
         "THREADS": str(options.threads),
         "POOL_MAX": str(options.threads + 2),  # the spool reader holds one more connection
+        "POOL_SPARE": str(options.threads + 1),  # FreeRADIUS caps spare at max - min (min is 1)
         "CONNINFO": options.conninfo,
         "LISTEN": options.listen,
         "AUTH_PORT": str(options.auth_port),
@@ -168,6 +215,9 @@ def render(out: Path, options: RaddbOptions) -> Path:
         "ACCOUNTING": "ispops_spool" if options.spool else "sql",
         "DYNAMIC_NETWORK": str(ipaddress.IPv4Network(options.dynamic_clients or "0.0.0.0/0")),
         "CLIENT_LIFETIME": str(options.client_lifetime),
+        "DB_DOWN": "ispops_drop" if options.db_down == "drop" else "reject",
+        "STATUS_PORT": str(options.status_port or 0),
+        "STATUS_SECRET": _status_secret(out, options) if options.status_port is not None else "",
         "SECURITY_USER": (
             f"user = {options.user}\n\tgroup = {options.user}" if options.user else "# runs as the invoking user"
         ),
@@ -175,11 +225,26 @@ def render(out: Path, options: RaddbOptions) -> Path:
     for rel, text in _template_files():
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        on = {"COA": options.coa_port is not None, "DYNAMIC": options.dynamic_clients is not None}
+        on = {"COA": options.coa_port is not None, "DYNAMIC": options.dynamic_clients is not None,
+              "STATUS": options.status_port is not None}
         target.write_text(render_text(text, values, on=on), encoding="utf-8")
-        # The SQL module holds the database password.
-        os.chmod(target, 0o600 if rel.startswith("mods-enabled/") else 0o644)
+        os.chmod(target, 0o600 if rel.startswith(SECRET_FILES) else 0o644)
     return out
+
+
+def render_with_clients(out: Path, options: RaddbOptions) -> ClientsRefresh:
+    """Refresh the client list from the database (as the RADIUS role of ``options.conninfo``), then render.
+
+    The database unreachable: the last rendered client list is kept (the result says so); with none,
+    :class:`ispops.radius.clients.ClientsUnavailable` is raised before anything is written. A client list
+    in which two entries match one source address is refused (ValidationFailed), the old file kept.
+    """
+    options.validate()
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    refreshed = refresh_clients(out, options.conninfo)
+    render(out, options)
+    return refreshed
 
 
 def freeradius_binary() -> str | None:

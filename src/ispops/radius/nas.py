@@ -81,6 +81,16 @@ def _check(data: dict[str, Any]) -> None:
         problem = address_problem(data["nasname"])
         if problem:
             raise ValidationFailed(f"nas.nasname: {problem}", table="nas", field="nasname")
+    secret = data.get("secret")
+    if isinstance(secret, str) and (
+        any(ord(c) < 32 or ord(c) == 127 for c in secret) or "\\'" in secret or secret.endswith("\\")
+    ):
+        raise ValidationFailed(
+            "nas.secret: may not hold control characters, a backslash before a quote or a backslash at the end "
+            "(FreeRADIUS could not read it from its client file)",
+            table="nas",
+            field="secret",
+        )
     if data.get("server") not in (None, SERVER):
         raise ValidationFailed(
             f"nas.server: must be null or {SERVER!r}: every tenant's NAS is served by the platform's virtual server",
