@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -50,8 +54,22 @@ def read_until(proc: subprocess.Popen[str], marker: str, timeout: float = 180) -
     pytest.fail(f"never saw {marker!r}; output so far:\n" + "\n".join(lines))
 
 
-def test_up_starts_reuses_and_stops_the_embedded_server(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+@pytest.fixture
+def data() -> Iterator[Path]:
+    """A data directory the embedded server's own user can reach. Not pytest's tmp_path: pytest makes
+    /tmp/pytest-of-<user> private (0700) whenever a session or an xdist worker first asks for a tmp dir,
+    which can happen while this test's PostgreSQL (run as the pgserver user under root) is starting."""
+    base = Path(tempfile.mkdtemp(prefix="ispops-up-"))
+    base.chmod(0o755)
+    yield base / "data"
+    pidfile = base / "data" / "postgres" / "postmaster.pid"
+    if pidfile.exists():  # the test failed: do not leave its PostgreSQL running
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pidfile.read_text().split()[0]), signal.SIGINT)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_up_starts_reuses_and_stops_the_embedded_server(data: Path) -> None:
     port = free_port()
     proc = start_up(data, port=port)
     lines = read_until(proc, "Running.")
