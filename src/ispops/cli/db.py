@@ -12,6 +12,7 @@ from ispops.config import get_settings
 from ispops.db import migrate
 from ispops.db.counters import check_counters
 from ispops.db.partitions import maintain as maintain_partitions
+from ispops.db.revision import write_revision
 from ispops.db.schema_check import check_schema
 
 app = typer.Typer(help="Database: migrations, radacct partitions, consistency checks.", no_args_is_help=True)
@@ -66,6 +67,29 @@ def current() -> None:
         console.print(f"Database: {server.description}")
         console.print(f"Revision: {migrate.current_revision(server.admin_url) or 'none'}")
         console.print(f"Newest:   {migrate.head_revision()}")
+
+
+@app.command()
+@friendly_errors
+def revision(
+    message: Annotated[str, typer.Argument(help="What the change does, in a few words (also the file's name).")],
+) -> None:
+    """Write the next migration from the canonical SQL files and enumerations.
+
+    Migrates a scratch database to head on the configured server (dropped afterwards), compares it with
+    src/ispops/<domain>/sql/*.sql and the CHECK enumerations, and writes versions/00NN_<slug>.py with the
+    new texts and, for its downgrade, the ones they replace. Review it, then run the tests
+    (docs/architecture.md, "Changing a rule").
+    """
+    with open_server_ctx() as server:
+        console.print(f"Database server: {server.description} (scratch database at head)")
+        written = write_revision(server, message)
+    if written is None:
+        console.print("Nothing to write: the canonical files match the migrations up to head.")
+        return
+    for change in written.changes:
+        console.print(f"  {escape(change.what)}", highlight=False)
+    console.print(f"Wrote {written.path} (revision {written.revision}). Review it, then run the tests.")
 
 
 @app.command()
