@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -101,3 +102,37 @@ def test_up_starts_reuses_and_stops_the_embedded_server(data: Path) -> None:
     assert again.returncode == 0, out
     assert "already present" in out  # same data directory, same data
     assert not pidfile.exists()
+
+
+def test_a_configuration_error_is_one_line_and_nothing_starts(data: Path) -> None:
+    """ISPOPS_DATABASE_URL without ISPOPS_JWT_SECRET: the message, a non-zero exit, no traceback, and no
+    attempt to reach the (here unreachable) database or start the API first."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISPOPS_")}
+    env.update({
+        "ISPOPS_DATA_DIR": str(data),
+        "ISPOPS_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/nowhere",
+        "COLUMNS": "200",
+    })
+    done = subprocess.run(
+        [sys.executable, "-m", "ispops", "up", "--no-demo"], capture_output=True, text=True, env=env, timeout=120
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out
+    assert "ISPOPS_JWT_SECRET is not set" in out
+    for noise in ("Traceback", "SystemExit", "Task exception", "cannot reach the database", "Database:"):
+        assert noise not in out, out
+
+
+def test_the_psql_hint_is_a_url_psql_accepts() -> None:
+    from sqlalchemy.engine import make_url
+
+    from ispops.cli.platform import _connection_hint
+
+    class External:
+        embedded = False
+
+        def url_for(self, role: str) -> Any:
+            return make_url(f"postgresql+psycopg://{role}:pw@db.example:5432/ispops")
+
+    hint = _connection_hint(External())  # type: ignore[arg-type]
+    assert hint == "psql 'postgresql://ispops_app:***@db.example:5432/ispops'"

@@ -14,6 +14,7 @@ import uvicorn
 from rich.markup import escape
 
 from ispops.app import create_app
+from ispops.auth.tokens import jwt_secret_for
 from ispops.cli.common import console, fail, friendly_errors, open_database, open_server_ctx
 from ispops.config import Settings, get_settings
 from ispops.db import migrate
@@ -34,7 +35,8 @@ def _connection_hint(server: Server) -> str:
     if server.embedded:
         host = url.query.get("host")
         return f"psql 'host={host} dbname={url.database} user=ispops_app'"
-    return f"psql '{url.render_as_string(hide_password=True)}'"
+    # psql takes a libpq URI: postgresql://, not SQLAlchemy's postgresql+psycopg://
+    return f"psql '{url.set(drivername='postgresql').render_as_string(hide_password=True)}'"
 
 
 @friendly_errors
@@ -59,6 +61,9 @@ def up(
 
     signal.signal(signal.SIGTERM, _terminate)
     settings = get_settings()
+    # Configuration the API needs is checked before anything starts: a missing ISPOPS_JWT_SECRET with
+    # ISPOPS_DATABASE_URL is one clear line and a non-zero exit, not a traceback from inside uvicorn.
+    jwt_secret_for(settings, settings.data_dir)
     with open_server_ctx(settings) as server:
         console.print(f"Database: {server.description}")
         with console.status("Applying migrations…"):
