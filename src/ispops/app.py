@@ -6,10 +6,10 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from ispops import __version__
-from ispops.api import crud, docs, ops, problems
+from ispops.api import crud, docs, ops, problems, reveal, strict
 from ispops.api.proxies import TrustedProxies
 from ispops.api.resources import RESOURCES
 from ispops.auth.api import router as auth_router
@@ -44,6 +44,8 @@ def resource_router() -> APIRouter:
             subscriber_actions.build(router, spec)
         if spec.name == "vpn_tunnels":
             vpn_api.build(router, spec)
+        if spec.name in reveal.FIELDS:
+            reveal.build(router, spec)  # POST /api/v1/<name>/{id}/reveal-secret
     by_name = {spec.name: spec for spec in RESOURCES}
     ipam_api.build(router, by_name["ip_pools"], by_name["ip_allocations"])
     return router
@@ -82,6 +84,8 @@ def create_app(settings: Settings | None = None, *, server: Server | None = None
         openapi_url="/openapi.json",
         docs_url=None,  # served by ispops.api.docs, from the package (no CDN)
         redoc_url=None,
+        # One rule for every route: undeclared query parameters are a 422, a non-JSON body a 415.
+        dependencies=[Depends(strict.strict_request)],
     )
     docs.install(app, openapi_url="/openapi.json")
     problems.install(app)

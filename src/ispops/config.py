@@ -78,7 +78,16 @@ class Settings(BaseSettings):
         description="Database connections kept per API process; size it to the requests in flight per process "
         "(connections above it are opened and closed per request, which is slow).",
     )
-    login_failures_per_account_per_hour: int = Field(default=100, ge=1)
+    login_failures_per_account_per_hour: int = Field(
+        default=100, ge=1,
+        description="Failed sign-ins per account per hour from clients without a device token of that user; "
+        "past it, such clients are refused for the hour (a client that signed in before is not).",
+    )
+    login_failures_per_device_per_hour: int = Field(
+        default=10, ge=1,
+        description="Failed sign-ins per hour presented with one valid device token; past it, sign-ins "
+        "presenting that token are refused for the hour (other clients of the user are not affected).",
+    )
     login_failures_per_ip_per_minute: int = Field(default=30, ge=1)
     radacct_months_ahead: int = Field(default=3, ge=1, le=24)
     radacct_retention_months: int = Field(default=24, ge=1, le=240)

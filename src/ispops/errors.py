@@ -13,6 +13,8 @@ from typing import Any
 import psycopg.errors as pg
 from sqlalchemy.exc import DBAPIError
 
+from ispops.db import checks
+
 
 class IspopsError(Exception):
     """Base of every error the platform reports on purpose."""
@@ -20,11 +22,18 @@ class IspopsError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, table: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, table: str | None = None, field: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.table = table
         self.field = field
+        # Every problem with the input, as {"field", "message"}; by default the one this error names.
+        self.errors = errors if errors is not None else (
+            [{"field": field, "message": message}] if field else []
+        )
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -68,6 +77,11 @@ class PermissionDenied(IspopsError):
 
     status = 403
     code = "permission_denied"
+
+
+class UnsupportedMediaType(IspopsError):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class TooManyRequests(IspopsError):
@@ -154,8 +168,12 @@ def translate(exc: DBAPIError) -> IspopsError | None:
             return Conflict(f"{table}: {diag.message_primary}", table=table)
         reason = diag.message_primary or ""
         if not reason or reason.startswith("new row for relation"):  # PostgreSQL's own words say nothing more
-            reason = f"value not allowed (constraint {constraint})"
-        return ValidationFailed(f"{table}.{field}: {reason}", table=table, field=field)
+            # the rule itself, in words (ispops.db.checks): "billing_cycle_day must be between 1 and 28"
+            reason = checks.words(constraint) or f"{field or 'the value'} is not allowed here"
+        detail = f"{table}.{reason}" if field and reason.startswith(f"{field} ") else f"{table}.{field}: {reason}"
+        return ValidationFailed(
+            detail, table=table, field=field, errors=[{"field": field or "body", "message": reason}]
+        )
     if isinstance(orig, pg.NotNullViolation):
         field = diag.column_name
         return ValidationFailed(f"{table}.{field}: a value is required", table=table, field=field)

@@ -52,7 +52,6 @@ OTHERS = {
     "::127.0.0.2": "deprecated IPv4-compatible address; use the IPv4 form 127.0.0.2",
     "fe80::1%eth0": "without a zone index: write fe80::1",
     "127.0.0.2/24": "not a network (127.0.0.2/24)",
-    "": "must be one host address",
     "127.2": "must be one host address",
 }
 EXAMPLE = "nas.nasname: must be one host address such as 192.0.2.1 or 2001:db8::1"
@@ -152,6 +151,13 @@ def test_other_spellings_are_refused_not_rewritten(api: TestClient, address: str
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "nasname"
     assert response.json()["detail"].startswith(EXAMPLE) and OTHERS[address] in response.json()["detail"]
+
+
+@pytest.mark.parametrize("address", ["", "   "])
+def test_a_blank_address_is_refused_naming_nasname(api: TestClient, address: str) -> None:
+    response = api.post("/api/v1/nas", json=nas_body(address, "blank"), headers=headers("alpha"))
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "nasname"
 
 
 def test_bravos_nas_is_answered_with_bravos_tenant(started: FreeRadius) -> None:

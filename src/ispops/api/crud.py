@@ -1,11 +1,11 @@
 """One set of REST routes per resource: list, get, create, partial update, (soft) delete.
 
 Conventions shared by every resource: ``/api/v1/<plural>``; list with equality filters on the fields
-people search by, ``q`` for text search, ``sort`` (``-field`` for descending), ``limit``/``offset`` and
-the ``total``; ``PATCH`` for partial updates; ``DELETE`` soft-deletes where the table has ``deleted_at``;
-``include_deleted=true`` for tenant admins. Every query filters on the caller's tenant explicitly, on top
-of row-level security; another tenant's object is a 404. Every change writes an audit event in the same
-transaction.
+people search by, ``q`` for text search where the resource says what it searches, ``sort`` (``-field``
+for descending), ``limit``/``offset`` and the ``total``; ``PATCH`` for partial updates; ``DELETE``
+soft-deletes where the table has ``deleted_at``; ``include_deleted=true`` for tenant admins. Every query
+filters on the caller's tenant explicitly, on top of row-level security; another tenant's object is a
+404. Every change writes an audit event in the same transaction.
 
 (No ``from __future__ import annotations`` here: the route functions are built at runtime and FastAPI
 reads their annotations, which refer to per-resource classes.)
@@ -21,10 +21,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ispops.api import permissions, references
-from ispops.api.schemas import Str, create_schema, filter_type, read_schema, update_schema
+from ispops.api.schemas import INT64, Str, create_schema, filter_type, read_schema, update_schema
 from ispops.audit.service import record
 from ispops.auth.deps import get_db, get_full_principal, get_meta
 from ispops.auth.principal import Principal, RequestMeta
@@ -49,11 +50,18 @@ class ListQuery(BaseModel):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=10_000_000)
     sort: str | None = Field(None, max_length=64, description="field, or -field for descending")
-    q: Str | None = Field(None, min_length=1, max_length=100, description="text search")
     include_deleted: bool = Field(False, description="also soft-deleted rows (tenant admins only)")
 
 
+class SearchQuery(ListQuery):
+    """A list that offers text search (only resources that say what ``q`` searches: ``Resource.search``)."""
+
+    q: Str | None = Field(None, min_length=1, max_length=100, description="text search")
+
+
 CreateHook = Callable[[AsyncSession, Principal, BaseModel], Awaitable[Base]]
+# More of the text search: (model, LIKE pattern) -> a condition OR-ed with the searched columns.
+SearchWith = Callable[[Any, str], ColumnElement[bool]]
 ExtraFilters = Callable[[Any, BaseModel], Sequence[ColumnElement[bool]]]
 
 
@@ -64,7 +72,9 @@ class Resource:
     name: str
     model: type[Base]
     filters: tuple[str, ...] = ()
+    # What ``q`` searches (case-insensitive substring); a list without either does not offer ``q``.
     search: tuple[str, ...] = ()
+    search_with: SearchWith | None = None
     sort: tuple[str, ...] = ("created_at",)
     default_sort: str = "-created_at"
     hidden: frozenset[str] = frozenset()
@@ -95,6 +105,22 @@ class Resource:
 
     def column(self, name: str) -> Any:
         return getattr(self.model, name)
+
+    @property
+    def searchable(self) -> bool:
+        return bool(self.search) or self.search_with is not None
+
+    def search_clause(self, text: str) -> ColumnElement[bool]:
+        pattern = _like(text)
+        clauses = [_as_text(self.column(f)).ilike(pattern, escape="\\") for f in self.search]
+        if self.search_with is not None:
+            clauses.append(self.search_with(self.model, pattern))
+        return or_(*clauses)
+
+
+def _as_text(column: Any) -> Any:
+    """A column as the text people type: an address without its /32."""
+    return func.host(column) if isinstance(column.type, INET) else column
 
 
 def _not_found(spec: Resource) -> NotFound:
@@ -166,8 +192,15 @@ def build(router: APIRouter, spec: Resource) -> None:
         name: (filter_type(table.name, table.columns[name]) | None, None) for name in spec.filters
     }
     filter_fields.update(spec.extra_query)
+    # The sort keys this list knows, stated in the document (a str with an enum: _order words the refusal).
+    sorts: list[Any] = [k for name in spec.sort for k in (name, f"-{name}")]
+    filter_fields["sort"] = (
+        str | None,
+        Field(None, max_length=64, description="field, or -field for descending", json_schema_extra={"enum": sorts}),
+    )
+    query_base: type[ListQuery] = SearchQuery if spec.searchable else ListQuery
     Query_: Any = create_model(
-        "".join(p.capitalize() for p in spec.name.split("_")) + "Query", __base__=ListQuery, **filter_fields
+        "".join(p.capitalize() for p in spec.name.split("_")) + "Query", __base__=query_base, **filter_fields
     )
     not_writable = spec.hidden | spec.read_only
     Create: Any = create_schema(spec.model, exclude=not_writable, extra=spec.create_extra)
@@ -179,7 +212,12 @@ def build(router: APIRouter, spec: Resource) -> None:
     references.parent_checks(table)
     tags: list[str | Any] = [spec.tag or spec.name]
     path = f"/api/v1/{spec.name}"
-    Key: Any = Annotated[spec.key_type, Path(description="the record's id")]
+    # An integer key is a bigint: say so, so that a larger number is refused as input, not by the database.
+    key_path = (
+        Path(description="the record's id", ge=-INT64, le=INT64) if spec.key_type is int
+        else Path(description="the record's id")
+    )
+    Key: Any = Annotated[spec.key_type, key_path]
     Who: Any = Annotated[Principal, Depends(get_full_principal)]
     Db: Any = Annotated[AsyncDatabase, Depends(get_db)]
     Meta: Any = Annotated[RequestMeta, Depends(get_meta)]
@@ -201,9 +239,9 @@ def build(router: APIRouter, spec: Resource) -> None:
             if spec.extra_filters is not None:
                 for clause in spec.extra_filters(spec.model, params):
                     stmt = stmt.where(clause)
-            if params.q and spec.search:
-                pattern = _like(params.q)
-                stmt = stmt.where(or_(*(spec.column(f).ilike(pattern, escape="\\") for f in spec.search)))
+            text = getattr(params, "q", None)  # only a searchable resource's query has q
+            if text:
+                stmt = stmt.where(spec.search_clause(text))
             order = _order(spec, params.sort)
             async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
                 total = await s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

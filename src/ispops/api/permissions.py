@@ -2,7 +2,7 @@
 
 A permission is ``(resource, action)``. Actions: read, create, update, delete, and a few named ones
 (``update_installation`` — a limited update —, ``suspend``, ``include_deleted``, ``disconnect`` a RADIUS
-session). Tenant isolation is
+session, ``reveal_secret`` — show a write-only credential —). Tenant isolation is
 not a permission: another tenant's objects are simply not found.
 """
 
@@ -43,7 +43,8 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
                       test_credentials={NOC, SUPPORT, FIELD}),
     "subscriber_usage_daily": {"read": frozenset({ADMIN, NOC, SUPPORT})},
     "bandwidth_profiles": _m(write=NETWORK),
-    "nas": _m(read={NOC}, write=NETWORK, delete=NETWORK),
+    # reveal_secret: POST /api/v1/<name>/{id}/reveal-secret, the write-only credentials (ispops.api.reveal)
+    "nas": _m(read={NOC}, write=NETWORK, delete=NETWORK, reveal_secret=NETWORK),
     "radcheck": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     "radreply": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     # disconnect: POST /api/v1/radius/sessions/{radacctid}/disconnect (ispops.radius.coa_api);
@@ -54,7 +55,7 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "ip_pools": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
     # no delete: an allocation is released and kept as history (POST .../release), never deleted
     "ip_allocations": {k: v for k, v in _m(read={NOC, SUPPORT}, write=NETWORK).items() if k != "delete"},
-    "devices": _m(write=NETWORK, delete=NETWORK),
+    "devices": _m(write=NETWORK, delete=NETWORK, reveal_secret=NETWORK),
     "vpn_tunnels": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     "olts": _m(write=NETWORK, delete=NETWORK),
     "onus": _m(write={NOC, FIELD}, delete=NETWORK),

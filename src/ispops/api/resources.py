@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
-from sqlalchemy import ColumnElement
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, and_, exists, or_
 
 from ispops.api.crud import Resource
-from ispops.api.schemas import Inet
+from ispops.api.reveal import write_only
+from ispops.api.schemas import Inet, Str
+from ispops.db import checks
 from ispops.devices import service as devices_service
 from ispops.errors import ValidationFailed
 from ispops.ipam import api as ipam_api
@@ -108,6 +110,19 @@ def _masked(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _radcheck_value_search(model: Any, pattern: str) -> ColumnElement[bool]:
+    """A value is searched unless it is a credential: a search must not tell what a password contains."""
+    return and_(model.attribute.not_in(PASSWORD_ATTRIBUTES), model.value.ilike(pattern, escape="\\"))
+
+
+def _olt_device_search(model: Any, pattern: str) -> ColumnElement[bool]:
+    """The OLT's device (same tenant) by name or serial number."""
+    return exists().where(
+        Device.tenant_id == model.tenant_id, Device.id == model.device_id,
+        or_(Device.name.ilike(pattern, escape="\\"), Device.serial_number.ilike(pattern, escape="\\")),
+    )
+
+
 def _radacct_filters(model: Any, params: Any) -> Sequence[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if params.active is True:
@@ -130,6 +145,18 @@ def _audit_filters(model: Any, params: Any) -> Sequence[ColumnElement[bool]]:
     return out
 
 
+# Write-only credentials (ispops.api.reveal): the database's limits (ck_nas__secret, ck_nas__coa_secret,
+# devices.snmp_community varchar(100)).
+_SECRET_RULE = checks.RULES["ck_nas__coa_secret"]  # the same lengths as ck_nas__secret's, without its words
+NAS_SECRET = Annotated[Str, Field(min_length=_SECRET_RULE.min_length, max_length=_SECRET_RULE.max_length)]
+NAS_EXTRA: dict[str, Any] = {
+    "coa_secret": (write_only(NAS_SECRET | None, "CoA/Disconnect secret (default: secret); write-only"), None),
+    "community": (write_only(Annotated[Str, Field(max_length=255)] | None, "SNMP community; write-only"), None),
+}
+SNMP_EXTRA: dict[str, Any] = {
+    "snmp_community": (write_only(Annotated[Str, Field(max_length=100)] | None, "SNMP v1/v2c community; write-only"),
+                       None),
+}
 TIME_RANGE = {"started_after": (dt.datetime | None, None), "started_before": (dt.datetime | None, None)}
 
 RESOURCES: list[Resource] = [
@@ -163,16 +190,22 @@ RESOURCES: list[Resource] = [
         sort=("created_at", "nasname", "shortname"),
         # One canonical host address, the platform's virtual server (ispops.radius.nas, migration 0024).
         create_hook=radius_nas.create_hook, update_check=radius_nas.check_update,
+        # Credentials are write-only; POST /api/v1/nas/{id}/reveal-secret shows them (ispops.api.reveal).
+        hidden=frozenset({"secret", "coa_secret", "community"}),
+        create_extra={"secret": (write_only(NAS_SECRET, "RADIUS shared secret; write-only"), ...), **NAS_EXTRA},
+        update_extra={"secret": (write_only(NAS_SECRET, "RADIUS shared secret; write-only"), None), **NAS_EXTRA},
     ),
     Resource(
         "radcheck", RadCheck, tag="radius", key_type=int,
         filters=("username", "subscriber_id", "attribute"), sort=("created_at", "username", "attribute"),
+        search=("username", "attribute"), search_with=_radcheck_value_search,
         create_only=frozenset({"attribute", "username", "subscriber_id"}),
         create_hook=_create_radcheck, update_check=_no_password_attribute, serialize=_masked,
     ),
     Resource(
         "radreply", RadReply, tag="radius", key_type=int,
         filters=("username", "subscriber_id", "attribute"), sort=("created_at", "username", "attribute"),
+        search=("username", "attribute", "value"),
         create_only=frozenset({"username", "subscriber_id"}),
         create_hook=_create_radreply, update_check=_radreply_editable,
     ),
@@ -180,6 +213,7 @@ RESOURCES: list[Resource] = [
         "radacct", RadAcct, tag="radius", key_type=int, key_column="radacctid",
         verbs=frozenset({"list", "get"}),
         filters=("username", "subscriber_id", "nasipaddress", "acctsessionid"),
+        search=("username", "acctsessionid", "callingstationid", "framedipaddress"),
         sort=("acctstarttime", "acctstoptime", "acctupdatetime"), default_sort="-acctstarttime",
         extra_query={"active": (bool | None, None), **TIME_RANGE}, extra_filters=_radacct_filters,
     ),
@@ -187,7 +221,7 @@ RESOURCES: list[Resource] = [
         # Every CoA-Request / Disconnect-Request sent to a NAS and its answer (ispops.radius.jobs).
         "radius_coa_attempts", RadiusCoaAttempt, tag="radius", key_type=int, verbs=frozenset({"list", "get"}),
         filters=("subscriber_id", "nas_id", "result", "kind", "reason", "username", "acctsessionid"),
-        sort=("created_at",),
+        search=("username", "acctsessionid", "detail"), sort=("created_at",),
     ),
     Resource(
         # Daily usage rolled up from accounting (ispops.radius.usage); input = upload, output = download.
@@ -210,7 +244,7 @@ RESOURCES: list[Resource] = [
     ),
     Resource(
         "ip_allocations", IpAllocation, tag="ipam", verbs=frozenset({"list", "get", "create", "update"}),
-        filters=("ip_pool_id", "subscriber_id", "status", "ip_address"),
+        filters=("ip_pool_id", "subscriber_id", "status", "ip_address"), search=("ip_address", "mac_address"),
         sort=("allocated_at", "ip_address", "created_at", "lease_end"), default_sort="-allocated_at",
         read_only=frozenset({"status", "lease_start", "lease_end", "allocated_at", "released_at"}),
         create_only=frozenset({"ip_pool_id", "ip_address"}),
@@ -222,10 +256,11 @@ RESOURCES: list[Resource] = [
         filters=("device_type", "status", "operational_status", "vendor", "site_name", "name"),
         search=("name", "serial_number", "site_name", "model"),
         sort=("created_at", "name", "device_type", "status"),
-        # Written by polls and backups (ispops.devices); the community is shown masked.
+        # Written by polls and backups (ispops.devices). The community is write-only; POST
+        # /api/v1/devices/{id}/reveal-secret shows it (ispops.api.reveal).
         read_only=devices_service.OBSERVED_FIELDS,
         create_hook=devices_service.create_hook, update_check=devices_service.check_update,
-        serialize=devices_service.mask_row,
+        hidden=frozenset({"snmp_community"}), create_extra=SNMP_EXTRA, update_extra=SNMP_EXTRA,
     ),
     Resource(
         "vpn_tunnels", VpnTunnel, tag="devices",
@@ -239,7 +274,9 @@ RESOURCES: list[Resource] = [
         create_hook=vpn_api.create_hook, update_check=vpn_service.check_update,
     ),
     Resource(
+        # An OLT's name and serial number are its device's: q searches those too.
         "olts", Olt, tag="ftth", filters=("device_id", "olt_type"), sort=STAMPS,
+        search=("voltha_device_id",), search_with=_olt_device_search,
         read_only=frozenset({"active_onus"}),
     ),
     Resource(
@@ -274,6 +311,7 @@ RESOURCES: list[Resource] = [
     Resource(
         "service_activations", ServiceActivation, tag="lifecycle", verbs=frozenset({"list", "get", "create"}),
         filters=("subscriber_id", "workflow_status", "activation_type"),
+        search=("activation_type", "current_step", "error_step", "error_message"),
         sort=("requested_at", "created_at"), default_sort="-requested_at",
         read_only=frozenset({"workflow_id", "workflow_status", "steps_completed", "current_step", "requested_at",
                              "started_at", "completed_at", "failed_at", "duration_seconds", "error_message",
@@ -290,6 +328,7 @@ RESOURCES: list[Resource] = [
     Resource(
         "audit_events", AuditEvent, tag="audit", key_type=int, verbs=frozenset({"list", "get"}),
         filters=("entity", "entity_id", "action", "actor_id"), sort=("occurred_at",), default_sort="-occurred_at",
+        search=("entity", "entity_id", "actor_id", "request_id"),
         extra_query={"since": (dt.datetime | None, None), "until": (dt.datetime | None, None)},
         extra_filters=_audit_filters,
     ),

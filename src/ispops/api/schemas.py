@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import ipaddress
+import re
 import uuid
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Integer, Numeric, String, Table, Text
 from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB, UUID
 
+from ispops.db import checks
 from ispops.models.base import Base
 from ispops.models.enums import COLUMN_ENUMS
 
@@ -72,11 +74,18 @@ Inet = Annotated[str, AfterValidator(_inet), Field(json_schema_extra={"format": 
 Cidr = Annotated[str, AfterValidator(_cidr), Field(json_schema_extra={"format": "cidr"})]
 
 
-def python_type(table: str, column: Column[Any]) -> Any:
-    """The pydantic type of a column's value (without optionality)."""
+def python_type(table: str, column: Column[Any], *, mode: str = "read") -> Any:
+    """The pydantic type of a column's value (without optionality).
+
+    ``mode`` is ``read`` (a row as stored), ``filter`` (a query parameter) or ``write`` (a request body).
+    Filters and writes carry the database's named rules (ispops.db.checks), so the OpenAPI document states
+    the bounds the database enforces; writes also refuse blank names and numbers. Reads stay as wide as
+    the column: a row is shown as it is.
+    """
     enum: type[StrEnum] | None = COLUMN_ENUMS.get((table, column.name))
     if enum is not None:
         return enum
+    rule = checks.rule_for(table, column.name) if mode != "read" else None
     t = column.type
     if isinstance(t, INET):
         return Inet
@@ -90,23 +99,87 @@ def python_type(table: str, column: Column[Any]) -> Any:
         return Annotated[shape, AfterValidator(_clean_json)]
     if isinstance(t, Boolean):
         return bool
-    if isinstance(t, BigInteger):
-        return Annotated[int, Field(ge=-INT64, le=INT64)]
-    if isinstance(t, Integer):
-        return Annotated[int, Field(ge=-INT32, le=INT32)]
+    if isinstance(t, Integer):  # BigInteger too
+        limit = INT64 if isinstance(t, BigInteger) else INT32
+        return Annotated[int, Field(**_type_range(rule, ge=-limit, le=limit)), *_ranged(rule)]
     if isinstance(t, Numeric):
         digits = (t.precision or 30) - (t.scale or 0)
         bound = decimal.Decimal(10) ** digits
-        return Annotated[decimal.Decimal, Field(gt=-bound, lt=bound, decimal_places=t.scale, allow_inf_nan=False)]
+        return Annotated[
+            decimal.Decimal,
+            Field(**_type_range(rule, gt=-bound, lt=bound), decimal_places=t.scale, allow_inf_nan=False),
+            *_ranged(rule),
+        ]
     if isinstance(t, DateTime):
         return dt.datetime
     if isinstance(t, Date):
         return dt.date
-    if isinstance(t, String) and not isinstance(t, Text) and t.length:
-        return Annotated[str, AfterValidator(_no_nul), Field(max_length=t.length)]
     if isinstance(t, String | Text):
-        return Annotated[str, AfterValidator(_no_nul), Field(max_length=65535)]
+        length = t.length if isinstance(t, String) and not isinstance(t, Text) and t.length else 65535
+        if rule is not None and rule.values is not None:
+            return Literal[rule.values]
+        text: dict[str, Any] = {"max_length": length}
+        if rule is not None:
+            if rule.max_length is not None:
+                text["max_length"] = min(length, rule.max_length)
+            if rule.min_length is not None:
+                text["min_length"] = rule.min_length
+            if (pattern := rule.json_pattern()) is not None:
+                text["pattern"] = pattern
+        if mode == "write" and is_name(column.name):
+            text["pattern"] = _not_blank(text.get("pattern"))
+        return Annotated[str, Field(**text), AfterValidator(_no_nul)]  # constraints first: in the schema
     raise TypeError(f"no API type for {table}.{column.name}: {t!r}")
+
+
+def _type_range(rule: checks.Rule | None, **bounds: Any) -> dict[str, Any]:
+    """The column type's range, less the sides the rule bounds more tightly (one bound per side)."""
+    if rule is not None:
+        if rule.ge is not None or rule.gt is not None:
+            bounds = {k: v for k, v in bounds.items() if k not in ("ge", "gt")}
+        if rule.le is not None or rule.lt is not None:
+            bounds = {k: v for k, v in bounds.items() if k not in ("le", "lt")}
+    return bounds
+
+
+def _ranged(rule: checks.Rule | None) -> tuple[Any, ...]:
+    """The rule's numeric bounds: checked with the rule's words ("must be between 1 and 28") and stated in the
+    JSON schema (``minimum``/``maximum``/``exclusive…``), which then narrows the column type's range."""
+    requirement = rule.range_requirement() if rule is not None else None
+    if rule is None or requirement is None:
+        return ()
+
+    def check(value: Any) -> Any:
+        if not rule.admits(value):
+            raise ValueError(requirement)
+        return value
+
+    stated = {"minimum": rule.ge, "exclusiveMinimum": rule.gt, "maximum": rule.le, "exclusiveMaximum": rule.lt}
+    return AfterValidator(check), Field(json_schema_extra={k: v for k, v in stated.items() if v is not None})
+
+
+NOT_BLANK = r"\S"
+_NAME_COLUMN = re.compile(r"^(?:name|\w+_name|\w*_number|\w*username|nasname|shortname)$")
+
+
+def is_name(column: str) -> bool:
+    """Names and numbers people type: never empty or only whitespace."""
+    return _NAME_COLUMN.match(column) is not None
+
+
+def _not_blank(pattern: str | None) -> str:
+    """A pattern that also requires a character other than whitespace."""
+    if pattern is None:
+        return NOT_BLANK
+    anything_but = re.fullmatch(r"\^\[\^(.+)\]\*\$", pattern)  # ^[^…]*$, from a forbidden class
+    if anything_but:
+        chars = anything_but.group(1)
+        return f"^[^{chars}]*[^{chars}\\s][^{chars}]*$"
+    return pattern  # the schema's other patterns are anchored and start with a visible character
+
+
+# A name the database also keeps free of control characters (radcheck.username, pppoe_username).
+VISIBLE_WITHOUT_CONTROL = _not_blank(checks.Rule(forbidden=checks.CONTROL_CHARACTERS).json_pattern())
 
 
 # JSONB columns that hold arrays.
@@ -150,7 +223,7 @@ def create_schema(
     table = cast(Table, model.__table__)
     fields: dict[str, Any] = {}
     for column in writable_columns(model, exclude=exclude):
-        typ = python_type(table.name, column)
+        typ = python_type(table.name, column, mode="write")
         required = not column.nullable and column.server_default is None
         fields[column.key] = (typ, ...) if required else ((typ | None) if column.nullable else typ, None)
     fields.update(extra or {})
@@ -163,7 +236,7 @@ def update_schema(
     table = cast(Table, model.__table__)
     fields: dict[str, Any] = {}
     for column in writable_columns(model, exclude=exclude):
-        typ = python_type(table.name, column)
+        typ = python_type(table.name, column, mode="write")
         fields[column.key] = ((typ | None) if column.nullable else typ, None)
     fields.update(extra or {})
     return create_model(_name(model, "Update"), __base__=WriteBase, **fields)
@@ -171,4 +244,4 @@ def update_schema(
 
 def filter_type(table: str, column: Column[Any]) -> Any:
     """Type of an equality filter on ``column`` (a query parameter)."""
-    return python_type(table, column)
+    return python_type(table, column, mode="filter")

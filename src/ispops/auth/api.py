@@ -10,10 +10,10 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Cookie, Depends, Header, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ispops.auth import service
+from ispops.auth import device, service
 from ispops.auth.deps import get_db, get_meta, get_principal, get_settings_dep
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.auth.refresh import invalid_refresh
@@ -49,8 +49,20 @@ def _tokens(outcome: Outcome[TokenPair]) -> TokenResponse:
     return TokenResponse.of(outcome.unwrap())
 
 
+DeviceHeader = Annotated[
+    str | None,
+    Header(alias=device.HEADER, description="the device_token of an earlier sign-in of this user (API clients)"),
+]
+DeviceCookie = Annotated[
+    str | None, Cookie(alias=device.COOKIE, description="set by an earlier sign-in of this user (browsers)")
+]
+
+
 @router.post("/login", summary="Sign in as a tenant's staff member")
-async def login(body: LoginRequest, request: Request, db: Db, settings: Config, meta: Meta) -> TokenResponse:
+async def login(
+    body: LoginRequest, request: Request, response: Response, db: Db, settings: Config, meta: Meta,
+    device_header: DeviceHeader = None, device_cookie: DeviceCookie = None,
+) -> TokenResponse:
     # enforce_status=False here and in refresh/logout: the service refuses a suspended tenant or an ended
     # trial itself, only after the password (or refresh token) checked out, so nothing leaks without it.
     async with db.tenant(body.tenant, enforce_status=False) as session:
@@ -63,8 +75,15 @@ async def login(body: LoginRequest, request: Request, db: Db, settings: Config, 
             meta=meta,
             settings=settings,
             jwt_secret=_secret(request),
+            devices=(device_header, device_cookie),
         )
-    return _tokens(outcome)
+    tokens = _tokens(outcome)
+    if tokens.device_token is not None:
+        response.set_cookie(
+            device.COOKIE, tokens.device_token, max_age=device.LIFETIME_SECONDS, path="/api/v1/auth",
+            secure=request.url.scheme == "https", httponly=True, samesite="strict",
+        )
+    return tokens
 
 
 @router.post("/refresh", summary="Exchange a refresh token for new tokens (rotation)")

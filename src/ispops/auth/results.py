@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from ispops.errors import IspopsError
 
@@ -19,6 +19,10 @@ class TokenPair:
     expires_in: int
     mfa_enrolment_required: bool = False
     token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
+    # Tenant-user sign-in only: this client's new device token (ispops.auth.device), and the lockouts of
+    # the account by untrusted clients since the user's previous sign-in (ispops.auth.throttle.note_lockout).
+    device_token: str | None = None
+    lockouts: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

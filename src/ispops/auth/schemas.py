@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +48,12 @@ class MfaDisableRequest(_Body):
     otp: Otp
 
 
+class LockoutNotice(BaseModel):
+    occurred_at: datetime = Field(description="when the limit was reached")
+    failures: int = Field(description="failed sign-ins in the hour before")
+    source_ips: list[str] = Field(description="addresses the failures came from (most frequent first, at most 20)")
+
+
 class TokenResponse(BaseModel):
     access_token: str
     refresh_token: str
@@ -57,6 +64,18 @@ class TokenResponse(BaseModel):
         "/auth/logout accept this access token"
     )
 
+    device_token: str | None = Field(
+        None,
+        description="Sign-in only: this client's device token (also set as the ispops_device cookie). Send it "
+        "back in the X-Ispops-Device header when signing in again: the account's failed-login lockout does "
+        "not apply to it (docs/api.md, \"Signing in\")",
+    )
+    lockouts: list[LockoutNotice] = Field(
+        default_factory=list,
+        description="Sign-in only: times since your previous sign-in when too many failed sign-ins locked "
+        "your account against clients you had not signed in from (the audit trail has them too)",
+    )
+
     @classmethod
     def of(cls, pair: TokenPair) -> TokenResponse:
         return cls(
@@ -65,6 +84,8 @@ class TokenResponse(BaseModel):
             token_type=pair.token_type,
             expires_in=pair.expires_in,
             mfa_enrolment_required=pair.mfa_enrolment_required,
+            device_token=pair.device_token,
+            lockouts=[LockoutNotice.model_validate(n) for n in pair.lockouts],
         )
 
 

@@ -19,10 +19,12 @@ async def check_second_factor(
     tenant_id: str | None,
     email: str,
     meta: RequestMeta,
+    device_id: str | None = None,
 ) -> Unauthenticated | None:
     """None when no code is needed or the code is good (and now used up); else the error to report.
 
-    A wrong code counts as a failed login. The account row is locked first, so a recovery code or a
+    A wrong code counts as a failed login (against ``device_id``, a valid device token of the user, when
+    given; ``ispops.auth.throttle``). The account row is locked first, so a recovery code or a
     TOTP step is consumed by one sign-in only.
     """
     if not account.mfa_enabled:
@@ -34,7 +36,7 @@ async def check_second_factor(
         account.mfa_secret, list(account.mfa_recovery_codes or []), otp, last_step=account.mfa_last_step
     )
     if not ok:
-        await throttle.record_failure(session, tenant_id=tenant_id, email=email, ip=meta.ip)
+        await throttle.record_failure(session, tenant_id=tenant_id, email=email, ip=meta.ip, device_id=device_id)
         return InvalidOtp("invalid one-time code")
     if remaining is not None:
         account.mfa_recovery_codes = remaining

@@ -8,11 +8,12 @@ failure leaves writes that must persist (failed-login counters, a revoked token 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ispops.auth import mfa, throttle
+from ispops.auth import device, mfa, throttle
 from ispops.auth.errors import invalid_credentials
 from ispops.auth.operators import create_operator, login_operator, logout_operator, refresh_operator
 from ispops.auth.passwords import needs_rehash, rehash, verify_password
@@ -102,39 +103,64 @@ async def login_user(
     meta: RequestMeta,
     settings: Settings,
     jwt_secret: str,
+    devices: tuple[str | None, ...] = (),
 ) -> Outcome[TokenPair]:
     """Sign a tenant user in with email + password (+ one-time code when MFA is on).
 
     Unknown tenant or email, wrong password and inactive user all give the same 401 after the same
-    work (one argon2 verification). Failures are recorded per account and per address and returned,
-    not raised: commit, then ``unwrap()``. Accounts of unknown tenants cannot be counted (the failure
-    table references tenants); the per-address limit still applies to them.
+    work (one argon2 verification). Failures are recorded per address, and per device token when
+    ``devices`` (the client's tokens: header, cookie) holds a valid one of this user, else per account;
+    they are returned, not raised: commit, then ``unwrap()``. Accounts of unknown tenants cannot be
+    counted (the failure table references tenants); the per-address limit still applies to them.
+    Success returns a new device token and the lockouts since the user's previous sign-in.
     """
     email_n = throttle.normalise_email(email)
     if limited := await throttle.check_ip(session, meta.ip, settings):
         return Outcome.fail(limited)
     tenant = await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
     user = None
+    known: device.Device | None = None
     if tenant is not None:
-        if limited := await throttle.check_account(session, tenant_id=tenant.id, email=email_n, settings=settings):
-            return Outcome.fail(limited)
         user = await _live_user(session, tenant.id, email=email_n)
+        if user is not None:
+            known = device.trusted(devices, jwt_secret=jwt_secret, tenant_id=tenant.id, user_id=user.id)
+        limited = (
+            await throttle.check_device(session, tenant_id=tenant.id, device_id=known.device_id, settings=settings)
+            if known is not None
+            else await throttle.check_account(session, tenant_id=tenant.id, email=email_n, settings=settings)
+        )
+        if limited:
+            return Outcome.fail(limited)
+    device_id = known.device_id if known is not None else None
     password_ok = await verify_password(user.password_hash if user else None, password)
     if tenant is None or user is None or not password_ok or not user.is_active:
-        await throttle.record_failure(session, tenant_id=tenant.id if tenant else None, email=email_n, ip=meta.ip)
+        await throttle.record_failure(
+            session, tenant_id=tenant.id if tenant else None, email=email_n, ip=meta.ip, device_id=device_id
+        )
+        if tenant is not None and user is not None and known is None:
+            await throttle.note_lockout(
+                session, tenant_id=tenant.id, email=email_n, user_id=user.id, meta=meta, settings=settings
+            )
         return Outcome.fail(invalid_credentials())
     if refused := tenant_refusal(tenant):
         return Outcome.fail(refused)
-    if second := await check_second_factor(session, user, otp, tenant_id=tenant.id, email=email_n, meta=meta):
+    if second := await check_second_factor(
+        session, user, otp, tenant_id=tenant.id, email=email_n, meta=meta, device_id=device_id
+    ):
+        if known is None:
+            await throttle.note_lockout(
+                session, tenant_id=tenant.id, email=email_n, user_id=user.id, meta=meta, settings=settings
+            )
         return Outcome.fail(second)
     await act_as(session, user.id)
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = await rehash(password)
+    lockouts = await throttle.lockouts_since(session, tenant_id=tenant.id, user_id=user.id, since=user.last_login_at)
     user.last_login_at = utcnow()
     refresh_token = await _issue_user_refresh(session, user, uuid.uuid4(), meta, settings)
-    return Outcome.ok(
-        token_pair(_user_principal(user, tenant), refresh_token, settings=settings, jwt_secret=jwt_secret)
-    )
+    pair = token_pair(_user_principal(user, tenant), refresh_token, settings=settings, jwt_secret=jwt_secret)
+    token = device.issue(jwt_secret=jwt_secret, tenant_id=tenant.id, user_id=user.id)
+    return Outcome.ok(replace(pair, device_token=token, lockouts=lockouts))
 
 
 async def refresh_user(
