@@ -144,12 +144,12 @@ CLIENTS = _swap(
 CLIENTS_0014 = _swap(_v0014.CLIENTS, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
 
 NASNAME_0002 = "ALTER TABLE nas ADD CONSTRAINT ck_nas__nasname CHECK (length(nasname) BETWEEN 1 AND 128)"
-SECRET_0002 = "ALTER TABLE nas ADD CONSTRAINT ck_nas__secret CHECK (length(secret) BETWEEN 8 AND 128)"
+NAS_KEY_RULE_0002 = "ALTER TABLE nas ADD CONSTRAINT ck_nas__secret CHECK (length(secret) BETWEEN 8 AND 128)"
 # A shared secret FreeRADIUS can read from its client file (ispops.radius.clients): no control characters,
 # no backslash before a quote or at the end (FreeRADIUS 3.2.1 reads a single-quoted value literally except
 # for \'). NOT VALID: a row that already breaks it is left out of the client file (and reported) until it
 # is changed, rather than failing the upgrade; every new or changed secret is held to it.
-SECRET = (
+NAS_KEY_RULE = (
     "ALTER TABLE nas ADD CONSTRAINT ck_nas__secret CHECK (length(secret) BETWEEN 8 AND 128 "
     "AND secret !~ '[\\x01-\\x1f\\x7f]' AND strpos(secret, chr(92) || chr(39)) = 0 "
     "AND right(secret, 1) <> chr(92)) NOT VALID"
@@ -164,13 +164,13 @@ UPGRADE = [
     "ALTER TABLE nas ADD CONSTRAINT ck_nas__nasname CHECK (deleted_at IS NOT NULL OR ispops_is_host_address(nasname))",
     "ALTER TABLE nas ADD CONSTRAINT ck_nas__server CHECK (server IS NULL OR server = 'ispops')",
     "ALTER TABLE nas DROP CONSTRAINT ck_nas__secret",
-    SECRET,
+    NAS_KEY_RULE,
     CLIENTS,
 ]
 DOWNGRADE = [
     CLIENTS_0014,
     "ALTER TABLE nas DROP CONSTRAINT ck_nas__secret",
-    SECRET_0002,
+    NAS_KEY_RULE_0002,
     "ALTER TABLE nas DROP CONSTRAINT ck_nas__server",
     "ALTER TABLE nas DROP CONSTRAINT ck_nas__nasname",
     NASNAME_0002,
