@@ -63,7 +63,9 @@ def up(
     settings = get_settings()
     # Configuration the API needs is checked before anything starts: a missing ISPOPS_JWT_SECRET with
     # ISPOPS_DATABASE_URL is one clear line and a non-zero exit, not a traceback from inside uvicorn.
-    jwt_secret_for(settings, settings.data_dir)
+    # (--no-wait starts no API: migrations and demo data need no signing key.)
+    if wait:
+        jwt_secret_for(settings, settings.data_dir)
     with open_server_ctx(settings) as server:
         console.print(f"Database: {server.description}")
         with console.status("Applying migrations…"):
