@@ -6,26 +6,30 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import Depends, FastAPI
 
 from ispops import __version__
-from ispops.api import crud, docs, ops, problems, reveal, strict
+from ispops.api import docs, domains, ops, problems, strict
+from ispops.api.domains import Domain
 from ispops.api.proxies import TrustedProxies
-from ispops.api.resources import RESOURCES
-from ispops.auth.api import router as auth_router
+from ispops.audit import api as audit
+from ispops.auth import api as auth
 from ispops.auth.tokens import jwt_secret_for
+from ispops.automation import api as automation
 from ispops.config import Settings, get_settings
 from ispops.db.async_session import AsyncDatabase
 from ispops.db.migrate import head_revision
 from ispops.db.server import Server, open_server
-from ispops.devices import api as devices_api
-from ispops.ipam import api as ipam_api
-from ispops.radius import api as radius_api
-from ispops.radius import coa_api
+from ispops.devices import api as devices
+from ispops.ftth import api as ftth
+from ispops.ipam import api as ipam
+from ispops.lifecycle import api as lifecycle
+from ispops.radius import api as radius
 from ispops.secrets import runtime as secret_runtime
-from ispops.subscribers import api as subscriber_actions
-from ispops.tenancy import api as tenancy_api
-from ispops.vpn import api as vpn_api
+from ispops.subscribers import api as subscribers
+from ispops.tenancy import api as tenancy
+from ispops.vpn import api as vpn
+from ispops.wireless import api as wireless
 
 DESCRIPTION = """\
 The ispops API: everything the web UI, the CLI and integrators do goes through it.
@@ -35,20 +39,11 @@ then send `Authorization: Bearer <access_token>`. Errors are `application/proble
 another tenant's object is always a 404.
 """
 
-
-def resource_router() -> APIRouter:
-    router = APIRouter()
-    for spec in [*RESOURCES, tenancy_api.USERS]:
-        crud.build(router, spec)
-        if spec.name == "subscribers":
-            subscriber_actions.build(router, spec)
-        if spec.name == "vpn_tunnels":
-            vpn_api.build(router, spec)
-        if spec.name in reveal.FIELDS:
-            reveal.build(router, spec)  # POST /api/v1/<name>/{id}/reveal-secret
-    by_name = {spec.name: spec for spec in RESOURCES}
-    ipam_api.build(router, by_name["ip_pools"], by_name["ip_allocations"])
-    return router
+# Every domain's ``api`` module: its resources and its own routes (ispops.api.domains). Any order.
+DOMAINS: tuple[Domain, ...] = (
+    auth, tenancy, subscribers, radius, ipam, devices, vpn, ftth, wireless, lifecycle, automation, audit,
+)
+RESOURCES = domains.resources(DOMAINS)
 
 
 def create_app(settings: Settings | None = None, *, server: Server | None = None) -> FastAPI:
@@ -93,10 +88,5 @@ def create_app(settings: Settings | None = None, *, server: Server | None = None
     if cfg.trusted_proxy_networks:  # outermost: everything below sees the client behind the proxy
         app.add_middleware(TrustedProxies, networks=cfg.trusted_proxy_networks)
     app.include_router(ops.router)
-    app.include_router(auth_router)
-    app.include_router(tenancy_api.router)
-    app.include_router(devices_api.router)  # before the generic routes: /devices/near is not an id
-    app.include_router(resource_router())
-    app.include_router(coa_api.router)
-    app.include_router(radius_api.router)
+    app.include_router(domains.router(DOMAINS))
     return app

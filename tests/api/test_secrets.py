@@ -11,11 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ispops.api.permissions import MATRIX, ROLES
-from ispops.api.reveal import FIELDS
+from ispops.app import RESOURCES
 from ispops.db.session import Database
 from tests.api.conftest import TokenFor
 from tests.factories import make_tenant
 
+# The write-only columns each resource reveals (Resource.reveal).
+FIELDS = {spec.name: spec.reveal for spec in RESOURCES if spec.reveal}
 NAS_SECRETS = {"secret": "radius-shared-Xq7", "coa_secret": "coa-shared-Zp9w", "community": "nas-community-Jk3"}
 SNMP_COMMUNITY = "snmp-community-Vb5"
 ALL = (*NAS_SECRETS.values(), SNMP_COMMUNITY)

@@ -98,7 +98,7 @@ def staff(db: Database) -> StaffFactory:
         if tenant not in made:
             make_tenant(db, tenant, status=status)
             made.add(tenant)
-        with db.tenant(tenant) as session:
+        with db.tenant(tenant, enforce_status=False) as session:  # set up as an operator would, any status
             return str(create_user(session, tenant_id=tenant, email=email, password=password, roles=list(roles)).id)
 
     return make

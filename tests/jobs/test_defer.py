@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from ispops.db.async_session import AsyncDatabase
 from ispops.db.session import Database, set_context
-from ispops.jobs import defer_in, defer_in_async
+from ispops.jobs import defer_in
 from tests.jobs.conftest import customers, queue
 
 ADD_CUSTOMER = text("insert into customers (tenant_id, customer_number, name) values (:t, 'C-9', 'Grace')")
@@ -59,14 +59,14 @@ def test_async_sessions_commit_and_roll_back_with_the_request(
     async def requests() -> None:
         try:
             async with adb.tenant("isp-b") as s:
-                await defer_in_async(s, "tests.record", note="kept")
+                await s.run_sync(defer_in, "tests.record", note="kept")
             with pytest.raises(RuntimeError):
                 async with adb.tenant("isp-b") as s:
-                    await defer_in_async(s, "tests.record", note="dropped")
+                    await s.run_sync(defer_in, "tests.record", note="dropped")
                     raise RuntimeError("rolled back")
             async with adb.tenant_connection("isp-b") as conn:
-                await defer_in_async(conn, "tests.record_unique")
-                assert await defer_in_async(conn, "tests.record_unique") is None
+                await conn.run_sync(defer_in, "tests.record_unique")
+                assert await conn.run_sync(defer_in, "tests.record_unique") is None
         finally:
             await adb.dispose()
 

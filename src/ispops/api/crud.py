@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, TypeVar, cast
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import ColumnElement, Select, Table, bindparam, func, or_, select
 from sqlalchemy import inspect as sa_inspect
@@ -27,9 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ispops.api import permissions, references
 from ispops.api.schemas import INT64, Str, create_schema, filter_type, read_schema, update_schema
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
-from ispops.auth.principal import Principal, RequestMeta
-from ispops.db.async_session import AsyncDatabase
+from ispops.auth.deps import Scope, TenantScope
 from ispops.errors import NotFound, PermissionDenied, ValidationFailed
 from ispops.models.base import Base
 
@@ -59,7 +57,8 @@ class SearchQuery(ListQuery):
     q: Str | None = Field(None, min_length=1, max_length=100, description="text search")
 
 
-CreateHook = Callable[[AsyncSession, Principal, BaseModel], Awaitable[Base]]
+# Makes the row for a POST (session, tenant id, body): validation, defaults, rows of the domain's own.
+CreateHook = Callable[[AsyncSession, str, BaseModel], Awaitable[Base]]
 # More of the text search: (model, LIKE pattern) -> a condition OR-ed with the searched columns.
 SearchWith = Callable[[Any, str], ColumnElement[bool]]
 ExtraFilters = Callable[[Any, BaseModel], Sequence[ColumnElement[bool]]]
@@ -94,10 +93,20 @@ class Resource:
     key_type: type = uuid.UUID
     key_column: str = "id"
     tag: str = ""
-    # Set by build().
+    # Write-only credential columns (hidden from reads) that ``POST /api/v1/<name>/{id}/reveal-secret``
+    # shows (ispops.api.reveal).
+    reveal: tuple[str, ...] = ()
+    # The schemas, made from the model when the resource is declared, so that a domain's own routes can
+    # answer with them whatever order the routes are registered in.
     read_model: type[BaseModel] = field(init=False)
     create_model: type[BaseModel] = field(init=False)
     update_model: type[BaseModel] = field(init=False)
+
+    def __post_init__(self) -> None:
+        not_writable = self.hidden | self.read_only
+        self.read_model = read_schema(self.model, hidden=self.hidden)
+        self.create_model = create_schema(self.model, exclude=not_writable, extra=self.create_extra)
+        self.update_model = update_schema(self.model, exclude=not_writable | self.create_only, extra=self.update_extra)
 
     @property
     def soft_delete(self) -> bool:
@@ -127,18 +136,18 @@ def _not_found(spec: Resource) -> NotFound:
     return NotFound(f"{spec.name}: no such record", table=spec.name)
 
 
-def base_query(spec: Resource, principal: Principal, *, include_deleted: bool = False) -> Select[Any]:
-    stmt = select(spec.model).where(spec.column("tenant_id") == principal.tenant_id)
+def base_query(spec: Resource, tenant_id: str, *, include_deleted: bool = False) -> Select[Any]:
+    stmt = select(spec.model).where(spec.column("tenant_id") == tenant_id)
     if spec.soft_delete and not include_deleted:
         stmt = stmt.where(spec.column("deleted_at").is_(None))
     return stmt
 
 
 async def load(
-    session: AsyncSession, spec: Resource, principal: Principal, key: Any, *, include_deleted: bool = False,
+    session: AsyncSession, spec: Resource, tenant_id: str, key: Any, *, include_deleted: bool = False,
     for_update: bool = False,
 ) -> Any:
-    stmt = base_query(spec, principal, include_deleted=include_deleted).where(spec.column(spec.key_column) == key)
+    stmt = base_query(spec, tenant_id, include_deleted=include_deleted).where(spec.column(spec.key_column) == key)
     if for_update:
         stmt = stmt.with_for_update()
     obj = (await session.scalars(stmt)).first()
@@ -173,11 +182,10 @@ def _like(text: str) -> str:
 
 
 async def write_audit(
-    session: AsyncSession, spec: Resource, principal: Principal, meta: RequestMeta, obj: Any, action: str,
-    changes: dict[str, Any],
+    session: AsyncSession, spec: Resource, scope: TenantScope, obj: Any, action: str, changes: dict[str, Any]
 ) -> None:
     await record(
-        session, principal=principal, meta=meta, entity=spec.name,
+        session, principal=scope.principal, meta=scope.meta, entity=spec.name,
         entity_id=str(getattr(obj, spec.key_column)), action=action, changes=changes,
     )
 
@@ -185,8 +193,7 @@ async def write_audit(
 def build(router: APIRouter, spec: Resource) -> None:
     """Register the resource's routes on ``router``."""
     table = cast(Table, spec.model.__table__)
-    Read: Any = read_schema(spec.model, hidden=spec.hidden)
-    spec.read_model = Read
+    Read: Any = spec.read_model
     PageOf: Any = Page[Read]
     filter_fields: dict[str, Any] = {
         name: (filter_type(table.name, table.columns[name]) | None, None) for name in spec.filters
@@ -202,10 +209,8 @@ def build(router: APIRouter, spec: Resource) -> None:
     Query_: Any = create_model(
         "".join(p.capitalize() for p in spec.name.split("_")) + "Query", __base__=query_base, **filter_fields
     )
-    not_writable = spec.hidden | spec.read_only
-    Create: Any = create_schema(spec.model, exclude=not_writable, extra=spec.create_extra)
-    Update: Any = update_schema(spec.model, exclude=not_writable | spec.create_only, extra=spec.update_extra)
-    spec.create_model, spec.update_model = Create, Update
+    Create: Any = spec.create_model
+    Update: Any = spec.update_model
     # Who may still use a row of this table, and which references its rows make: from the foreign keys,
     # once, at start-up (ispops.api.references).
     users = references.users_of(table)
@@ -218,20 +223,17 @@ def build(router: APIRouter, spec: Resource) -> None:
         else Path(description="the record's id")
     )
     Key: Any = Annotated[spec.key_type, key_path]
-    Who: Any = Annotated[Principal, Depends(get_full_principal)]
-    Db: Any = Annotated[AsyncDatabase, Depends(get_db)]
-    Meta: Any = Annotated[RequestMeta, Depends(get_meta)]
 
     def to_read(obj: Any) -> Any:
         return Read.model_validate(serialize_row(spec, row_of(obj)))
 
     if "list" in spec.verbs:
 
-        async def list_items(params: Annotated[Query_, Query()], principal: Who, db: Db) -> Any:
-            permissions.require(principal, spec.name, "read")
+        async def list_items(params: Annotated[Query_, Query()], scope: Scope) -> Any:
+            permissions.require(scope.principal, spec.name, "read")
             if params.include_deleted:
-                permissions.require(principal, spec.name, "include_deleted")
-            stmt = base_query(spec, principal, include_deleted=params.include_deleted)
+                permissions.require(scope.principal, spec.name, "include_deleted")
+            stmt = base_query(spec, scope.tenant_id, include_deleted=params.include_deleted)
             for name in spec.filters:
                 value = getattr(params, name)
                 if value is not None:
@@ -243,7 +245,7 @@ def build(router: APIRouter, spec: Resource) -> None:
             if text:
                 stmt = stmt.where(spec.search_clause(text))
             order = _order(spec, params.sort)
-            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
+            async with scope.session() as s:
                 total = await s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
                 rows = (await s.scalars(stmt.order_by(*order).limit(params.limit).offset(params.offset))).all()
                 items = [to_read(r) for r in rows]
@@ -261,17 +263,16 @@ def build(router: APIRouter, spec: Resource) -> None:
         get_live = get_any.where(table.c.deleted_at.is_(None)) if spec.soft_delete else get_any
 
         async def get_item(
-            key: Key, principal: Who, db: Db,
-            include_deleted: Annotated[bool, Query(description="tenant admins only")] = False,
+            key: Key, scope: Scope, include_deleted: Annotated[bool, Query(description="tenant admins only")] = False,
         ) -> Any:
-            permissions.require(principal, spec.name, "read")
+            permissions.require(scope.principal, spec.name, "read")
             if include_deleted:
-                permissions.require(principal, spec.name, "include_deleted")
+                permissions.require(scope.principal, spec.name, "include_deleted")
             # The hot read path: Core, not the ORM, a statement built once, and the JSON written directly
             # (no second validation of the response).
             stmt = get_any if include_deleted else get_live
-            params = {"tenant": principal.tenant_id, "key": key}
-            async with db.tenant_connection(str(principal.tenant_id), user_id=principal.id) as conn:
+            params = {"tenant": scope.tenant_id, "key": key}
+            async with scope.connection() as conn:
                 row = (await conn.execute(stmt, params)).mappings().first()
             if row is None:
                 raise _not_found(spec)
@@ -286,21 +287,19 @@ def build(router: APIRouter, spec: Resource) -> None:
 
     if "create" in spec.verbs:
 
-        async def create_item(body: Create, principal: Who, db: Db, meta: Meta) -> Any:
-            permissions.require(principal, spec.name, "create")
-            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
-                await references.require_live_parents(
-                    s, table, str(principal.tenant_id), body.model_dump(exclude_unset=True)
-                )
+        async def create_item(body: Create, scope: Scope) -> Any:
+            permissions.require(scope.principal, spec.name, "create")
+            async with scope.session() as s:
+                await references.require_live_parents(s, table, scope.tenant_id, body.model_dump(exclude_unset=True))
                 if spec.create_hook is not None:
-                    obj = await spec.create_hook(s, principal, body)
+                    obj = await spec.create_hook(s, scope.tenant_id, body)
                 else:
-                    obj = spec.model(**body.model_dump(exclude_unset=True), tenant_id=principal.tenant_id)
+                    obj = spec.model(**body.model_dump(exclude_unset=True), tenant_id=scope.tenant_id)
                     s.add(obj)
                 await s.flush()
                 await s.refresh(obj)
                 data = body.model_dump(exclude_unset=True)
-                await write_audit(s, spec, principal, meta, obj, "create", data)
+                await write_audit(s, spec, scope, obj, "create", data)
                 return to_read(obj)
 
         router.add_api_route(
@@ -312,8 +311,9 @@ def build(router: APIRouter, spec: Resource) -> None:
 
     if "update" in spec.verbs:
 
-        async def update_item(key: Key, body: Update, principal: Who, db: Db, meta: Meta) -> Any:
+        async def update_item(key: Key, body: Update, scope: Scope) -> Any:
             data = body.model_dump(exclude_unset=True)
+            principal = scope.principal
             if not permissions.allowed(principal, spec.name, "update"):
                 limited = [a for a in spec.limited_update if permissions.allowed(principal, spec.name, a)]
                 if not limited:
@@ -324,20 +324,20 @@ def build(router: APIRouter, spec: Resource) -> None:
                     raise PermissionDenied(
                         f"your role may only change {', '.join(sorted(fields))} of {spec.name}", field=outside[0]
                     )
-            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
-                obj = await load(s, spec, principal, key, for_update=True)
+            async with scope.session() as s:
+                obj = await load(s, spec, scope.tenant_id, key, for_update=True)
                 if spec.update_check is not None:
                     spec.update_check(obj, data)
                 changes = {k: [getattr(obj, k), v] for k, v in data.items() if getattr(obj, k) != v}
                 await references.require_live_parents(
-                    s, table, str(principal.tenant_id), {k: new for k, (_, new) in changes.items()}
+                    s, table, scope.tenant_id, {k: new for k, (_, new) in changes.items()}
                 )
                 for k, v in data.items():
                     setattr(obj, k, v)
                 await s.flush()
                 await s.refresh(obj)
                 if changes:
-                    await write_audit(s, spec, principal, meta, obj, "update", changes)
+                    await write_audit(s, spec, scope, obj, "update", changes)
                 return to_read(obj)
 
         router.add_api_route(
@@ -347,17 +347,17 @@ def build(router: APIRouter, spec: Resource) -> None:
 
     if "delete" in spec.verbs:
 
-        async def delete_item(key: Key, principal: Who, db: Db, meta: Meta) -> Response:
-            permissions.require(principal, spec.name, "delete")
-            async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
-                obj = await load(s, spec, principal, key, for_update=True)  # locked before counting its users
+        async def delete_item(key: Key, scope: Scope) -> Response:
+            permissions.require(scope.principal, spec.name, "delete")
+            async with scope.session() as s:
+                obj = await load(s, spec, scope.tenant_id, key, for_update=True)  # locked before counting its users
                 if spec.soft_delete:
                     await users.refuse_if_used(s, row_of(obj))
                     obj.deleted_at = dt.datetime.now(dt.UTC)
                 else:
                     await s.delete(obj)
                 await s.flush()
-                await write_audit(s, spec, principal, meta, obj, "delete", {})
+                await write_audit(s, spec, scope, obj, "delete", {})
             return Response(status_code=204)
 
         router.add_api_route(

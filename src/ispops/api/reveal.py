@@ -3,8 +3,9 @@
 A credential column of a resource (the NAS shared secret, an SNMP community) is never part of a read:
 the resource hides it (``Resource.hidden``) and accepts it on create and update through a write-only
 field (``writeOnly`` in the OpenAPI document). Staff who must type it into a router ask for it with
-this action: its own permission (``<resource>: reveal_secret``, docs/permissions.md), a 404 for another
-tenant's object, ``Cache-Control: no-store``, and an audit event (``action`` ``action``, ``changes``
+this action (for the columns the resource lists in ``Resource.reveal``): its own permission
+(``<resource>: reveal_secret``, docs/permissions.md), a 404 for another tenant's object,
+``Cache-Control: no-store``, and an audit event (``action`` ``action``, ``changes``
 ``{"action": "reveal_secret", "fields": [...]}``) that names the fields, never their values.
 
 (No ``from __future__ import annotations``: FastAPI reads the route's annotations at runtime.)
@@ -12,23 +13,16 @@ tenant's object, ``Cache-Control: no-store``, and an audit event (``action`` ``a
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from pydantic import Field, create_model
 
 from ispops.api import permissions
 from ispops.api.crud import Resource, load
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
-from ispops.auth.principal import Principal, RequestMeta
-from ispops.db.async_session import AsyncDatabase
+from ispops.auth.deps import Scope
 
 ACTION = "reveal_secret"
-# The write-only credential columns of each resource that has a reveal action.
-FIELDS: dict[str, tuple[str, ...]] = {
-    "nas": ("secret", "coa_secret", "community"),
-    "devices": ("snmp_community",),
-}
 
 
 def write_only(typ: Any, description: str) -> Any:
@@ -37,7 +31,8 @@ def write_only(typ: Any, description: str) -> Any:
 
 
 def build(router: APIRouter, spec: Resource) -> None:
-    fields = FIELDS[spec.name]
+    """Register the reveal action of a resource that lists write-only columns in ``Resource.reveal``."""
+    fields = spec.reveal
     assert set(fields) <= spec.hidden, f"{spec.name}: a revealed field must be hidden from reads"
     definitions: dict[str, Any] = {
         name: (str | None, Field(description="as stored; null when not set")) for name in fields
@@ -46,20 +41,15 @@ def build(router: APIRouter, spec: Resource) -> None:
 
     key_type: Any = Annotated[spec.key_type, Path(description="the record's id")]
 
-    async def reveal(
-        key: key_type,
-        principal: Annotated[Principal, Depends(get_full_principal)],
-        db: Annotated[AsyncDatabase, Depends(get_db)],
-        meta: Annotated[RequestMeta, Depends(get_meta)],
-    ) -> Any:
-        permissions.require(principal, spec.name, ACTION)
-        async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
-            obj = await load(s, spec, principal, key)
+    async def reveal(key: key_type, scope: Scope) -> Any:
+        permissions.require(scope.principal, spec.name, ACTION)
+        async with scope.session() as s:
+            obj = await load(s, spec, scope.tenant_id, key)
             values = {name: getattr(obj, name) for name in fields}
             await record(
                 s,
-                principal=principal,
-                meta=meta,
+                principal=scope.principal,
+                meta=scope.meta,
                 entity=spec.name,
                 entity_id=str(getattr(obj, spec.key_column)),
                 action="action",

@@ -38,6 +38,31 @@ def redact(changes: dict[str, Any]) -> dict[str, Any]:
     return {k: (MASK if is_secret(k) else _redacted(v)) for k, v in changes.items()}
 
 
+def event(
+    *,
+    principal: Principal,
+    meta: RequestMeta,
+    entity: str,
+    entity_id: str,
+    action: str,
+    changes: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """One audit event of a tenant user (operators have their own log), for ``session.add`` in the unit
+    of work of the change (a service on a synchronous ``Session`` adds it itself)."""
+    assert principal.tenant_id is not None
+    return AuditEvent(
+        tenant_id=principal.tenant_id,
+        actor_kind="user",
+        actor_id=principal.id,
+        ip=meta.ip,
+        request_id=meta.request_id,
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        changes=to_jsonable_python(redact(changes or {})),
+    )
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -49,17 +74,6 @@ async def record(
     changes: dict[str, Any] | None = None,
 ) -> None:
     """Add one audit event to the current unit of work (tenant users only; operators have their own log)."""
-    assert principal.tenant_id is not None
     session.add(
-        AuditEvent(
-            tenant_id=principal.tenant_id,
-            actor_kind="user",
-            actor_id=principal.id,
-            ip=meta.ip,
-            request_id=meta.request_id,
-            entity=entity,
-            entity_id=entity_id,
-            action=action,
-            changes=to_jsonable_python(redact(changes or {})),
-        )
+        event(principal=principal, meta=meta, entity=entity, entity_id=entity_id, action=action, changes=changes)
     )

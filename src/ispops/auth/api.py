@@ -13,9 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Depends, Header, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ispops.api.crud import Resource
 from ispops.auth import device, service
-from ispops.auth.deps import get_db, get_meta, get_principal, get_settings_dep
-from ispops.auth.principal import Principal, RequestMeta
+from ispops.auth.deps import Db, Meta, get_principal, get_settings_dep
+from ispops.auth.principal import Principal
 from ispops.auth.refresh import invalid_refresh
 from ispops.auth.results import Outcome, TokenPair
 from ispops.auth.schemas import (
@@ -33,10 +34,14 @@ from ispops.config import Settings
 from ispops.db.async_session import AsyncDatabase
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+RESOURCES: list[Resource] = []
 
-Db = Annotated[AsyncDatabase, Depends(get_db)]
+
+def register(api: APIRouter) -> None:
+    api.include_router(router)
+
+
 Config = Annotated[Settings, Depends(get_settings_dep)]
-Meta = Annotated[RequestMeta, Depends(get_meta)]
 # Not get_full_principal: a token still waiting for a required MFA enrolment must reach /mfa/*.
 Caller = Annotated[Principal, Depends(get_principal)]
 

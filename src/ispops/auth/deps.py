@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the database, settings, request metadata and the authenticated principal.
+"""FastAPI dependencies: the database, settings, request metadata, the authenticated principal, and the
+tenant scope every route that acts on a tenant's data starts from (:class:`TenantScope`, ``Scope``).
 
 All ``async def``: a plain ``def`` dependency is run in the thread pool, a hop that cost ~10% of a
 read request in bench/api_read.py.
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.auth.tokens import decode_access_token
@@ -51,6 +55,12 @@ async def get_meta(request: Request) -> RequestMeta:
     )
 
 
+# The request's database and metadata, for routes that are not a tenant's (login, the operators' routes);
+# a route on a tenant's data takes ``Scope``, which carries both.
+Db = Annotated[AsyncDatabase, Depends(get_db)]
+Meta = Annotated[RequestMeta, Depends(get_meta)]
+
+
 async def get_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
@@ -65,3 +75,40 @@ async def get_full_principal(principal: Annotated[Principal, Depends(get_princip
     if not principal.mfa_satisfied:
         raise PermissionDenied("MFA enrolment required")
     return principal
+
+
+@dataclass(frozen=True, slots=True)
+class TenantScope:
+    """What a route acting on a tenant's data starts from: the caller, their tenant and the request.
+
+    ``tenant_id`` is always a tenant's id (operators, who have none, are refused before the route runs).
+    ``session()`` opens the route's unit of work as that tenant and user (``AsyncDatabase.tenant``);
+    ``connection()`` the same without the ORM, for hot read paths.
+    """
+
+    principal: Principal
+    tenant_id: str
+    db: AsyncDatabase
+    meta: RequestMeta
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self.db.tenant(self.tenant_id, user_id=self.principal.id)
+
+    def connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self.db.tenant_connection(self.tenant_id, user_id=self.principal.id)
+
+
+async def get_tenant_scope(
+    principal: Annotated[Principal, Depends(get_full_principal)],
+    db: Annotated[AsyncDatabase, Depends(get_db)],
+    meta: Annotated[RequestMeta, Depends(get_meta)],
+) -> TenantScope:
+    """The caller's :class:`TenantScope`; 403 for a platform operator (operators act on tenants through
+    ``/api/v1/tenants``, never on a tenant's data)."""
+    if principal.is_operator or principal.tenant_id is None:
+        raise PermissionDenied("tenant users only")
+    return TenantScope(principal=principal, tenant_id=principal.tenant_id, db=db, meta=meta)
+
+
+# The one dependency of every route on a tenant's data: ``async def route(..., scope: Scope)``.
+Scope = Annotated[TenantScope, Depends(get_tenant_scope)]

@@ -162,7 +162,7 @@ def sessions(
 ) -> None:
     """Active sessions of a tenant: user, NAS, addresses (IPv4, IPv6, delegated prefix), duration and bytes so
     far. A terminal too narrow for the table gets one block per session: addresses are never cut."""
-    with open_database() as db, db.tenant(tenant) as s:
+    with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         rows = s.execute(
             text(
                 "select username, host(nasipaddress), array_remove(array[host(framedipaddress), "
@@ -193,7 +193,7 @@ def probe(
     """Send a real PAP Access-Request to FreeRADIUS as NAS and show the answer and its attributes."""
     from ispops.radius.probe import probe_login  # pyrad is only needed here
 
-    with open_database() as db, db.tenant(tenant) as s:
+    with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         row = s.execute(
             text("select nasname, secret from nas where tenant_id = :t and deleted_at is null and "
                  "(nasname = :n or shortname = :n)"), {"t": tenant, "n": nas},
@@ -222,7 +222,7 @@ def close_session(
 
     from ispops.radius.sessions import close_by_staff
 
-    with open_database() as db, db.tenant(tenant) as s:
+    with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         row = close_by_staff(s, tenant, radacctid, actor_id=f"cli:{getpass.getuser()}")
     console.print(f"Closed session {radacctid} of {row['username']} at {row['acctstoptime']:%Y-%m-%d %H:%M:%S %Z} "
                   f"({row['acctterminatecause']}); the NAS was not told.")

@@ -64,7 +64,7 @@ def radius_policy(
         first = exc.errors()[0]
         option = "--" + str(first["loc"][0]).removeprefix("radius_").replace("_", "-")
         raise fail(f"{option}: {first['msg']}", code=2) from None
-    with open_database() as db, db.tenant(tenant) as s:
+    with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         row, changes = update_policy(s, tenant, update)
         if changes:
             s.add(

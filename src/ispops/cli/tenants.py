@@ -121,7 +121,7 @@ def user_create(
     with open_database() as db:
         with db.platform() as session:
             get_tenant(session, tenant)
-        with db.tenant(tenant) as session:
+        with db.tenant(tenant, enforce_status=False) as session:
             user = create_user(
                 session,
                 tenant_id=tenant,

@@ -4,54 +4,32 @@ One transaction per request. Its first statement sets the tenant and the acting 
 transaction-locally and, in the same round trip, reads the tenant's status and trial end: a suspended,
 cancelled or deleted tenant, or an ended trial, is refused (403) on every request, whatever the access
 token says (``ispops.tenancy.status``). The unit of work commits when the block ends and rolls back on any
-error. Database errors leave as typed ``IspopsError``s.
+error. Secret deletions that follow the commit or the rollback run in a worker thread once it has ended.
+Database errors leave as typed ``IspopsError``s. The statements, the refusal and the deferral are those of
+the sync ``Database`` (``ispops.db.session``): both units of work behave the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from sqlalchemy import Row, String, Table, bindparam, func, pool, select, text
+from sqlalchemy import func, pool, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from ispops.config import APP_ROLE, PLATFORM_ROLE
 from ispops.db.server import Server
-from ispops.db.session import translated_errors
-from ispops.models import Tenant
-from ispops.secrets.txn import defer, settle
-from ispops.tenancy.status import refusal
-
-# Statements are built once: SQLAlchemy caches the compiled form of a statement object it has seen.
-SET_CONTEXT = select(
-    func.set_config("app.current_tenant_id", bindparam("tenant", type_=String), True).label("tenant_id"),
-    func.set_config("app.current_user_id", bindparam("user", type_=String), True).label("user_id"),
-)
-# The same, returning the tenant's status and trial end. The tenants row is visible to the app role only
-# once app.current_tenant_id is set (policy tenant_self), so the lookups must run after set_config: they
-# are correlated to its result (the id it returns), and OFFSET 0 keeps the planner from flattening the
-# subquery that calls it. No row (tenant deleted, or never existed): both are NULL.
-_CONTEXT = SET_CONTEXT.offset(0).subquery("ctx")
-_TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
+from ispops.db.session import SET_CONTEXT, SET_CONTEXT_AND_CHECK, check_tenant, context_params, translated_errors
+from ispops.secrets.txn import defer, take_deferred
 
 
-def _of_tenant(column: str) -> Any:
-    return (
-        select(_TENANTS.c[column])
-        .where(_TENANTS.c.id == _CONTEXT.c.tenant_id, _TENANTS.c.deleted_at.is_(None))
-        .scalar_subquery()
-        .label(column)
-    )
-
-
-SET_CONTEXT_AND_CHECK = select(_of_tenant("status"), _of_tenant("trial_ends_at")).select_from(_CONTEXT)
-
-
-def _check(row: Row[Any]) -> None:
-    refused = refusal(row.status, row.trial_ends_at)
-    if refused is not None:
-        raise refused
+async def _settle(session: AsyncSession) -> None:
+    """Run the secret deletions collected while the transaction ran (``secrets.txn.defer``) in a worker
+    thread, once it has ended. Shielded: a request cancelled meanwhile does not stop them."""
+    deletions = take_deferred(session)
+    if deletions is not None:
+        await asyncio.shield(asyncio.to_thread(deletions))
 
 
 class AsyncDatabase:
@@ -77,21 +55,19 @@ class AsyncDatabase:
     ) -> AsyncIterator[AsyncSession]:
         """A unit of work for one tenant. ``enforce_status=False`` only for login, refresh and logout,
         which apply the tenant rule themselves once the caller has proven who they are."""
-        if not tenant_id:
-            raise ValueError("tenant_id is required")
-        params = {"tenant": tenant_id, "user": user_id or ""}
+        params = context_params(tenant_id, user_id)
         with translated_errors():
             async with AsyncSession(self.app_engine, expire_on_commit=False) as session:
-                defer(session)  # secret deletions after the commit run off the event loop (settle)
+                defer(session)  # secret deletions after the commit run off the event loop (_settle)
                 try:
                     async with session.begin():
                         if enforce_status:
-                            _check((await session.execute(SET_CONTEXT_AND_CHECK, params)).one())
+                            check_tenant((await session.execute(SET_CONTEXT_AND_CHECK, params)).one())
                         else:
                             await session.execute(SET_CONTEXT, params)
                         yield session
                 finally:
-                    await settle(session)
+                    await _settle(session)
 
     @asynccontextmanager
     async def platform(self, *, user_id: str | None = None) -> AsyncIterator[AsyncSession]:
@@ -108,18 +84,16 @@ class AsyncDatabase:
                         )
                         yield session
                 finally:
-                    await settle(session)
+                    await _settle(session)
 
     @asynccontextmanager
     async def tenant_connection(self, tenant_id: str, *, user_id: str | None = None) -> AsyncIterator[AsyncConnection]:
         """The same unit of work without the ORM: for hot read paths that map rows straight to schemas.
         Always checks the tenant's status, in the one statement that sets the context."""
-        if not tenant_id:
-            raise ValueError("tenant_id is required")
+        params = context_params(tenant_id, user_id)
         with translated_errors():
             async with self.app_engine.begin() as conn:
-                params = {"tenant": tenant_id, "user": user_id or ""}
-                _check((await conn.execute(SET_CONTEXT_AND_CHECK, params)).one())
+                check_tenant((await conn.execute(SET_CONTEXT_AND_CHECK, params)).one())
                 yield conn
 
     async def ping(self) -> str | None:

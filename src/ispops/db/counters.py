@@ -88,7 +88,7 @@ def check_counters(db: Database) -> tuple[list[CounterSource], list[Drift]]:
     drifts: list[Drift] = []
     sources: list[CounterSource] = []
     for tenant_id in list_tenant_ids(db):
-        with db.tenant(tenant_id) as session:
+        with db.tenant(tenant_id, enforce_status=False) as session:
             if not sources:
                 sources = counter_sources(session)
             drifts.extend(_check_tenant(session, tenant_id, sources))

@@ -282,7 +282,7 @@ def _seed_subscriber(
 def _seed_isp(db: Database, isp: DemoIsp) -> dict[str, int]:
     created = int(_seed_tenant_row(db, isp))
     t = isp.slug
-    with db.tenant(t, user_id="demo-seed") as session:
+    with db.tenant(t, user_id="demo-seed", enforce_status=False) as session:
         _, made = get_or_create(
             session, User, {"tenant_id": t, "email": f"admin@{t}.demo"},
             full_name=f"{isp.name} Admin", roles=["tenant_admin"], is_verified=True,

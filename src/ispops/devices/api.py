@@ -1,10 +1,12 @@
-"""Device routes beyond the generic CRUD: poll now, interfaces, credentials, backups, devices near a point.
+"""Devices over HTTP: the resource, and routes beyond the generic CRUD: poll now, interfaces, credentials,
+backups, devices near a point.
 
 (No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.)
 
-Included before the generic ``/api/v1/devices/{key}`` routes so that ``/api/v1/devices/near`` is not
-taken for a device id. Permissions: reading follows ``devices.read``; anything that talks to a device,
-changes its credentials or shows configuration text (which holds secrets) needs ``devices.update``.
+``/api/v1/devices/near`` is not taken for a device id: a domain's own routes are matched before the
+generic ``/api/v1/devices/{key}`` (``ispops.api.domains``). Permissions: reading follows ``devices.read``;
+anything that talks to a device, changes its credentials or shows configuration text (which holds
+secrets) needs ``devices.update``.
 """
 
 import datetime as dt
@@ -12,7 +14,7 @@ import uuid
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from ispops.api import permissions
+from ispops.api.crud import Resource
+from ispops.api.reveal import write_only
+from ispops.api.schemas import Str
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
-from ispops.auth.principal import Principal, RequestMeta
+from ispops.auth.deps import Scope, TenantScope
 from ispops.config import Settings
-from ispops.db.async_session import AsyncDatabase
 from ispops.devices import geo, service
 from ispops.devices.backup import BackupStorage
 from ispops.devices.jobs import backup_one, log_pinned
@@ -37,12 +40,33 @@ from ispops.secrets import runtime as secret_runtime
 from ispops.secrets.txn import secret_changes
 
 log = structlog.get_logger(__name__)
+
+# devices.snmp_community varchar(100): write-only (ispops.api.reveal).
+SNMP_EXTRA: dict[str, Any] = {
+    "snmp_community": (write_only(Annotated[Str, Field(max_length=100)] | None, "SNMP v1/v2c community; write-only"),
+                       None),
+}
+DEVICES = Resource(
+    "devices", Device, tag="devices",
+    filters=("device_type", "status", "operational_status", "vendor", "site_name", "name"),
+    search=("name", "serial_number", "site_name", "model"),
+    sort=("created_at", "name", "device_type", "status"),
+    # Written by polls and backups (ispops.devices). The community is write-only; POST
+    # /api/v1/devices/{id}/reveal-secret shows it (ispops.api.reveal).
+    read_only=service.OBSERVED_FIELDS,
+    create_hook=service.create_hook, update_check=service.check_update,
+    hidden=frozenset({"snmp_community"}), reveal=("snmp_community",), create_extra=SNMP_EXTRA, update_extra=SNMP_EXTRA,
+)
+RESOURCES: list[Resource] = [DEVICES]
+
 router = APIRouter(tags=["devices"])
 
+
+def register(api: APIRouter) -> None:
+    api.include_router(router)
+
+
 Key = Annotated[uuid.UUID, Path(description="the device's id")]
-Who = Annotated[Principal, Depends(get_full_principal)]
-Db = Annotated[AsyncDatabase, Depends(get_db)]
-Meta = Annotated[RequestMeta, Depends(get_meta)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such device (or another tenant's)"}}
 
 
@@ -172,17 +196,17 @@ async def _poll_read(s: AsyncSession, tenant_id: str, key: uuid.UUID) -> PollRea
     summary="Devices within a radius of a point, nearest first (for the map)",
 )
 async def near(
-    principal: Who, db: Db,
+    scope: Scope,
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude, WGS84 degrees")],
     lng: Annotated[float, Query(ge=-180, le=180, description="longitude, WGS84 degrees")],
     radius_km: Annotated[float, Query(gt=0, le=1000)] = 10.0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> NearPage:
-    permissions.require(principal, "devices", "read")
-    tenant = str(principal.tenant_id)
+    permissions.require(scope.principal, "devices", "read")
+    tenant = scope.tenant_id
     bound = geo.degree_bound(lat, radius_km)
     rows: list[Any] = []
-    async with db.tenant(tenant, user_id=principal.id) as s:
+    async with scope.session() as s:
         for row in (await s.execute(geo.near_query(tenant, lat, lng))).all():
             if row.degrees > bound:
                 break
@@ -207,10 +231,10 @@ async def near(
     "/api/v1/devices/{key}/interfaces", response_model=PollRead, responses=NOT_FOUND,
     operation_id="device_interfaces", summary="A device's SNMP state and interface table as last polled",
 )
-async def interfaces(key: Key, principal: Who, db: Db) -> PollRead:
-    permissions.require(principal, "devices", "read")
-    tenant = str(principal.tenant_id)
-    async with db.tenant(tenant, user_id=principal.id) as s:
+async def interfaces(key: Key, scope: Scope) -> PollRead:
+    permissions.require(scope.principal, "devices", "read")
+    tenant = scope.tenant_id
+    async with scope.session() as s:
         return await _poll_read(s, tenant, key)
 
 
@@ -218,28 +242,28 @@ async def interfaces(key: Key, principal: Who, db: Db) -> PollRead:
     "/api/v1/devices/{key}/poll", response_model=PollRead, responses=NOT_FOUND, operation_id="poll_device",
     summary="Poll a device over SNMP now (a device that does not answer is recorded offline)",
 )
-async def poll_now(key: Key, principal: Who, db: Db, meta: Meta, request: Request) -> PollRead:
-    permissions.require(principal, "devices", "update")
-    tenant = str(principal.tenant_id)
+async def poll_now(key: Key, scope: Scope, request: Request) -> PollRead:
+    permissions.require(scope.principal, "devices", "update")
+    tenant = scope.tenant_id
     settings = _settings(request)
-    async with db.tenant(tenant, user_id=principal.id) as s:
+    async with scope.session() as s:
         device = await _ref(s, tenant, key)
     store = _store(request) if device.credentials_vault_path else None
     try:
         target = await run_in_threadpool(service.snmp_target, device, store, tenant)  # the store may do I/O
     except service.NotPollable as exc:
-        async with db.tenant(tenant, user_id=principal.id) as s:
+        async with scope.session() as s:
             await s.execute(service.poll_error_statement(tenant, key, str(exc), dt.datetime.now(dt.UTC)))
         raise ValidationFailed(f"devices.{exc.field}: {exc}", table="devices", field=exc.field) from None
     result = await poll_device(
         target, timeout=settings.snmp_timeout_seconds, retries=settings.snmp_retries,
         deadline=settings.snmp_device_deadline_seconds,
     )
-    async with db.tenant(tenant, user_id=principal.id) as s:
+    async with scope.session() as s:
         for stmt in service.poll_result_statements(tenant, key, result):
             await s.execute(stmt)
         await record(
-            s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="action",
+            s, principal=scope.principal, meta=scope.meta, entity="devices", entity_id=str(key), action="action",
             changes={"action": "poll", "operational_status": result.status.value, "error": result.error},
         )
         return await _poll_read(s, tenant, key)
@@ -251,12 +275,12 @@ async def poll_now(key: Key, principal: Who, db: Db, meta: Meta, request: Reques
     summary="Store the device's SNMP/SSH credentials in the secret store (write-only)",
 )
 async def set_credentials(
-    key: Key, body: service.CredentialsBody, principal: Who, db: Db, meta: Meta, request: Request
+    key: Key, body: service.CredentialsBody, scope: Scope, request: Request
 ) -> Response:
-    permissions.require(principal, "devices", "update")
-    tenant = str(principal.tenant_id)
+    permissions.require(scope.principal, "devices", "update")
+    tenant = scope.tenant_id
     path = service.new_credentials_path(tenant, key)
-    async with db.tenant(tenant, user_id=principal.id) as s:
+    async with scope.session() as s:
         device = await _live_device(s, tenant, key, for_update=True)
         # Written now, deleted again if this transaction rolls back; the old secret goes after the commit
         # (service._forget_dropped_credentials, as for every change of the path).
@@ -273,7 +297,7 @@ async def set_credentials(
         device.credentials_vault_path = path
         await s.flush()
         await record(
-            s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="update",
+            s, principal=scope.principal, meta=scope.meta, entity="devices", entity_id=str(key), action="update",
             changes={"credentials_vault_path": [before, path], "credentials": sent},
         )
     return Response(status_code=204)
@@ -283,16 +307,16 @@ async def set_credentials(
     "/api/v1/devices/{key}/credentials", status_code=204, response_class=Response, responses=NOT_FOUND,
     operation_id="delete_device_credentials", summary="Forget the device's credentials",
 )
-async def delete_credentials(key: Key, principal: Who, db: Db, meta: Meta, request: Request) -> Response:
-    permissions.require(principal, "devices", "update")
-    tenant = str(principal.tenant_id)
-    async with db.tenant(tenant, user_id=principal.id) as s:
+async def delete_credentials(key: Key, scope: Scope, request: Request) -> Response:
+    permissions.require(scope.principal, "devices", "update")
+    tenant = scope.tenant_id
+    async with scope.session() as s:
         device = await _live_device(s, tenant, key, for_update=True)
         before = device.credentials_vault_path
         device.credentials_vault_path = None  # what the API wrote goes after the commit; a hand-set path stays
         await s.flush()
         await record(
-            s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="update",
+            s, principal=scope.principal, meta=scope.meta, entity="devices", entity_id=str(key), action="update",
             changes={"credentials_vault_path": [before, None]},
         )
     return Response(status_code=204)
@@ -302,11 +326,11 @@ async def delete_credentials(key: Key, principal: Who, db: Db, meta: Meta, reque
     "/api/v1/devices/{key}/backup", response_model=BackupResult, responses=NOT_FOUND,
     operation_id="backup_device", summary="Back up the device's configuration now (SSH)",
 )
-async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Request) -> BackupResult:
-    permissions.require(principal, "devices", "update")
-    tenant = str(principal.tenant_id)
+async def backup_now(key: Key, scope: Scope, request: Request) -> BackupResult:
+    permissions.require(scope.principal, "devices", "update")
+    tenant = scope.tenant_id
     settings = _settings(request)
-    async with db.tenant(tenant, user_id=principal.id) as s:
+    async with scope.session() as s:
         device = await _ref(s, tenant, key)
     if not device.credentials_vault_path:
         raise ValidationFailed(
@@ -319,13 +343,13 @@ async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Requ
     )
     pinned = None
     if outcome.pin is not None:
-        pinned = await _pin(db, principal, meta, _store(request), outcome.pin)
-    async with db.tenant(tenant, user_id=principal.id) as s:
+        pinned = await _pin(scope, _store(request), outcome.pin)
+    async with scope.session() as s:
         await s.execute(
             service.backup_result_statement(tenant, key, at=outcome.at, path=outcome.path, error=outcome.error)
         )
         await record(
-            s, principal=principal, meta=meta, entity="devices", entity_id=str(key), action="action",
+            s, principal=scope.principal, meta=scope.meta, entity="devices", entity_id=str(key), action="action",
             changes={"action": "backup", "changed": outcome.changed, "error": outcome.error}
             | ({"ssh_host_key_pinned": pinned} if pinned else {}),
         )
@@ -337,17 +361,16 @@ async def backup_now(key: Key, principal: Who, db: Db, meta: Meta, request: Requ
     )
 
 
-async def _pin(
-    db: AsyncDatabase, principal: Principal, meta: RequestMeta, store: SecretStore, request: service.PinRequest
-) -> str | None:
+async def _pin(scope: TenantScope, store: SecretStore, request: service.PinRequest) -> str | None:
     """Pin the backup's host key in its own transaction (as ``jobs.pin``), audited as the user's; a failure
     is a warning."""
-    tenant = str(principal.tenant_id)
+    tenant = scope.tenant_id
     try:
-        async with db.tenant(tenant, user_id=principal.id) as s:
-            pinned = await service.pin_host_key_async(s, store, tenant, request)
+        async with scope.session() as s:
+            pinned = await s.run_sync(service.pin_host_key, store, tenant, request, audit_as=None)
             if pinned is not None:
-                await record(s, principal=principal, meta=meta, entity="devices", entity_id=str(request.device_id),
+                await record(s, principal=scope.principal, meta=scope.meta, entity="devices",
+                             entity_id=str(request.device_id),
                              action="action", changes=service.pin_changes(request, pinned))
     except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
         log.warning("devices.ssh_host_key_not_pinned", tenant=tenant, device=str(request.device_id),
@@ -361,10 +384,10 @@ async def _pin(
     operation_id="get_device_ssh_host_key",
     summary="The SSH host key pinned in the device's credentials (public: compare it out of band)",
 )
-async def get_ssh_host_key(key: Key, principal: Who, db: Db, request: Request) -> HostKeyRead:
-    permissions.require(principal, "devices", "read")
-    tenant = str(principal.tenant_id)
-    async with db.tenant(tenant, user_id=principal.id) as s:
+async def get_ssh_host_key(key: Key, scope: Scope, request: Request) -> HostKeyRead:
+    permissions.require(scope.principal, "devices", "read")
+    tenant = scope.tenant_id
+    async with scope.session() as s:
         device = await _ref(s, tenant, key)
     pinned = None
     if device.credentials_vault_path:
@@ -377,20 +400,19 @@ async def get_ssh_host_key(key: Key, principal: Who, db: Db, request: Request) -
     return HostKeyRead(key_type=pinned.split()[0], fingerprint=fingerprint(pinned), public_key=pinned)
 
 
-async def _check_device(db: AsyncDatabase, principal: Principal, key: uuid.UUID) -> str:
-    tenant = str(principal.tenant_id)
-    async with db.tenant(tenant, user_id=principal.id) as s:
-        await _ref(s, tenant, key)
-    return tenant
+async def _check_device(scope: TenantScope, key: uuid.UUID) -> str:
+    async with scope.session() as s:
+        await _ref(s, scope.tenant_id, key)
+    return scope.tenant_id
 
 
 @router.get(
     "/api/v1/devices/{key}/backups", response_model=list[BackupRead], responses=NOT_FOUND,
     operation_id="list_device_backups", summary="Stored configuration backups, newest first",
 )
-async def list_backups(key: Key, principal: Who, db: Db, request: Request) -> list[BackupRead]:
-    permissions.require(principal, "devices", "read")
-    tenant = await _check_device(db, principal, key)
+async def list_backups(key: Key, scope: Scope, request: Request) -> list[BackupRead]:
+    permissions.require(scope.principal, "devices", "read")
+    tenant = await _check_device(scope, key)
     storage = BackupStorage(_settings(request).backup_dir)
     entries = await run_in_threadpool(storage.entries, tenant, key)
     return [BackupRead(name=e.name, taken_at=e.taken_at, size=e.size, has_diff=e.has_diff) for e in reversed(entries)]
@@ -401,9 +423,9 @@ async def list_backups(key: Key, principal: Who, db: Db, request: Request) -> li
     operation_id="latest_device_backup_diff",
     summary="Unified diff of the latest backup against the one before it (text/x-diff)",
 )
-async def latest_diff(key: Key, principal: Who, db: Db, request: Request) -> Response:
-    permissions.require(principal, "devices", "update")
-    tenant = await _check_device(db, principal, key)
+async def latest_diff(key: Key, scope: Scope, request: Request) -> Response:
+    permissions.require(scope.principal, "devices", "update")
+    tenant = await _check_device(scope, key)
     storage = BackupStorage(_settings(request).backup_dir)
     latest = await run_in_threadpool(storage.latest, tenant, key)
     if latest is None:
@@ -419,11 +441,11 @@ async def latest_diff(key: Key, principal: Who, db: Db, request: Request) -> Res
     operation_id="get_device_backup", summary="One stored configuration (text/plain)",
 )
 async def get_backup(
-    key: Key, principal: Who, db: Db, request: Request,
+    key: Key, scope: Scope, request: Request,
     name: Annotated[str, Path(pattern=r"^(latest|\d{8}T\d{6}\.\d{6}Z)$")],
 ) -> Response:
-    permissions.require(principal, "devices", "update")
-    tenant = await _check_device(db, principal, key)
+    permissions.require(scope.principal, "devices", "update")
+    tenant = await _check_device(scope, key)
     storage = BackupStorage(_settings(request).backup_dir)
     if name == "latest":
         latest = await run_in_threadpool(storage.latest, tenant, key)

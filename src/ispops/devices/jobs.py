@@ -61,7 +61,7 @@ class BackupSummary:
 
 
 def _load(db: Database, tenant_id: str, device_ids: list[uuid.UUID] | None) -> list[DeviceRef]:
-    with db.tenant(tenant_id) as s:
+    with db.tenant(tenant_id, enforce_status=False) as s:
         return [service.device_ref(r) for r in s.execute(service.device_refs_query(tenant_id, device_ids))]
 
 
@@ -179,7 +179,7 @@ def _record(db: Database, tenant_id: str, device: DeviceRef, statements: Sequenc
     """One short transaction per device: a write that fails (device deleted meanwhile, a value the
     database refuses) is logged and does not stop the others."""
     try:
-        with db.tenant(tenant_id) as s:
+        with db.tenant(tenant_id, enforce_status=False) as s:
             for stmt in statements:
                 s.execute(stmt)
     except IspopsError as exc:
@@ -234,7 +234,7 @@ def pin(db: Database, tenant_id: str, store: SecretStore, request: service.PinRe
     """Pin a backup's host key in its own short transaction; the key's fingerprint when pinned. A failure
     is a warning: the backup itself succeeded, and the next one tries again."""
     try:
-        with db.tenant(tenant_id) as s:
+        with db.tenant(tenant_id, enforce_status=False) as s:
             pinned = service.pin_host_key(s, store, tenant_id, request)
     except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
         log.warning("devices.ssh_host_key_not_pinned", tenant=tenant_id, device=str(request.device_id),

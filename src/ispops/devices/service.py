@@ -2,13 +2,13 @@
 results.
 
 The statements are built here and executed by the caller's unit of work — a sync ``Session`` in jobs
-and the CLI, an ``AsyncSession`` in the API — so both paths write exactly the same thing. Nothing here
+and the CLI, an ``AsyncSession`` in the API — so both paths write exactly the same thing; the service
+functions take a sync ``Session`` (the API calls them through ``AsyncSession.run_sync``). Nothing here
 commits, and nothing here talks to a device: polling and backups happen between two short transactions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Delete, Select, Update, delete, event, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import Insert, insert
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, Session, object_session
 
+from ispops.db.blocking import call_blocking
 from ispops.devices.snmp import InterfaceSample, PollResult, SnmpCredentials, SnmpTarget
 from ispops.errors import ValidationFailed
 from ispops.models.identity import AuditEvent
@@ -150,11 +150,11 @@ def mask_row(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "snmp_community": MASK} if row.get("snmp_community") else row
 
 
-async def create_hook(session: Any, principal: Any, body: BaseModel) -> Device:
+async def create_hook(session: Any, tenant_id: str, body: BaseModel) -> Device:
     """Create a device (the generic resource's create), refusing a secret path outside the tenant."""
     data = body.model_dump(exclude_unset=True)
-    check_hand_set_path(str(principal.tenant_id), None, data.get("credentials_vault_path"))
-    device = Device(**data, tenant_id=principal.tenant_id)
+    check_hand_set_path(tenant_id, None, data.get("credentials_vault_path"))
+    device = Device(**data, tenant_id=tenant_id)
     session.add(device)
     return device
 
@@ -253,15 +253,18 @@ def _repoint(tenant_id: str, pin: PinRequest, path: str) -> Update:
             .values(credentials_vault_path=path))
 
 
-def pin_host_key(session: Session, store: SecretStore, tenant_id: str, pin: PinRequest) -> str | None:
+def pin_host_key(
+    session: Session, store: SecretStore, tenant_id: str, pin: PinRequest, *, audit_as: str | None = "device-backup"
+) -> str | None:
     """Pin in the caller's transaction, like a credentials PUT: the device row is locked; if it still names
     the credentials the backup read (and they are unchanged), the pinned copy goes to a new path the row
-    then names, the old path is deleted after the commit, and the audit log says so (actor: the backup
-    job). A change made meanwhile wins, and the next backup pins against it. The new path when pinned.
-    Blocking (jobs, CLI)."""
+    then names, the old path is deleted after the commit, and the audit log says so, as the system actor
+    ``audit_as`` (the backup job; None: the caller records the event, the API as its user). A change made
+    meanwhile wins, and the next backup pins against it. The new path when pinned. The store is called
+    through ``call_blocking``: off the event loop under ``AsyncSession.run_sync``."""
     if session.scalar(_live_path(tenant_id, pin.device_id)) != pin.path:
         return None
-    value = _pinned_secret(store, tenant_id, pin)
+    value = call_blocking(_pinned_secret, store, tenant_id, pin)
     if value is None:
         return None
     changes = secret_changes(session, store)
@@ -269,26 +272,9 @@ def pin_host_key(session: Session, store: SecretStore, tenant_id: str, pin: PinR
     changes.put(path, value)
     session.execute(_repoint(tenant_id, pin, path))
     changes.delete_after_commit(pin.path)
-    session.add(AuditEvent(tenant_id=tenant_id, actor_kind="system", actor_id="device-backup", entity="devices",
-                           entity_id=str(pin.device_id), action="action", changes=pin_changes(pin, path)))
-    return path
-
-
-async def pin_host_key_async(
-    session: AsyncSession, store: SecretStore, tenant_id: str, pin: PinRequest
-) -> str | None:
-    """:func:`pin_host_key` for the API's session (the caller records the audit event with its user): the
-    secret store is called off the event loop."""
-    if await session.scalar(_live_path(tenant_id, pin.device_id)) != pin.path:
-        return None
-    value = await asyncio.to_thread(_pinned_secret, store, tenant_id, pin)
-    if value is None:
-        return None
-    changes = secret_changes(session, store)
-    path = new_credentials_path(tenant_id, pin.device_id)
-    await asyncio.to_thread(changes.put, path, value)
-    await session.execute(_repoint(tenant_id, pin, path))
-    changes.delete_after_commit(pin.path)
+    if audit_as is not None:
+        session.add(AuditEvent(tenant_id=tenant_id, actor_kind="system", actor_id=audit_as, entity="devices",
+                               entity_id=str(pin.device_id), action="action", changes=pin_changes(pin, path)))
     return path
 
 

@@ -1,8 +1,8 @@
 """IPAM over HTTP: validated creation of pools and allocations, and the actions on them.
 
-``/api/v1/ip_pools`` and ``/api/v1/ip_allocations`` are generic resources (``ispops.api.resources``) whose
-creation goes through the hooks here; this module adds the actions: allocate, reserve, release, renew,
-and a pool's utilisation. Every route filters on the caller's tenant (another tenant's pool or
+``/api/v1/ip_pools`` and ``/api/v1/ip_allocations`` are generic resources (``RESOURCES``) whose creation
+goes through the hooks here; ``register`` adds the actions: allocate, reserve, release, renew, and a
+pool's utilisation. Every route filters on the caller's tenant (another tenant's pool or
 allocation is a 404), checks a permission from the matrix, and writes an audit event in the same
 transaction.
 
@@ -13,7 +13,7 @@ import uuid
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,9 +21,7 @@ from ispops.api import permissions
 from ispops.api.crud import Resource
 from ispops.api.schemas import Inet
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
-from ispops.auth.principal import Principal, RequestMeta
-from ispops.db.async_session import AsyncDatabase
+from ispops.auth.deps import Scope, TenantScope
 from ispops.errors import Conflict
 from ispops.ipam import service
 from ispops.ipam.pools import check_gateway
@@ -32,18 +30,13 @@ from ispops.models import IpAllocation, IpPool
 LeaseSeconds = Annotated[int, Field(ge=1, le=service.MAX_LEASE_SECONDS, description="lease length in seconds")]
 
 
-def _tenant(principal: Principal) -> str:
-    assert principal.tenant_id is not None  # tenant users only: operators have no permission here
-    return str(principal.tenant_id)
-
-
 # --- hooks for the generic resources -------------------------------------------------------------------
 
 
-async def create_pool(session: AsyncSession, principal: Principal, body: BaseModel) -> IpPool:
+async def create_pool(session: AsyncSession, tenant_id: str, body: BaseModel) -> IpPool:
     """POST /api/v1/ip_pools: geometry validated, defaults filled in, no overlap within the tenant."""
     fields = body.model_dump(exclude_unset=True)
-    return await session.run_sync(lambda s: service.create_pool(s, tenant_id=_tenant(principal), **fields))
+    return await session.run_sync(lambda s: service.create_pool(s, tenant_id=tenant_id, **fields))
 
 
 def check_pool_update(pool: Any, changes: dict[str, Any]) -> None:
@@ -57,12 +50,12 @@ def check_pool_update(pool: Any, changes: dict[str, Any]) -> None:
         )
 
 
-async def create_allocation(session: AsyncSession, principal: Principal, body: BaseModel) -> IpAllocation:
+async def create_allocation(session: AsyncSession, tenant_id: str, body: BaseModel) -> IpAllocation:
     """POST /api/v1/ip_allocations: the same as allocating from the pool (next free or the given address)."""
     fields = body.model_dump(exclude_unset=True)
     return await session.run_sync(
         lambda s: service.allocate(
-            s, tenant_id=_tenant(principal), pool_id=fields["ip_pool_id"], ip_address=fields.get("ip_address"),
+            s, tenant_id=tenant_id, pool_id=fields["ip_pool_id"], ip_address=fields.get("ip_address"),
             subscriber_id=fields.get("subscriber_id"), mac_address=fields.get("mac_address"),
             lease_seconds=fields.get("lease_seconds"), status=fields.get("status") or "allocated",
         )
@@ -132,21 +125,40 @@ class UtilisationRead(BaseModel):
     leases_expired: int = Field(description="leases past their end, not yet reclaimed")
 
 
+POOLS = Resource(
+    "ip_pools", IpPool, tag="ipam",
+    filters=("pool_type", "is_active", "name", "vlan_id", "warning"), search=("name", "description"),
+    sort=("created_at", "name", "utilisation_percent"),
+    # counters and what the database derives from them (migration 0018: maintained, no longer generated)
+    read_only=frozenset({"allocated_ips", "total_ips", "next_ip", "available_ips", "utilisation_percent",
+                         "warning"}),
+    create_only=frozenset({"network_cidr", "start_ip", "end_ip", "delegated_prefix_length"}),
+    create_hook=create_pool, update_check=check_pool_update, create_extra=POOL_CREATE_EXTRA,
+)
+# Allocations are history: released, never deleted.
+ALLOCATIONS = Resource(
+    "ip_allocations", IpAllocation, tag="ipam", verbs=frozenset({"list", "get", "create", "update"}),
+    filters=("ip_pool_id", "subscriber_id", "status", "ip_address"), search=("ip_address", "mac_address"),
+    sort=("allocated_at", "ip_address", "created_at", "lease_end"), default_sort="-allocated_at",
+    read_only=frozenset({"status", "lease_start", "lease_end", "allocated_at", "released_at"}),
+    create_only=frozenset({"ip_pool_id", "ip_address"}),
+    create_hook=create_allocation, update_check=check_allocation_update, create_extra=ALLOCATION_CREATE_EXTRA,
+)
+RESOURCES: list[Resource] = [POOLS, ALLOCATIONS]
+
 Key = Annotated[uuid.UUID, Path(description="the record's id")]
-Who = Annotated[Principal, Depends(get_full_principal)]
-Db = Annotated[AsyncDatabase, Depends(get_db)]
-Meta = Annotated[RequestMeta, Depends(get_meta)]
 
 
-def build(router: APIRouter, pools: Resource, allocations: Resource) -> None:
-    """Register the IPAM action routes (after crud.build has made the resources' schemas)."""
+def register(router: APIRouter) -> None:
+    """The IPAM action routes."""
+    pools, allocations = POOLS, ALLOCATIONS
     allocation_read: Any = allocations.read_model
     pools_path, allocations_path = f"/api/v1/{pools.name}", f"/api/v1/{allocations.name}"
     not_found: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or another tenant's)"}}
 
-    async def audit(s: AsyncSession, principal: Principal, meta: RequestMeta, made: IpAllocation, what: str) -> Any:
+    async def audit(s: AsyncSession, scope: TenantScope, made: IpAllocation, what: str) -> Any:
         await record(
-            s, principal=principal, meta=meta, entity=allocations.name, entity_id=str(made.id),
+            s, principal=scope.principal, meta=scope.meta, entity=allocations.name, entity_id=str(made.id),
             action="create" if what in ("allocate", "reserve") else "action",
             changes={"action": what, "ip_pool_id": str(made.ip_pool_id), "ip_address": made.ip_address,
                      "subscriber_id": str(made.subscriber_id) if made.subscriber_id else None,
@@ -154,47 +166,47 @@ def build(router: APIRouter, pools: Resource, allocations: Resource) -> None:
         )
         return allocation_read.model_validate(made)
 
-    async def allocate(key: Key, principal: Who, db: Db, meta: Meta, body: AllocateBody | None = None) -> Any:
-        permissions.require(principal, allocations.name, "create")
+    async def allocate(key: Key, scope: Scope, body: AllocateBody | None = None) -> Any:
+        permissions.require(scope.principal, allocations.name, "create")
         b = body or AllocateBody()
-        async with db.tenant(_tenant(principal), user_id=principal.id) as s:
+        async with scope.session() as s:
             made = await s.run_sync(partial(
-                service.allocate, tenant_id=_tenant(principal), pool_id=key, ip_address=b.ip_address,
+                service.allocate, tenant_id=scope.tenant_id, pool_id=key, ip_address=b.ip_address,
                 subscriber_id=b.subscriber_id, mac_address=b.mac_address, lease_seconds=b.lease_seconds,
                 status=b.status,
             ))
-            return await audit(s, principal, meta, made, "allocate")
+            return await audit(s, scope, made, "allocate")
 
-    async def reserve(key: Key, principal: Who, db: Db, meta: Meta, body: ReserveBody | None = None) -> Any:
-        permissions.require(principal, allocations.name, "create")
+    async def reserve(key: Key, scope: Scope, body: ReserveBody | None = None) -> Any:
+        permissions.require(scope.principal, allocations.name, "create")
         b = body or ReserveBody()
-        async with db.tenant(_tenant(principal), user_id=principal.id) as s:
+        async with scope.session() as s:
             made = await s.run_sync(partial(
-                service.reserve, tenant_id=_tenant(principal), pool_id=key, ip_address=b.ip_address,
+                service.reserve, tenant_id=scope.tenant_id, pool_id=key, ip_address=b.ip_address,
                 subscriber_id=b.subscriber_id, lease_seconds=b.lease_seconds,
             ))
-            return await audit(s, principal, meta, made, "reserve")
+            return await audit(s, scope, made, "reserve")
 
-    async def utilisation(key: Key, principal: Who, db: Db) -> Any:
-        permissions.require(principal, pools.name, "read")
-        async with db.tenant(_tenant(principal), user_id=principal.id) as s:
-            u = await s.run_sync(partial(service.utilisation, tenant_id=_tenant(principal), pool_id=key))
+    async def utilisation(key: Key, scope: Scope) -> Any:
+        permissions.require(scope.principal, pools.name, "read")
+        async with scope.session() as s:
+            u = await s.run_sync(partial(service.utilisation, tenant_id=scope.tenant_id, pool_id=key))
         return UtilisationRead.model_validate(u, from_attributes=True)
 
-    async def release(key: Key, principal: Who, db: Db, meta: Meta) -> Any:
-        permissions.require(principal, allocations.name, "update")
-        async with db.tenant(_tenant(principal), user_id=principal.id) as s:
-            made = await s.run_sync(partial(service.release, tenant_id=_tenant(principal), allocation_id=key))
-            return await audit(s, principal, meta, made, "release")
+    async def release(key: Key, scope: Scope) -> Any:
+        permissions.require(scope.principal, allocations.name, "update")
+        async with scope.session() as s:
+            made = await s.run_sync(partial(service.release, tenant_id=scope.tenant_id, allocation_id=key))
+            return await audit(s, scope, made, "release")
 
-    async def renew(key: Key, principal: Who, db: Db, meta: Meta, body: RenewBody | None = None) -> Any:
-        permissions.require(principal, allocations.name, "update")
+    async def renew(key: Key, scope: Scope, body: RenewBody | None = None) -> Any:
+        permissions.require(scope.principal, allocations.name, "update")
         seconds = body.lease_seconds if body else None
-        async with db.tenant(_tenant(principal), user_id=principal.id) as s:
+        async with scope.session() as s:
             made = await s.run_sync(partial(
-                service.renew, tenant_id=_tenant(principal), allocation_id=key, lease_seconds=seconds,
+                service.renew, tenant_id=scope.tenant_id, allocation_id=key, lease_seconds=seconds,
             ))
-            return await audit(s, principal, meta, made, "renew")
+            return await audit(s, scope, made, "renew")
 
     conflict: dict[int | str, dict[str, Any]] = {
         409: {"description": "the pool is exhausted, inactive or reserved, or the address is taken"}

@@ -42,7 +42,7 @@ def reclaim_expired_leases(session: Session | Database, tenant_id: str, now: dt.
     runner calls tenant jobs), it runs in a unit of work of its own; ``now`` defaults to the clock.
     """
     if isinstance(session, Database):
-        with session.tenant(tenant_id) as own:
+        with session.tenant(tenant_id, enforce_status=False) as own:
             return reclaim_expired_leases(own, tenant_id, now)
     now = now or dt.datetime.now(dt.UTC)
     expired = expired_leases(tenant_id, now)
@@ -67,7 +67,7 @@ def reclaim_all(db: Database, now: dt.datetime | None = None) -> dict[str, int]:
     at = now or dt.datetime.now(dt.UTC)
     done: dict[str, int] = {}
     for tenant_id in list_tenant_ids(db):
-        with db.tenant(tenant_id) as session:
+        with db.tenant(tenant_id, enforce_status=False) as session:
             count = reclaim_expired_leases(session, tenant_id, at)
         if count:
             done[tenant_id] = count

@@ -1,6 +1,6 @@
 """Background jobs on procrastinate, in the platform's own PostgreSQL (docs/jobs.md).
 
-- ``defer_in`` / ``defer_in_async``: queue a job in the caller's transaction.
+- ``defer_in``: queue a job in the caller's transaction (the API: through ``AsyncSession.run_sync``).
 - ``JobSpec``, ``CATALOGUE`` (``ispops.jobs.registry``): which jobs exist and when they run.
 - ``create_app`` (``ispops.jobs.app``) and ``run_worker`` (``ispops.jobs.worker``): what ``ispops worker``
   runs.
@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ispops.jobs.defer import defer_in, defer_in_async
+from ispops.jobs.defer import defer_in
 from ispops.jobs.registry import CATALOGUE, JobSpec, declare
 
-__all__ = ["CATALOGUE", "JobSpec", "declare", "defer_in", "defer_in_async"]
+__all__ = ["CATALOGUE", "JobSpec", "declare", "defer_in"]

@@ -7,7 +7,10 @@ schedule with a warning, and a job of it that is somehow queued fails and is ret
 
 Calling conventions (the worker passes the ``Database``; the function opens its own transactions):
 
-- ``scope="tenant"``: ``func(db, tenant_id, **args)``; all work in ``with db.tenant(tenant_id)`` units.
+- ``scope="tenant"``: ``func(db, tenant_id, **args)``; all work in
+  ``with db.tenant(tenant_id, enforce_status=False)`` units (a job works for a suspended tenant too: the
+  status check refuses the tenant's staff, not the platform's upkeep). Call domain services (sync
+  functions over the ``Session``), several domains' in one unit of work if need be.
   A ``cron`` schedule runs it once per tenant (a fan-out job lists the tenants through ``db.platform()``).
 - ``scope="platform"``: ``func(db, **args)`` for installation-wide upkeep; it may enumerate tenants
   (``ispops.tenancy.service.list_tenant_ids``) and must still do tenant work in ``db.tenant`` units.

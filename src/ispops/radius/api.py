@@ -1,4 +1,8 @@
-"""RADIUS views for staff: live sessions and history, daily usage, and a credentials check.
+"""RADIUS over HTTP: the NAS, radcheck/radreply, accounting and CoA resources, and views for staff.
+
+Resources (``RESOURCES``, generic routes): ``nas`` (one canonical address, ``ispops.radius.nas``; write-only
+secrets), ``radcheck`` and ``radreply`` (hand-made rows only, ``ispops.radius.attributes``), ``radacct``,
+``radius_coa_attempts`` and ``subscriber_usage_daily`` (read-only). Routes (``register``):
 
 - ``GET /api/v1/radius/sessions``: sessions with their live duration and bytes (active ones by default).
 - ``POST /api/v1/radius/sessions/{radacctid}/close``: mark an open session closed (a lost Stop) without
@@ -16,23 +20,105 @@ import datetime as dt
 import hmac
 import ipaddress
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, text
 
 from ispops.api import permissions
+from ispops.api.crud import Resource
+from ispops.api.reveal import write_only
+from ispops.api.schemas import Str
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
-from ispops.auth.principal import Principal, RequestMeta
-from ispops.db.async_session import AsyncDatabase
+from ispops.auth.deps import Scope
+from ispops.db import checks
 from ispops.errors import NotFound, ValidationFailed
-from ispops.radius import vendors
+from ispops.models import Nas, RadAcct, RadCheck, RadiusCoaAttempt, RadReply, SubscriberUsageDaily
+from ispops.radius import attributes, coa_api, vendors
+from ispops.radius import nas as radius_nas
 from ispops.radius.provisioning import nt_password_hash
-from ispops.radius.sessions import audit_changes, close_by_staff_async
+from ispops.radius.sessions import audit_changes, close_by_staff
+
+
+def _radacct_filters(model: Any, params: Any) -> Sequence[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if params.active is True:
+        out.append(model.acctstoptime.is_(None))
+    elif params.active is False:
+        out.append(model.acctstoptime.is_not(None))
+    if params.started_after is not None:
+        out.append(model.acctstarttime >= params.started_after)
+    if params.started_before is not None:
+        out.append(model.acctstarttime < params.started_before)
+    return out
+
+
+# Write-only credentials (ispops.api.reveal): the database's limits (ck_nas__secret, ck_nas__coa_secret).
+_SECRET_RULE = checks.RULES["ck_nas__coa_secret"]  # the same lengths as ck_nas__secret's, without its words
+NAS_SECRET = Annotated[Str, Field(min_length=_SECRET_RULE.min_length, max_length=_SECRET_RULE.max_length)]
+NAS_EXTRA: dict[str, Any] = {
+    "coa_secret": (write_only(NAS_SECRET | None, "CoA/Disconnect secret (default: secret); write-only"), None),
+    "community": (write_only(Annotated[Str, Field(max_length=255)] | None, "SNMP community; write-only"), None),
+}
+TIME_RANGE = {"started_after": (dt.datetime | None, None), "started_before": (dt.datetime | None, None)}
+
+RESOURCES: list[Resource] = [
+    Resource(
+        "nas", Nas, tag="radius", key_type=int,
+        filters=("type", "nasname", "shortname"), search=("nasname", "shortname", "description"),
+        sort=("created_at", "nasname", "shortname"),
+        # One canonical host address, the platform's virtual server (ispops.radius.nas, migration 0024).
+        create_hook=radius_nas.create_hook, update_check=radius_nas.check_update,
+        # Credentials are write-only; POST /api/v1/nas/{id}/reveal-secret shows them (ispops.api.reveal).
+        hidden=frozenset({"secret", "coa_secret", "community"}), reveal=("secret", "coa_secret", "community"),
+        create_extra={"secret": (write_only(NAS_SECRET, "RADIUS shared secret; write-only"), ...), **NAS_EXTRA},
+        update_extra={"secret": (write_only(NAS_SECRET, "RADIUS shared secret; write-only"), None), **NAS_EXTRA},
+    ),
+    Resource(
+        "radcheck", RadCheck, tag="radius", key_type=int,
+        filters=("username", "subscriber_id", "attribute"), sort=("created_at", "username", "attribute"),
+        search=("username", "attribute"), search_with=attributes.radcheck_value_search,
+        create_only=frozenset({"attribute", "username", "subscriber_id"}),
+        create_hook=attributes.create_radcheck, update_check=attributes.check_radcheck_update,
+        serialize=attributes.masked,
+    ),
+    Resource(
+        "radreply", RadReply, tag="radius", key_type=int,
+        filters=("username", "subscriber_id", "attribute"), sort=("created_at", "username", "attribute"),
+        search=("username", "attribute", "value"),
+        create_only=frozenset({"username", "subscriber_id"}),
+        create_hook=attributes.create_radreply, update_check=attributes.check_radreply_update,
+    ),
+    Resource(
+        "radacct", RadAcct, tag="radius", key_type=int, key_column="radacctid",
+        verbs=frozenset({"list", "get"}),
+        filters=("username", "subscriber_id", "nasipaddress", "acctsessionid"),
+        search=("username", "acctsessionid", "callingstationid", "framedipaddress"),
+        sort=("acctstarttime", "acctstoptime", "acctupdatetime"), default_sort="-acctstarttime",
+        extra_query={"active": (bool | None, None), **TIME_RANGE}, extra_filters=_radacct_filters,
+    ),
+    Resource(
+        # Every CoA-Request / Disconnect-Request sent to a NAS and its answer (ispops.radius.jobs).
+        "radius_coa_attempts", RadiusCoaAttempt, tag="radius", key_type=int, verbs=frozenset({"list", "get"}),
+        filters=("subscriber_id", "nas_id", "result", "kind", "reason", "username", "acctsessionid"),
+        search=("username", "acctsessionid", "detail"), sort=("created_at",),
+    ),
+    Resource(
+        # Daily usage rolled up from accounting (ispops.radius.usage); input = upload, output = download.
+        "subscriber_usage_daily", SubscriberUsageDaily, tag="radius", key_type=int,
+        verbs=frozenset({"list", "get"}), filters=("subscriber_id", "day"), sort=("day", "updated_at"),
+        default_sort="-day",
+    ),
+]
 
 router = APIRouter()
+
+
+def register(api: APIRouter) -> None:
+    api.include_router(coa_api.router)
+    api.include_router(router)
 
 
 class Session(BaseModel):
@@ -64,8 +150,7 @@ class SessionPage(BaseModel):
             summary="RADIUS sessions with live duration and bytes (active only by default)",
             operation_id="list_radius_sessions")
 async def list_sessions(
-    principal: Annotated[Principal, Depends(get_full_principal)],
-    db: Annotated[AsyncDatabase, Depends(get_db)],
+    scope: Scope,
     active: Annotated[bool, Query(description="only sessions still open")] = True,
     nas: Annotated[str | None, Query(max_length=64, description="NAS address")] = None,
     subscriber_id: Annotated[uuid.UUID | None, Query()] = None,
@@ -75,8 +160,8 @@ async def list_sessions(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> SessionPage:
-    permissions.require(principal, "radacct", "read")
-    tenant_id = str(principal.tenant_id)
+    permissions.require(scope.principal, "radacct", "read")
+    tenant_id = scope.tenant_id
     where = ["tenant_id = :t"]
     params: dict[str, Any] = {"t": tenant_id, "limit": limit, "offset": offset}
     if active:
@@ -97,7 +182,7 @@ async def list_sessions(
             params[name] = value
             where.append(clause)
     condition = " AND ".join(where)
-    async with db.tenant(tenant_id, user_id=principal.id) as s:
+    async with scope.session() as s:
         total = (await s.execute(text(f"SELECT count(*) FROM radacct WHERE {condition}"), params)).scalar_one()
         rows = (
             await s.execute(
@@ -131,19 +216,16 @@ async def list_sessions(
              operation_id="close_radius_session",
              responses={409: {"description": "the session has already ended (field acctstoptime)"}})
 async def close_session(
-    radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)],
-    principal: Annotated[Principal, Depends(get_full_principal)],
-    db: Annotated[AsyncDatabase, Depends(get_db)],
-    meta: Annotated[RequestMeta, Depends(get_meta)],
+    radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)], scope: Scope
 ) -> Session:
     """Stop time now, terminate cause Admin-Reset, ``closed_by`` staff. The NAS is not told: use the
     disconnect route to end the session on the NAS. A Stop the NAS sends later replaces the stop time."""
-    permissions.require(principal, "radacct", "close")
-    tenant_id = str(principal.tenant_id)
-    async with db.tenant(tenant_id, user_id=principal.id) as s:
-        r = await close_by_staff_async(s, tenant_id, radacctid)
-        await record(s, principal=principal, meta=meta, entity="radacct", entity_id=str(radacctid), action="action",
-                     changes=audit_changes(r))
+    permissions.require(scope.principal, "radacct", "close")
+    tenant_id = scope.tenant_id
+    async with scope.session() as s:
+        r = await s.run_sync(close_by_staff, tenant_id, radacctid, actor_id=None)
+        await record(s, principal=scope.principal, meta=scope.meta, entity="radacct", entity_id=str(radacctid),
+                     action="action", changes=audit_changes(r))
     return Session(
         radacctid=r["radacctid"], subscriber_id=r["subscriber_id"], username=r["username"], nas_ip=r["nas_ip"],
         framed_ip=r["framed_ip"], acctsessionid=r["acctsessionid"], started_at=r["acctstarttime"],
@@ -175,20 +257,19 @@ class Usage(BaseModel):
             summary="Daily usage of a subscriber and the billing period's total", operation_id="subscriber_usage")
 async def subscriber_usage(
     key: Annotated[uuid.UUID, Path()],
-    principal: Annotated[Principal, Depends(get_full_principal)],
-    db: Annotated[AsyncDatabase, Depends(get_db)],
+    scope: Scope,
     since: Annotated[dt.date | None, Query(alias="from", description="first day (default: 31 days ago)")] = None,
     until: Annotated[dt.date | None, Query(alias="to", description="last day (default: today)")] = None,
 ) -> Usage:
-    permissions.require(principal, "subscribers", "read")
-    tenant_id = str(principal.tenant_id)
+    permissions.require(scope.principal, "subscribers", "read")
+    tenant_id = scope.tenant_id
     until = until or dt.datetime.now(dt.UTC).date()
     since = since or until - dt.timedelta(days=31)
     if since > until:
         raise ValidationFailed("from: must not be after 'to'", field="from")
     if (until - since).days > 800:
         raise ValidationFailed("from: at most 800 days at a time", field="from")
-    async with db.tenant(tenant_id, user_id=principal.id) as s:
+    async with scope.session() as s:
         sub = (
             await s.execute(
                 text(
@@ -248,13 +329,11 @@ class CredentialResult(BaseModel):
 async def test_credentials(
     key: Annotated[uuid.UUID, Path()],
     body: CredentialTest,
-    principal: Annotated[Principal, Depends(get_full_principal)],
-    db: Annotated[AsyncDatabase, Depends(get_db)],
-    meta: Annotated[RequestMeta, Depends(get_meta)],
+    scope: Scope,
 ) -> CredentialResult:
-    permissions.require(principal, "subscribers", "test_credentials")
-    tenant_id = str(principal.tenant_id)
-    async with db.tenant(tenant_id, user_id=principal.id) as s:
+    permissions.require(scope.principal, "subscribers", "test_credentials")
+    tenant_id = scope.tenant_id
+    async with scope.session() as s:
         params = {"t": tenant_id, "id": key}
         username = (
             await s.execute(text("SELECT pppoe_username FROM subscribers WHERE tenant_id = :t AND id = :id "
@@ -269,7 +348,8 @@ async def test_credentials(
         if nas_type is None:
             raise ValidationFailed("nas_id: no such NAS", table="subscribers", field="nas_id")
         result = await _evaluate(s, tenant_id, username[0], body.password, nas_type)
-        await record(s, principal=principal, meta=meta, entity="subscribers", entity_id=str(key), action="action",
+        await record(s, principal=scope.principal, meta=scope.meta, entity="subscribers", entity_id=str(key),
+                     action="action",
                      changes={"action": "test_credentials", "nas_id": body.nas_id, "result": result.result})
     return result
 

@@ -8,15 +8,13 @@ woken by the ``ispops_radius_coa`` notification, and its outcome appears in
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from ispops.api import permissions
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
-from ispops.auth.principal import Principal, RequestMeta
-from ispops.db.async_session import AsyncDatabase
+from ispops.auth.deps import Scope
 from ispops.errors import Conflict, NotFound
 from ispops.models.radius import CoaKind, CoaReason, RadAcct, RadiusCoaQueue
 
@@ -41,14 +39,11 @@ class DisconnectQueued(BaseModel):
     responses={409: {"description": "the session has already ended"}},
 )
 async def disconnect_session(
-    radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)],
-    principal: Annotated[Principal, Depends(get_full_principal)],
-    db: Annotated[AsyncDatabase, Depends(get_db)],
-    meta: Annotated[RequestMeta, Depends(get_meta)],
+    radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)], scope: Scope
 ) -> DisconnectQueued:
-    permissions.require(principal, "radacct", "disconnect")
-    tenant_id = str(principal.tenant_id)
-    async with db.tenant(tenant_id, user_id=principal.id) as s:
+    permissions.require(scope.principal, "radacct", "disconnect")
+    tenant_id = scope.tenant_id
+    async with scope.session() as s:
         row = (
             await s.execute(
                 select(RadAcct.subscriber_id, RadAcct.username, RadAcct.acctstoptime).where(
@@ -78,7 +73,7 @@ async def disconnect_session(
             queue_id = item.id
             await s.execute(select(func.pg_notify("ispops_radius_coa", tenant_id)))
             await record(
-                s, principal=principal, meta=meta, entity="radacct", entity_id=str(radacctid), action="action",
-                changes={"action": "disconnect", "queue_id": queue_id, "username": username},
+                s, principal=scope.principal, meta=scope.meta, entity="radacct", entity_id=str(radacctid),
+                action="action", changes={"action": "disconnect", "queue_id": queue_id, "username": username},
             )
     return DisconnectQueued(queue_id=queue_id, radacctid=radacctid)

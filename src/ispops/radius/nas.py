@@ -99,10 +99,10 @@ def _check(data: dict[str, Any]) -> None:
         )
 
 
-async def create_hook(session: Any, principal: Any, body: BaseModel) -> Nas:
+async def create_hook(session: Any, tenant_id: str, body: BaseModel) -> Nas:
     data = body.model_dump(exclude_unset=True)
     _check(data)
-    obj = Nas(**data, tenant_id=principal.tenant_id)
+    obj = Nas(**data, tenant_id=tenant_id)
     session.add(obj)
     return obj
 

@@ -23,7 +23,6 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 from sqlalchemy import Connection, event, text
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, Session
 
 from ispops.errors import Conflict, NotFound, ValidationFailed
@@ -188,17 +187,11 @@ def write_password(conn: Connection, *, tenant_id: str, subscriber_id: Any, pass
 
 
 def set_password(session: Session, *, tenant_id: str, subscriber_id: Any, password: str) -> str:
-    """``write_password`` in a sync unit of work (flushes pending changes first)."""
+    """``write_password`` in the caller's unit of work (flushes pending changes first); the API calls it
+    through ``AsyncSession.run_sync``."""
     session.flush()
     return write_password(session.connection(), tenant_id=tenant_id, subscriber_id=subscriber_id,
                           password=password)
-
-
-async def set_password_async(session: AsyncSession, *, tenant_id: str, subscriber_id: Any, password: str) -> str:
-    """``write_password`` in the API's unit of work."""
-    return await session.run_sync(
-        lambda s: set_password(s, tenant_id=tenant_id, subscriber_id=subscriber_id, password=password)
-    )
 
 
 # --- pppoe_password as a write-only attribute -------------------------------------------------------------

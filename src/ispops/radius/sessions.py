@@ -27,7 +27,6 @@ import logging
 from typing import Any
 
 from sqlalchemy import RowMapping, text
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as OrmSession
 
 from ispops.db.session import Database
@@ -99,7 +98,7 @@ def close_stale(s: OrmSession, tenant_id: str) -> list[tuple[int, str]]:
 
 def close_stale_job(db: Database, tenant_id: str) -> dict[str, int]:
     """The ``radius.close_stale_sessions`` job: one tenant, one transaction."""
-    with db.tenant(tenant_id) as s:
+    with db.tenant(tenant_id, enforce_status=False) as s:
         closed = close_stale(s, tenant_id)
     if closed:
         log.info("closed %s stale RADIUS session(s) of %s", len(closed), tenant_id)
@@ -138,36 +137,23 @@ def audit_changes(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def close_by_staff(s: OrmSession, tenant_id: str, radacctid: int, *, actor_id: str) -> RowMapping:
-    """Staff close outside the API (the CLI, audited as the system actor ``actor_id``): the closed row;
-    NotFound (also for another tenant's session), Conflict naming acctstoptime when already closed."""
+def close_by_staff(s: OrmSession, tenant_id: str, radacctid: int, *, actor_id: str | None) -> RowMapping:
+    """Staff close: the closed row; NotFound (also for another tenant's session), Conflict naming
+    acctstoptime when already closed. Audited as the system actor ``actor_id`` (the CLI); None when the
+    caller records the event itself (the API, as its user, through ``AsyncSession.run_sync``)."""
     row = close_session(s, tenant_id, radacctid, closed_by=RadacctClosedBy.STAFF, cause=STAFF_CAUSE)
     if row is None:
         raise _refusal(s.execute(STOPPED_AT, {"t": tenant_id, "rid": radacctid}).first())
-    s.add(
-        AuditEvent(
-            tenant_id=tenant_id,
-            actor_kind="system",
-            actor_id=actor_id,
-            entity="radacct",
-            entity_id=str(radacctid),
-            action="action",
-            changes=audit_changes(row),
+    if actor_id is not None:
+        s.add(
+            AuditEvent(
+                tenant_id=tenant_id,
+                actor_kind="system",
+                actor_id=actor_id,
+                entity="radacct",
+                entity_id=str(radacctid),
+                action="action",
+                changes=audit_changes(row),
+            )
         )
-    )
-    return row
-
-
-async def close_by_staff_async(s: AsyncSession, tenant_id: str, radacctid: int) -> RowMapping:
-    """:func:`close_by_staff` for the API's async unit of work."""
-    params = {
-        "t": tenant_id,
-        "rid": radacctid,
-        "at": None,
-        "cause": STAFF_CAUSE,
-        "closed_by": RadacctClosedBy.STAFF.value,
-    }
-    row = (await s.execute(CLOSE_ONE, params)).mappings().first()
-    if row is None:
-        raise _refusal((await s.execute(STOPPED_AT, {"t": tenant_id, "rid": radacctid})).first())
     return row

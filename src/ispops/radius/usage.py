@@ -182,12 +182,12 @@ def rollup_all(db: Database, *, now: dt.datetime | None = None) -> list[RollupRe
                                       "and status not in ('cancelled') order by id")).scalars())
     results = []
     for tenant_id in tenants:
-        with db.tenant(tenant_id) as s:
+        with db.tenant(tenant_id, enforce_status=False) as s:
             results.append(rollup_tenant(s, tenant_id, now=now))
     return results
 
 
 def rollup_job(db: Database, tenant_id: str) -> None:
     """The ``radius.usage_rollup`` job: one tenant, one transaction."""
-    with db.tenant(tenant_id) as s:
+    with db.tenant(tenant_id, enforce_status=False) as s:
         rollup_tenant(s, tenant_id)

@@ -15,21 +15,24 @@ at it. Compensation is best effort: if the store is down at that moment the secr
 Get the one instance of a session with :func:`secret_changes` (sync ``Session``, or an
 ``AsyncSession``'s ``sync_session``).
 
-An ``AsyncSession`` commits on the event loop, where a store call (an HTTP round trip to Vault) would
-stall every other request. Its unit of work (``AsyncDatabase``) marks the session with :func:`defer`:
-the deletions that follow the commit or the rollback are then only collected, and :func:`settle` runs them
-in a worker thread once the transaction has ended.
+Every unit of work (``Database`` and ``AsyncDatabase``, tenant and platform) marks its session with
+:func:`defer`: the deletions that follow the commit or the rollback are then only collected, and run once
+the transaction has ended — by the sync unit of work directly, by the API's in a worker thread (an
+``AsyncSession`` commits on the event loop, where a store call, an HTTP round trip to Vault, would stall
+every other request). :func:`take_deferred` hands them over. ``put`` is a blocking store call made through
+:func:`ispops.db.blocking.call_blocking`: in a thread when a service runs under ``AsyncSession.run_sync``.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ispops.db.blocking import call_blocking
 from ispops.secrets.store import SecretStore, check_path
 
 log = structlog.get_logger(__name__)
@@ -51,7 +54,7 @@ class SecretChanges:
     def put(self, path: str, value: bytes) -> None:
         check_path(path)
         self.created.append(path)  # before the write: a write that fails half-way is cleaned up too
-        self.store.put(path, value)
+        call_blocking(self.store.put, path, value)
 
     def delete_after_commit(self, path: str) -> None:
         self.obsolete.append(check_path(path))
@@ -96,22 +99,22 @@ def secret_changes(session: Any, store: SecretStore) -> SecretChanges:
 
 
 def defer(session: Any) -> None:
-    """Collect ``session``'s deletions after commit or rollback for :func:`settle` instead of running them."""
+    """Collect ``session``'s deletions after commit or rollback for :func:`take_deferred` instead of running them."""
     sync: Session = getattr(session, "sync_session", session)
     sync.info[_DEFER_KEY] = True
 
 
-async def settle(session: Any) -> None:
-    """Run the deletions :func:`defer` collected, in a worker thread (call once the transaction ended). The
-    work is shielded: a request cancelled meanwhile does not stop it (each deletion that fails is logged
-    with its path, like any compensation)."""
+def take_deferred(session: Any) -> Callable[[], None] | None:
+    """The deletions :func:`defer` collected for ``session`` (call once its transaction has ended), as one
+    blocking call that runs them all, or None when there are none. Each deletion that fails is logged with
+    its path, like any compensation."""
     sync: Session = getattr(session, "sync_session", session)
     pending: list[tuple[str, str, SecretChanges]] = sync.info.pop(_PENDING_KEY, [])
     if not pending:
-        return
+        return None
 
     def run() -> None:
         for path, what, changes in pending:
             changes.delete_now(path, what)
 
-    await asyncio.shield(asyncio.to_thread(run))
+    return run

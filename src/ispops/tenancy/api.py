@@ -1,4 +1,7 @@
-"""Tenants (platform operators) and a tenant's own staff users (tenant admins)."""
+"""Tenants (platform operators), a tenant's own settings and RADIUS policy, and its staff users (tenant admins).
+
+(No ``from __future__ import annotations``: FastAPI reads the route functions' annotations.)
+"""
 
 import asyncio
 import datetime as dt
@@ -12,9 +15,8 @@ from sqlalchemy import func, select
 from ispops.api.crud import Page, Resource
 from ispops.api.schemas import Str, read_schema
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
+from ispops.auth.deps import Db, Meta, Scope, get_full_principal
 from ispops.auth.principal import Principal, RequestMeta
-from ispops.db.async_session import AsyncDatabase
 from ispops.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ispops.models import PlatformAuditEvent, Tenant, User
 from ispops.models.tenancy import PlanType, TenantStatus, UserRole
@@ -25,7 +27,7 @@ Password = Annotated[str, Field(min_length=12, max_length=256, description="at l
 Roles = Annotated[list[UserRole], Field(min_length=1, max_length=4)]
 
 
-async def _create_user(session: Any, principal: Principal, body: BaseModel) -> Any:
+async def _create_user(session: Any, tenant_id: str, body: BaseModel) -> Any:
     data = body.model_dump(exclude_unset=True)
     password = data.pop("password")
     data["email"] = str(data["email"]).strip().lower()
@@ -33,7 +35,7 @@ async def _create_user(session: Any, principal: Principal, body: BaseModel) -> A
         raise ValidationFailed("users.email: not an email address", table="users", field="email")
     data["roles"] = sorted(set(data["roles"]))
     password_hash = await asyncio.to_thread(hash_password, password)  # argon2id: ~50 ms, off the loop
-    user = User(**data, password_hash=password_hash, tenant_id=principal.tenant_id)
+    user = User(**data, password_hash=password_hash, tenant_id=tenant_id)
     session.add(user)
     return user
 
@@ -47,6 +49,7 @@ USERS = Resource(
     create_extra={"password": (Password, ...), "roles": (Roles, ...)},
     update_extra={"roles": (Roles | None, None)},
 )
+RESOURCES: list[Resource] = [USERS]
 
 TenantRead = read_schema(Tenant, hidden=("custom_metadata",))
 
@@ -90,12 +93,14 @@ def _operator(principal: Principal) -> Principal:
 
 
 Operator = Annotated[Principal, Depends(get_full_principal)]
-Db = Annotated[AsyncDatabase, Depends(get_db)]
-Meta = Annotated[RequestMeta, Depends(get_meta)]
 TenantId = Annotated[str, Path(max_length=63, pattern=SLUG.pattern)]
 
 router = APIRouter(tags=["tenants"])
 router.include_router(radius_policy_router)  # /api/v1/tenant/radius-policy
+
+
+def register(api: APIRouter) -> None:
+    api.include_router(router)
 
 
 async def _platform_audit(s: Any, principal: Principal, meta: RequestMeta, tenant: str, action: str,
@@ -168,11 +173,9 @@ async def update_tenant(tenant_id: TenantId, body: TenantUpdate, principal: Oper
 
 
 @router.get("/api/v1/tenant", response_model=TenantRead, summary="Your own tenant: status, limits and usage")
-async def my_tenant(principal: Operator, db: Db) -> Any:
-    if principal.is_operator or principal.tenant_id is None:
-        raise PermissionDenied("tenant users only")
-    async with db.tenant(principal.tenant_id, user_id=principal.id) as s:
-        tenant = await s.get(Tenant, principal.tenant_id)
+async def my_tenant(scope: Scope) -> Any:
+    async with scope.session() as s:
+        tenant = await s.get(Tenant, scope.tenant_id)
         if tenant is None:
             raise NotFound("tenants: no such tenant", table="tenants")
         return TenantRead.model_validate(tenant)
@@ -191,15 +194,13 @@ class TenantSelfUpdate(BaseModel):
 
 
 @router.patch("/api/v1/tenant", response_model=TenantRead, summary="Change your tenant's contact details and settings")
-async def update_my_tenant(body: TenantSelfUpdate, principal: Operator, db: Db, meta: Meta) -> Any:
-    if principal.is_operator or principal.tenant_id is None:
-        raise PermissionDenied("tenant users only")
-    if "tenant_admin" not in principal.roles:
+async def update_my_tenant(body: TenantSelfUpdate, scope: Scope) -> Any:
+    if "tenant_admin" not in scope.principal.roles:
         raise PermissionDenied("only tenant admins may change the tenant's settings")
     data = body.model_dump(exclude_unset=True)
     require_mfa = data.pop("require_mfa", None)
-    async with db.tenant(principal.tenant_id, user_id=principal.id) as s:
-        tenant = await s.get(Tenant, principal.tenant_id, with_for_update=True)
+    async with scope.session() as s:
+        tenant = await s.get(Tenant, scope.tenant_id, with_for_update=True)
         if tenant is None:
             raise NotFound("tenants: no such tenant", table="tenants")
         changes = {k: [getattr(tenant, k), v] for k, v in data.items() if getattr(tenant, k) != v}
@@ -211,6 +212,6 @@ async def update_my_tenant(body: TenantSelfUpdate, principal: Operator, db: Db, 
         await s.flush()
         await s.refresh(tenant)
         if changes:
-            await record(s, principal=principal, meta=meta, entity="tenants", entity_id=tenant.id, action="update",
-                         changes=changes)
+            await record(s, principal=scope.principal, meta=scope.meta, entity="tenants", entity_id=tenant.id,
+                         action="update", changes=changes)
         return TenantRead.model_validate(tenant)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from ispops.api import permissions
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
-from ispops.auth.principal import Principal, RequestMeta
-from ispops.db.async_session import AsyncDatabase
-from ispops.errors import NotFound, PermissionDenied
+from ispops.auth.deps import Scope
+from ispops.errors import NotFound
 from ispops.models import Tenant
 
 RESOURCE = "tenant_radius_policy"
@@ -114,15 +112,6 @@ def update_policy(session: Session, tenant_id: str, update: RadiusPolicyUpdate) 
 
 
 router = APIRouter(tags=["tenants"])
-Caller = Annotated[Principal, Depends(get_full_principal)]
-Db = Annotated[AsyncDatabase, Depends(get_db)]
-
-
-def _tenant_user(principal: Principal, action: str) -> str:
-    if principal.is_operator or principal.tenant_id is None:
-        raise PermissionDenied("tenant users only")
-    permissions.require(principal, RESOURCE, action)
-    return principal.tenant_id
 
 
 @router.get(
@@ -130,9 +119,10 @@ def _tenant_user(principal: Principal, action: str) -> str:
     response_model=RadiusPolicy,
     summary="Your tenant's RADIUS policy (tenant admins, NOC engineers)",
 )
-async def get_radius_policy(principal: Caller, db: Db) -> Any:
-    tenant_id = _tenant_user(principal, "read")
-    async with db.tenant(tenant_id, user_id=principal.id) as s:
+async def get_radius_policy(scope: Scope) -> Any:
+    permissions.require(scope.principal, RESOURCE, "read")
+    tenant_id = scope.tenant_id
+    async with scope.session() as s:
         tenant = await s.get(Tenant, tenant_id)
         if tenant is None:
             raise NotFound("tenants: no such tenant", table="tenants")
@@ -144,11 +134,10 @@ async def get_radius_policy(principal: Caller, db: Db) -> Any:
     response_model=RadiusPolicy,
     summary="Change your tenant's RADIUS policy; re-renders every subscriber's RADIUS rows (tenant admins)",
 )
-async def update_radius_policy(
-    body: RadiusPolicyUpdate, principal: Caller, db: Db, meta: Annotated[RequestMeta, Depends(get_meta)]
-) -> Any:
-    tenant_id = _tenant_user(principal, "update")
-    async with db.tenant(tenant_id, user_id=principal.id) as s:
+async def update_radius_policy(body: RadiusPolicyUpdate, scope: Scope) -> Any:
+    permissions.require(scope.principal, RESOURCE, "update")
+    tenant_id = scope.tenant_id
+    async with scope.session() as s:
         tenant = await s.get(Tenant, tenant_id, with_for_update=True)
         if tenant is None:
             raise NotFound("tenants: no such tenant", table="tenants")
@@ -158,8 +147,8 @@ async def update_radius_policy(
         if changes:
             await record(
                 s,
-                principal=principal,
-                meta=meta,
+                principal=scope.principal,
+                meta=scope.meta,
                 entity="tenants",
                 entity_id=tenant_id,
                 action="update",

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ispops.errors import Conflict, IspopsError, ValidationFailed
@@ -42,8 +41,8 @@ class TunnelAddress:
     gateway: str | None  # the hub's address in it
 
 
-async def pool_containing(session: AsyncSession, tenant_id: Any, ip: str) -> uuid.UUID:
-    pool_id = await session.scalar(_POOL_FOR_IP, {"t": tenant_id, "ip": ip})
+def pool_containing(session: Session, tenant_id: Any, ip: str) -> uuid.UUID:
+    pool_id = session.scalar(_POOL_FOR_IP, {"t": tenant_id, "ip": ip})
     if pool_id is None:
         raise ValidationFailed(
             f"vpn_tunnels.vpn_ip: {ip} is not inside an active IP pool of this tenant; give ip_pool_id",
@@ -52,15 +51,15 @@ async def pool_containing(session: AsyncSession, tenant_id: Any, ip: str) -> uui
     return uuid.UUID(str(pool_id))
 
 
-async def vpn_pool(session: AsyncSession, tenant_id: Any) -> uuid.UUID:
+def vpn_pool(session: Session, tenant_id: Any) -> uuid.UUID:
     """The tenant's one active ``vpn`` pool (migration 0023), for a tunnel request naming no pool: 422 naming
     ``ip_pool_id`` when there is none, or several to choose from."""
-    pools = (await session.execute(
+    pools = session.execute(
         select(IpPool.id, IpPool.name).where(
             IpPool.tenant_id == tenant_id, IpPool.pool_type == "vpn", IpPool.is_active,
             IpPool.deleted_at.is_(None), IpPool.delegated_prefix_length.is_(None),
         ).order_by(IpPool.name).limit(MAX_NAMED + 1)
-    )).all()
+    ).all()
     if len(pools) == 1:
         return uuid.UUID(str(pools[0].id))
     if not pools:
@@ -79,7 +78,9 @@ def _as_vpn_ip(exc: IspopsError) -> IspopsError:
     return exc
 
 
-def _allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: str | None) -> TunnelAddress:
+def allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: str | None = None) -> TunnelAddress:
+    """The requested address, or the next free one, of the pool: 422 unknown pool (``ip_pool_id``), 422 outside it,
+    409 taken or exhausted (naming ``vpn_ip`` or ``ip_pool_id``)."""
     pool = session.scalars(
         select(IpPool).where(IpPool.tenant_id == tenant_id, IpPool.id == pool_id, IpPool.deleted_at.is_(None))
     ).first()
@@ -120,10 +121,3 @@ def _allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: s
         session.flush()
     raise Conflict(f"ip_pools: no address of pool {pool.name} could be used", table="ip_pools", field="ip_pool_id")
 
-
-async def allocate(
-    session: AsyncSession, tenant_id: Any, pool_id: uuid.UUID, requested: str | None = None
-) -> TunnelAddress:
-    """The requested address, or the next free one, of the pool: 422 unknown pool (``ip_pool_id``), 422 outside it,
-    409 taken or exhausted (naming ``vpn_ip`` or ``ip_pool_id``)."""
-    return await session.run_sync(lambda s: _allocate(s, tenant_id, pool_id, requested))

@@ -1,4 +1,4 @@
-"""VPN tunnel routes beyond CRUD: the peer config, key rotation, handshake status.
+"""VPN tunnels over HTTP: the resource, and routes beyond CRUD: the peer config, key rotation, handshakes.
 
 Creation goes through the generic ``POST /api/v1/vpn_tunnels`` with :func:`create_hook`. The private
 key appears in no response except the rendered peer config (``wg-quick`` or ``routeros``).
@@ -9,17 +9,17 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from ispops.api import permissions
 from ispops.api.crud import Resource, load, row_of, serialize_row
+from ispops.api.schemas import Inet
 from ispops.audit.service import record
-from ispops.auth.deps import get_db, get_full_principal, get_meta
-from ispops.auth.principal import Principal, RequestMeta
-from ispops.db.async_session import AsyncDatabase
+from ispops.auth.deps import Scope
 from ispops.errors import ValidationFailed
+from ispops.models import VpnTunnel
 from ispops.secrets import runtime
 from ispops.vpn import service
 from ispops.vpn.render import ConfigFormat
@@ -29,10 +29,10 @@ MAX_DUMP = 4 * 1024 * 1024
 SUFFIX = {ConfigFormat.WG_QUICK: "conf", ConfigFormat.ROUTEROS: "rsc", ConfigFormat.HUB_PEER: "conf"}
 
 
-async def create_hook(session: Any, principal: Principal, body: BaseModel) -> Any:
+async def create_hook(session: Any, tenant_id: str, body: BaseModel) -> Any:
     """``Resource.create_hook`` for vpn_tunnels."""
-    return await service.create_tunnel(
-        session, runtime.current(), principal.tenant_id, body.model_dump(exclude_unset=True)
+    return await session.run_sync(
+        service.create_tunnel, runtime.current(), tenant_id, body.model_dump(exclude_unset=True)
     )
 
 
@@ -43,10 +43,20 @@ class HandshakeBody(BaseModel):
     )
 
 
+TUNNELS = Resource(
+    NAME, VpnTunnel, tag="devices",
+    filters=("device_id", "status", "tunnel_type"), search=("tunnel_name",), sort=("created_at", "tunnel_name"),
+    # Created by ispops.vpn (keys, address from the pool); keys and status change through its actions.
+    read_only=frozenset({"public_key", "private_key_vault_path", "status", "last_handshake", "data_rx_bytes",
+                         "data_tx_bytes", "config_generated_at", "config_downloaded_at", "ip_allocation_id",
+                         "key_rotated_at"}),
+    create_only=frozenset({"device_id", "tunnel_type", "vpn_ip"}),
+    create_extra={"vpn_ip": (Inet | None, None), "ip_pool_id": (uuid.UUID | None, None)},
+    create_hook=create_hook, update_check=service.check_update,
+)
+RESOURCES: list[Resource] = [TUNNELS]
+
 Key = Annotated[uuid.UUID, Path(description="the tunnel's id")]
-Who = Annotated[Principal, Depends(get_full_principal)]
-Db = Annotated[AsyncDatabase, Depends(get_db)]
-Meta = Annotated[RequestMeta, Depends(get_meta)]
 
 
 def _filename(name: str, fmt: ConfigFormat) -> str:
@@ -54,7 +64,8 @@ def _filename(name: str, fmt: ConfigFormat) -> str:
     return f"{safe}.{SUFFIX[fmt]}"
 
 
-def build(router: APIRouter, spec: Resource) -> None:
+def register(router: APIRouter) -> None:
+    spec = TUNNELS
     read_model = spec.read_model
     tags: list[str | Any] = [spec.tag or NAME]
 
@@ -62,20 +73,20 @@ def build(router: APIRouter, spec: Resource) -> None:
         return read_model.model_validate(serialize_row(spec, row_of(obj)))
 
     async def get_config(
-        key: Key, principal: Who, db: Db, meta: Meta,
+        key: Key, scope: Scope,
         format: Annotated[ConfigFormat, Query(description="wg-quick, routeros, or hub-peer")] = (
             ConfigFormat.WG_QUICK
         ),
     ) -> PlainTextResponse:
         # The peer's formats carry its private key: as sensitive as a change. The hub's stanza is not.
-        permissions.require(principal, NAME, "read" if format is ConfigFormat.HUB_PEER else "update")
-        async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
-            tunnel = await load(s, spec, principal, key, for_update=True)
-            text = await service.peer_config(s, runtime.current(), tunnel, format)
+        permissions.require(scope.principal, NAME, "read" if format is ConfigFormat.HUB_PEER else "update")
+        async with scope.session() as s:
+            tunnel = await load(s, spec, scope.tenant_id, key, for_update=True)
+            text = await s.run_sync(service.peer_config, runtime.current(), tunnel, format)
             if format is not ConfigFormat.HUB_PEER:
                 await record(
-                    s, principal=principal, meta=meta, entity=NAME, entity_id=str(tunnel.id), action="action",
-                    changes={"action": "download_config", "format": format.value},
+                    s, principal=scope.principal, meta=scope.meta, entity=NAME, entity_id=str(tunnel.id),
+                    action="action", changes={"action": "download_config", "format": format.value},
                 )
             name = tunnel.tunnel_name
         return PlainTextResponse(
@@ -86,23 +97,23 @@ def build(router: APIRouter, spec: Resource) -> None:
             },
         )
 
-    async def rotate(key: Key, principal: Who, db: Db, meta: Meta) -> Any:
-        permissions.require(principal, NAME, "update")
-        async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
-            tunnel = await load(s, spec, principal, key, for_update=True)
+    async def rotate(key: Key, scope: Scope) -> Any:
+        permissions.require(scope.principal, NAME, "update")
+        async with scope.session() as s:
+            tunnel = await load(s, spec, scope.tenant_id, key, for_update=True)
             before = tunnel.public_key
-            await service.rotate_key(s, runtime.current(), tunnel)
+            await s.run_sync(service.rotate_key, runtime.current(), tunnel)
             await s.refresh(tunnel)
             await record(
-                s, principal=principal, meta=meta, entity=NAME, entity_id=str(tunnel.id), action="action",
-                changes={"action": "rotate_key", "public_key": [before, tunnel.public_key]},
+                s, principal=scope.principal, meta=scope.meta, entity=NAME, entity_id=str(tunnel.id),
+                action="action", changes={"action": "rotate_key", "public_key": [before, tunnel.public_key]},
             )
             return to_read(tunnel)
 
-    async def handshakes(key: Key, body: HandshakeBody, principal: Who, db: Db) -> Any:
-        permissions.require(principal, NAME, "update")
-        async with db.tenant(str(principal.tenant_id), user_id=principal.id) as s:
-            tunnel = await load(s, spec, principal, key, for_update=True)
+    async def handshakes(key: Key, body: HandshakeBody, scope: Scope) -> Any:
+        permissions.require(scope.principal, NAME, "update")
+        async with scope.session() as s:
+            tunnel = await load(s, spec, scope.tenant_id, key, for_update=True)
             if not service.apply_dump(tunnel, body.dump, body.observed_at):
                 raise ValidationFailed("dump: no peer with this tunnel's public key", field="dump")
             await s.flush()

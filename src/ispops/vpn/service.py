@@ -1,14 +1,15 @@
 """WireGuard tunnels: create (keys + address), rotate keys, render peer configs, handshake status.
 
-The request owns the transaction; nothing here commits. The private key is written to the secret
-store through :mod:`ispops.secrets.txn`, so a rolled-back transaction deletes the secret it wrote and an
-old key is deleted only after the row naming the new one has committed. The database keeps the public
-key and the secret's path (``private_key_vault_path``), never the private key.
+Plain sync functions over an ORM ``Session`` (jobs call them as they are, the API through
+``AsyncSession.run_sync``); the request or job owns the transaction; nothing here commits. The private
+key is written to the secret store through :mod:`ispops.secrets.txn`, so a rolled-back transaction
+deletes the secret it wrote and an old key is deleted only after the row naming the new one has
+committed. The database keeps the public key and the secret's path (``private_key_vault_path``), never
+the private key.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import ipaddress
 import secrets as pysecrets
@@ -17,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import event, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper, object_session
+from sqlalchemy.orm import Mapper, Session, object_session
 
+from ispops.db.blocking import call_blocking
 from ispops.errors import Conflict, ValidationFailed
 from ispops.models import Device, VpnTunnel
 from ispops.secrets import runtime
@@ -75,12 +76,11 @@ def check_network(network: str, ip: str) -> None:
         raise _invalid("vpn_network", f"{network} does not contain the tunnel's address {address}")
 
 
-async def _put_secret(session: AsyncSession, store: SecretStore, path: str, private_key: str) -> None:
-    changes = secret_changes(session, store)
-    await asyncio.to_thread(changes.put, path, private_key.encode("ascii"))
+def _put_secret(session: Session, store: SecretStore, path: str, private_key: str) -> None:
+    secret_changes(session, store).put(path, private_key.encode("ascii"))  # off the event loop under run_sync
 
 
-async def create_tunnel(session: AsyncSession, store: SecretStore, tenant_id: Any, data: dict[str, Any]) -> VpnTunnel:
+def create_tunnel(session: Session, store: SecretStore, tenant_id: Any, data: dict[str, Any]) -> VpnTunnel:
     """A new WireGuard tunnel for a device: address from ``ip_pool_id`` (next free, or ``vpn_ip``; or
     the pool containing ``vpn_ip``; or the tenant's ``vpn`` pool), a fresh key pair, the private key in the
     secret store."""
@@ -95,15 +95,15 @@ async def create_tunnel(session: AsyncSession, store: SecretStore, tenant_id: An
     device_id = data.get("device_id")
     if device_id is None:
         raise _invalid("device_id", "a tunnel is created for a device")
-    device = await session.scalar(
+    device = session.scalar(
         select(Device.id).where(Device.tenant_id == tenant_id, Device.id == device_id, Device.deleted_at.is_(None))
     )
     if device is None:
         raise _invalid("device_id", "no such device")
     if pool_id is None:
-        pool_id = await (addresses.vpn_pool(session, tenant_id) if requested is None
-                         else addresses.pool_containing(session, tenant_id, requested))
-    address = await addresses.allocate(session, tenant_id, pool_id, requested)
+        pool_id = (addresses.vpn_pool(session, tenant_id) if requested is None
+                   else addresses.pool_containing(session, tenant_id, requested))
+    address = addresses.allocate(session, tenant_id, pool_id, requested)
     if data.get("vpn_network") is not None:
         check_network(str(data["vpn_network"]), address.ip)
     pair = keys.generate()
@@ -122,12 +122,12 @@ async def create_tunnel(session: AsyncSession, store: SecretStore, tenant_id: An
         config_generated_at=now,
     )
     session.add(tunnel)
-    await session.flush()  # name and address conflicts surface here, before the secret is written
-    await _put_secret(session, store, path, pair.private_key)
+    session.flush()  # name and address conflicts surface here, before the secret is written
+    _put_secret(session, store, path, pair.private_key)
     return tunnel
 
 
-async def rotate_key(session: AsyncSession, store: SecretStore, tunnel: VpnTunnel) -> VpnTunnel:
+def rotate_key(session: Session, store: SecretStore, tunnel: VpnTunnel) -> VpnTunnel:
     """A new key pair. The new secret is written first, the row then names it, and the old secret is
     deleted only after the commit; a failure anywhere leaves the old key in force."""
     if tunnel.tunnel_type not in SUPPORTED_TYPES:
@@ -135,7 +135,7 @@ async def rotate_key(session: AsyncSession, store: SecretStore, tunnel: VpnTunne
     pair = keys.generate()
     old_path = tunnel.private_key_vault_path
     new_path = key_path(tunnel.tenant_id, tunnel.id)
-    await _put_secret(session, store, new_path, pair.private_key)
+    _put_secret(session, store, new_path, pair.private_key)
     now = _now()
     tunnel.public_key = pair.public_key
     tunnel.private_key_vault_path = new_path
@@ -144,7 +144,7 @@ async def rotate_key(session: AsyncSession, store: SecretStore, tunnel: VpnTunne
     tunnel.config_downloaded_at = None  # the device needs the new config
     tunnel.last_handshake = None
     tunnel.status = "configured"
-    await session.flush()
+    session.flush()
     if old_path and old_path != new_path:
         secret_changes(session, store).delete_after_commit(old_path)
     return tunnel
@@ -172,7 +172,7 @@ def _peer(tunnel: VpnTunnel, private_key: str | None) -> PeerConfig:
     )
 
 
-async def peer_config(session: AsyncSession, store: SecretStore, tunnel: VpnTunnel, fmt: ConfigFormat) -> str:
+def peer_config(session: Session, store: SecretStore, tunnel: VpnTunnel, fmt: ConfigFormat) -> str:
     """The rendered config. The peer's own formats read the private key and record the download, once:
     a second download is a 409 naming ``config_downloaded_at`` until a key rotation issues a new key."""
     if fmt is ConfigFormat.HUB_PEER:
@@ -190,7 +190,7 @@ async def peer_config(session: AsyncSession, store: SecretStore, tunnel: VpnTunn
         raise Conflict(f"{TABLE}: this tunnel has no private key; rotate to make one", table=TABLE,
                        field="private_key_vault_path")
     try:
-        private_key = (await asyncio.to_thread(store.get, path)).decode("ascii")
+        private_key = call_blocking(store.get, path).decode("ascii")
     except SecretNotFound:
         raise Conflict(f"{TABLE}: the private key is missing from the secret store; rotate to make a new one",
                        table=TABLE, field="private_key_vault_path") from None
@@ -199,7 +199,7 @@ async def peer_config(session: AsyncSession, store: SecretStore, tunnel: VpnTunn
                        table=TABLE, field="private_key_vault_path")
     text = render(_peer(tunnel, private_key), fmt)
     tunnel.config_downloaded_at = _now()
-    await session.flush()
+    session.flush()
     return text
 
 

@@ -1,0 +1,1 @@
+"""Automation: Ansible jobs run against devices (history in ``ansible_jobs``)."""

@@ -1,0 +1,1 @@
+"""Service lifecycle: activation workflows (history in ``service_activations``)."""

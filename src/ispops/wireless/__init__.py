@@ -1,0 +1,1 @@
+"""Fixed wireless: towers, sectors, and the subscribers served from them."""
