@@ -145,22 +145,31 @@ def set_rls(conn: Conn, enabled: bool) -> None:
         for table in RLS_TABLES:
             for step in ("ENABLE", "FORCE") if enabled else ("NO FORCE", "DISABLE"):
                 conn.execute(f"ALTER TABLE {table} {step} ROW LEVEL SECURITY")
-    state = conn.execute("SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY(%s) "
-                         "AND relnamespace = 'public'::regnamespace", (list(RLS_TABLES),)).fetchall()
+    state = conn.execute(
+        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY(%s) "
+        "AND relnamespace = 'public'::regnamespace",
+        (list(RLS_TABLES),),
+    ).fetchall()
     if len(state) != len(RLS_TABLES) or any(r[1] != enabled or r[2] != enabled for r in state):
         raise RuntimeError(f"RLS state is not {'on' if enabled else 'off'}: {state}")
 
 
 def write_requests(conn: Conn, out: Path, pairs: int, secret: str) -> tuple[str, str]:
-    rows = conn.execute("SELECT tenant_id, id::text FROM subscribers WHERE starts_with(tenant_id, 'bench-') "
-                        "ORDER BY random() LIMIT %s", (pairs,)).fetchall()
+    rows = conn.execute(
+        "SELECT tenant_id, id::text FROM subscribers WHERE starts_with(tenant_id, 'bench-') ORDER BY random() LIMIT %s",
+        (pairs,),
+    ).fetchall()
     if not rows:
         raise RuntimeError("no bench subscribers to read")
     tokens: dict[str, str] = {}
     for tenant, _ in rows:
         if tenant not in tokens:
-            who = Principal(kind="user", id=str(uuid.uuid5(uuid.NAMESPACE_URL, tenant)), tenant_id=tenant,
-                            roles=frozenset({"noc_engineer"}))
+            who = Principal(
+                kind="user",
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, tenant)),
+                tenant_id=tenant,
+                roles=frozenset({"noc_engineer"}),
+            )
             tokens[tenant] = issue_access_token(who, secret=secret, ttl_seconds=4 * 3600)
     lines = [f"{tokens[t]} /api/v1/subscribers/{sid}" for t, sid in rows]
     random.shuffle(lines)
@@ -185,11 +194,30 @@ def api_server(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[s
     with socket.socket() as sock:  # a free loopback port
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    cmd = [sys.executable, "-m", "uvicorn", "ispops.app:create_app", "--factory", "--workers", str(workers),
-           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "ispops.app:create_app",
+        "--factory",
+        "--workers",
+        str(workers),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
-                                start_new_session=True)
+        proc = subprocess.Popen(  # noqa: S603
+            cmd,
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -246,8 +274,20 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def run_wrk(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Path], seconds: int, name: str) -> Result:
-    cmd = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
-           "-s", str(files[0]), url, "--", str(files[1])]
+    cmd = [
+        wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(files[0]),
+        url,
+        "--",
+        str(files[1]),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=seconds + 60)  # noqa: S603
     out = proc.stdout
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -261,8 +301,16 @@ def run_wrk(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Pat
     return Result(name, rps=float(rps.group(1)), requests=int(total.group(1)), latency_ms=lat)
 
 
-def phase(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Path], name: str,
-          roots: dict[str, int], check: tuple[str, str], conn: Conn) -> Result:
+def phase(
+    args: argparse.Namespace,
+    wrk: str,
+    url: str,
+    files: tuple[Path, Path],
+    name: str,
+    roots: dict[str, int],
+    check: tuple[str, str],
+    conn: Conn,
+) -> Result:
     status, body = http_get(url + check[1], check[0])
     if status != 200 or check[1].rsplit("/", 1)[1].encode() not in body:
         raise RuntimeError(f"{name}: sanity GET {check[1]} returned {status}: {body[:300]!r}")
@@ -284,10 +332,12 @@ def phase(args: argparse.Namespace, wrk: str, url: str, files: tuple[Path, Path]
 
 
 def report(results: list[Result], args: argparse.Namespace) -> None:
-    print(f"\nGET /api/v1/subscribers/{{id}}, {args.subscribers:,} subscribers / {args.tenants} tenants, "
-          f"{args.workers} uvicorn workers, wrk -t{args.threads} -c{args.connections} -d{args.duration}s\n"
-          "CPU columns: cores used during the measured run (process trees); other: the rest of the machine;\n"
-          "pg conns: PostgreSQL sessions opened during the measured run (pool churn); split: cores per worker")
+    print(
+        f"\nGET /api/v1/subscribers/{{id}}, {args.subscribers:,} subscribers / {args.tenants} tenants, "
+        f"{args.workers} uvicorn workers, wrk -t{args.threads} -c{args.connections} -d{args.duration}s\n"
+        "CPU columns: cores used during the measured run (process trees); other: the rest of the machine;\n"
+        "pg conns: PostgreSQL sessions opened during the measured run (pool churn); split: cores per worker"
+    )
     head = ["phase", "req/s", "requests", "pg conns", "p50 ms", "p75 ms", "p90 ms", "p99 ms"]
     head += ["uvicorn", "postgres", "wrk", "other", "busy %"]
     print(f"{head[0]:<14}" + "".join(f"{h:>10}" for h in head[1:]) + "  split")
@@ -306,19 +356,25 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
     print(f"RLS-on / RLS-off throughput: {ratio:.3f}")
     if len(on) == 1:
         print("  (one round: A runs first after start-up, when pool churn has been highest; --rounds 4 alternates)")
-    for text, ok in ((f">= {TARGET_RPS:,.0f} req/s with RLS on: {rps_on:,.0f}", rps_on >= TARGET_RPS),
-                     (f"p99 < {TARGET_P99_MS:.0f} ms with RLS on: {p99:.1f} ms", p99 < TARGET_P99_MS),
-                     (f"RLS-on >= {TARGET_RATIO:.2f} x RLS-off: {ratio:.3f}", ratio >= TARGET_RATIO)):
+    for text, ok in (
+        (f">= {TARGET_RPS:,.0f} req/s with RLS on: {rps_on:,.0f}", rps_on >= TARGET_RPS),
+        (f"p99 < {TARGET_P99_MS:.0f} ms with RLS on: {p99:.1f} ms", p99 < TARGET_P99_MS),
+        (f"RLS-on >= {TARGET_RATIO:.2f} x RLS-off: {ratio:.3f}", ratio >= TARGET_RATIO),
+    ):
         print(f"  target {text:<45} {'met' if ok else 'MISSED'}")
     for r in results:
         per_worker = [v for k, v in r.cores.items() if k.startswith("worker")]
         if len(per_worker) > 1 and min(per_worker) < 0.25 * max(per_worker):
-            print(f"WARNING: {r.name}: wrk's connections landed mostly on one worker (uvicorn workers race to "
-                  "accept them and keep-alive connections stay), so this phase measured one worker")
+            print(
+                f"WARNING: {r.name}: wrk's connections landed mostly on one worker (uvicorn workers race to "
+                "accept them and keep-alive connections stay), so this phase measured one worker"
+            )
     noise = max(r.cores.get("other", 0.0) for r in results)
     if noise > 0.15:
-        print(f"WARNING: other processes used up to {noise:.2f} cores during a measured run: these figures are "
-              "pessimistic and the ratio is unreliable; rerun on a quiet machine (or with --rounds 3)")
+        print(
+            f"WARNING: other processes used up to {noise:.2f} cores during a measured run: these figures are "
+            "pessimistic and the ratio is unreliable; rerun on a quiet machine (or with --rounds 3)"
+        )
 
 
 def postmaster_pid(conn: Conn) -> int | None:

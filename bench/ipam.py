@@ -121,8 +121,9 @@ def client(job: Job, start: Any) -> Outcome:
     clock = time.perf_counter
     if job.mode == "service":
         url = make_url(job.url)
-        db = Database(Server(admin_url=url, embedded=False, description="bench", role_urls={"ispops_app": url}),
-                      pool_size=1)
+        db = Database(
+            Server(admin_url=url, embedded=False, description="bench", role_urls={"ispops_app": url}), pool_size=1
+        )
         with db.tenant(job.tenant) as s:  # connect before the clock starts
             s.execute(text("select 1"))
         start.wait()
@@ -236,7 +237,8 @@ def setup(conn: Conn, args: argparse.Namespace, url: str) -> list[Job]:
         conn.execute("RESET session_replication_role")
         conn.execute(
             "UPDATE tenants AS t SET current_subscribers = (SELECT count(*) FROM subscribers s "
-            "WHERE s.tenant_id = t.id) WHERE t.id = ANY(%s)", (tenants,),
+            "WHERE s.tenant_id = t.id) WHERE t.id = ANY(%s)",
+            (tenants,),
         )
         conn.execute("VACUUM (ANALYZE) subscribers")
         for t in tenants:
@@ -249,15 +251,20 @@ def setup(conn: Conn, args: argparse.Namespace, url: str) -> list[Job]:
         for p in range(args.pools):
             with db.tenant(tenant_of(p, args)) as s:
                 pool = service.create_pool(
-                    s, tenant_id=tenant_of(p, args), name=f"bench-{p}", network_cidr=f"10.{p}.0.0/{args.prefix}",
+                    s,
+                    tenant_id=tenant_of(p, args),
+                    name=f"bench-{p}",
+                    network_cidr=f"10.{p}.0.0/{args.prefix}",
                     pool_type="dynamic",
                 )
                 pools.append((pool.id, pool.total_ips))
     finally:
         db.dispose()
     conn.execute("VACUUM (ANALYZE) ip_pools")
-    print(f"setup: {args.pools} pools of {pools[0][1]:,} addresses (10.0.0.0/{args.prefix} ...) in "
-          f"{len(tenants)} tenant(s), {args.clients} clients")
+    print(
+        f"setup: {args.pools} pools of {pools[0][1]:,} addresses (10.0.0.0/{args.prefix} ...) in "
+        f"{len(tenants)} tenant(s), {args.clients} clients"
+    )
     # Client i uses pool i mod P, and its tenant's subscribers from the (i div P)-th share on (cycled: the
     # clients of a pool need not stop at the same count, and a subscriber may then hold two addresses).
     jobs = []
@@ -278,7 +285,7 @@ GRANT SELECT, INSERT, UPDATE ON bench_floor_pools, bench_floor_rows TO ispops_ap
 FLOOR_SQL = {
     "insert": b"INSERT INTO bench_floor_rows (pool, n) VALUES ($1::int, 0)",
     "counter": b"WITH c AS (UPDATE bench_floor_pools SET n = n + 1 WHERE id = $1::int RETURNING n) "
-               b"INSERT INTO bench_floor_rows (pool, n) SELECT $1::int, n FROM c",
+    b"INSERT INTO bench_floor_rows (pool, n) SELECT $1::int, n FROM c",
 }
 
 
@@ -306,8 +313,10 @@ def machine_floor(conn: Conn, url: str, args: argparse.Namespace, ctx: Any) -> d
     with ctx.Manager() as manager, ctx.Pool(args.clients) as workers:
         for kind in FLOOR_SQL:
             barrier = manager.Barrier(args.clients)
-            pending = [workers.apply_async(floor_client, (url, kind, i % args.pools, args.floor_seconds, barrier))
-                       for i in range(args.clients)]
+            pending = [
+                workers.apply_async(floor_client, (url, kind, i % args.pools, args.floor_seconds, barrier))
+                for i in range(args.clients)
+            ]
             rates[kind] = sum(r.get() for r in pending) / args.floor_seconds
     conn.execute("TRUNCATE bench_floor_rows")
     return rates
@@ -361,14 +370,26 @@ def main() -> int:
     p.add_argument("--pools", type=int, default=4)
     p.add_argument("--prefix", type=int, default=16, help="pool network prefix length (16: 65,534 addresses)")
     p.add_argument("--tenants", type=int, default=1, help="spread the pools over this many tenants")
-    p.add_argument("--subscribers", action=argparse.BooleanOptionalAction, default=True,
-                   help="allocate each address to a subscriber (default) or to nobody")
-    p.add_argument("--client", choices=["sql", "script", "service"], default="sql",
-                   help="sql: the unit of work as one prepared statement, one libpq round trip; script: BEGIN, "
-                   "tenant setting, allocation, COMMIT as one query string; service: Database.tenant + "
-                   "ispops.ipam.service.allocate (SQLAlchemy)")
-    p.add_argument("--floor-seconds", type=float, default=10.0,
-                   help="run the machine's floor for this long before and after the allocations (0: skip)")
+    p.add_argument(
+        "--subscribers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="allocate each address to a subscriber (default) or to nobody",
+    )
+    p.add_argument(
+        "--client",
+        choices=["sql", "script", "service"],
+        default="sql",
+        help="sql: the unit of work as one prepared statement, one libpq round trip; script: BEGIN, "
+        "tenant setting, allocation, COMMIT as one query string; service: Database.tenant + "
+        "ispops.ipam.service.allocate (SQLAlchemy)",
+    )
+    p.add_argument(
+        "--floor-seconds",
+        type=float,
+        default=10.0,
+        help="run the machine's floor for this long before and after the allocations (0: skip)",
+    )
     p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (workers, server)
@@ -396,8 +417,10 @@ def main() -> int:
                 barrier = manager.Barrier(len(jobs) + 1)
                 with ctx.Pool(len(jobs)) as workers:
                     pending = [workers.apply_async(client, (job, barrier)) for job in jobs]
-                    roots = {"clients": [w.pid for w in workers._pool if w.pid],  # type: ignore[attr-defined]
-                             "postgres": [postmaster_pid(conn)]}
+                    roots = {
+                        "clients": [w.pid for w in workers._pool if w.pid],  # type: ignore[attr-defined]
+                        "postgres": [postmaster_pid(conn)],
+                    }
                     barrier.wait()
                     cpu0, t0 = cpu_seconds(roots), time.perf_counter()
                     outcomes = [r.get() for r in pending]
@@ -414,14 +437,18 @@ def main() -> int:
     first = min(min(o.started) for o in outcomes if o.started)
     last = max(max(o.ended) for o in outcomes if o.ended)
     rate = total / (last - first)
-    print(f"\n{total:,} allocations by {len(outcomes)} clients from {len(sizes)} pools in {last - first:.1f} s "
-          f"(wall {wall:.1f} s)")
+    print(
+        f"\n{total:,} allocations by {len(outcomes)} clients from {len(sizes)} pools in {last - first:.1f} s "
+        f"(wall {wall:.1f} s)"
+    )
     verdict = "met" if rate >= TARGET_RATE else "MISSED"
     print(f"allocations/s overall: {rate:,.0f}   (target >= {TARGET_RATE:,.0f}: {verdict})")
     print(f"duplicates by SQL over {rows[0]:,} allocation rows ({rows[1]:,} distinct addresses): {duplicates}")
     for name, allocated, total_ips, available, counted in drift:
-        print(f"  pool {name}: allocated_ips {allocated:,} / total {total_ips:,}, available {available}, "
-              f"recounted {counted:,}")
+        print(
+            f"  pool {name}: allocated_ips {allocated:,} / total {total_ips:,}, available {available}, "
+            f"recounted {counted:,}"
+        )
     print("\nfill band     allocations   alloc/s   p50 ms   p99 ms")
     for label, n, band_rate, p50, p99 in bands(outcomes, sizes):
         print(f"{label:<12}{n:>12,}{band_rate:>10,.0f}{p50:>9.2f}{p99:>9.2f}")
@@ -429,23 +456,31 @@ def main() -> int:
     cores = os.cpu_count() or 1
     mine, other = used["clients"] + used["postgres"], used["busy"] - used["clients"] - used["postgres"]
     c_cores, pg_cores = used["clients"] / wall, used["postgres"] / wall
-    print(f"\nCPU during the run (cores): clients {c_cores:.2f}, postgres {pg_cores:.2f}, "
-          f"other processes {max(other, 0) / wall:.2f}; machine busy {100 * used['busy'] / wall / cores:.0f} %")
+    print(
+        f"\nCPU during the run (cores): clients {c_cores:.2f}, postgres {pg_cores:.2f}, "
+        f"other processes {max(other, 0) / wall:.2f}; machine busy {100 * used['busy'] / wall / cores:.0f} %"
+    )
     c_us, pg_us = used["clients"] / total * 1e6, used["postgres"] / total * 1e6
-    print(f"CPU per allocation: {c_us:.0f} us clients + {pg_us:.0f} us postgres; "
-          f"{cores} cores at that cost allow at most {cores * total / mine:,.0f}/s")
+    print(
+        f"CPU per allocation: {c_us:.0f} us clients + {pg_us:.0f} us postgres; "
+        f"{cores} cores at that cost allow at most {cores * total / mine:,.0f}/s"
+    )
     if other / wall > 0.15:
         print(f"WARNING: other processes used {other / wall:.2f} cores during the run: the rate is pessimistic")
     if floors:
-        print(f"\nmachine floor, {args.clients} clients, {args.floor_seconds:g} s each (before / after the run), "
-              "units of work/s:")
+        print(
+            f"\nmachine floor, {args.clients} clients, {args.floor_seconds:g} s each (before / after the run), "
+            "units of work/s:"
+        )
         for kind in FLOOR_SQL:
             print(f"  {kind:<8} {floors[0][kind]:>8,.0f} / {floors[1][kind]:>8,.0f}")
         counter = statistics.mean(f["counter"] for f in floors)
         print(f"allocations/s as a share of the counter floor (mean of both): {rate / counter:.2f}")
     per_client = [len(o.addresses) for o in outcomes]
-    print(f"\nper client: {min(per_client):,} - {max(per_client):,} allocations; "
-          f"every client ended on 409 exhausted: {all(o.exhausted for o in outcomes)}")
+    print(
+        f"\nper client: {min(per_client):,} - {max(per_client):,} allocations; "
+        f"every client ended on 409 exhausted: {all(o.exhausted for o in outcomes)}"
+    )
     print(f"total run time {time.monotonic() - started:.0f} s (cores: {os.cpu_count()})")
     failures = [f"client {o.index}: {o.error}" for o in outcomes if o.error]
     if duplicates:

@@ -89,27 +89,37 @@ def load_ours(server: Server, args: argparse.Namespace) -> None:
         per = args.subscribers // args.tenants
         conn.execute(
             "insert into tenants (id, name, slug, status) select 'rb-' || lpad(t::text, 3, '0'), 'Bench ' || t, "
-            "'rb-' || lpad(t::text, 3, '0'), 'active' from generate_series(0, %s - 1) t", (args.tenants,))
+            "'rb-' || lpad(t::text, 3, '0'), 'active' from generate_series(0, %s - 1) t",
+            (args.tenants,),
+        )
         conn.execute(
             "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
             "select 'rb-' || lpad(t::text, 3, '0'), case when t = 0 then '127.0.0.1' else '10.77.' || (t / 250) "
             "|| '.' || (mod(t, 250) + 1) end, 'bras1', 'mikrotik', %s, 'no' from generate_series(0, %s - 1) t",
-            (SECRET, args.tenants))
+            (SECRET, args.tenants),
+        )
         conn.execute(
             "insert into subscribers (tenant_id, subscriber_number, service_type, status, pppoe_username) "
             "select 'rb-' || lpad(t::text, 3, '0'), 'S' || u, 'ftth', 'active', 'u' || lpad(u::text, 5, '0') "
-            "from generate_series(0, %s - 1) t, generate_series(0, %s - 1) u", (args.tenants, per))
+            "from generate_series(0, %s - 1) t, generate_series(0, %s - 1) u",
+            (args.tenants, per),
+        )
         conn.execute(
             "insert into radcheck (tenant_id, subscriber_id, username, attribute, op, value) "
             "select tenant_id, id, pppoe_username, 'Cleartext-Password', ':=', 'pw-' || pppoe_username "
-            "from subscribers")
+            "from subscribers"
+        )
         conn.execute(
             "insert into radreply (tenant_id, subscriber_id, username, attribute, op, value) "
             "select tenant_id, id, pppoe_username, a, ':=', v from subscribers, "
-            "(values ('Mikrotik-Rate-Limit', '20M/100M'), ('Session-Timeout', '86400')) r(a, v)")
+            "(values ('Mikrotik-Rate-Limit', '20M/100M'), ('Session-Timeout', '86400')) r(a, v)"
+        )
         conn.execute(f"set role {OWNER_ROLE}")
-        conn.execute("select ispops_radacct_ensure_partition((date_trunc('month', now()) - make_interval(months => m))"
-                     "::date) from generate_series(-1, %s) m", (args.months,))
+        conn.execute(
+            "select ispops_radacct_ensure_partition((date_trunc('month', now()) - make_interval(months => m))"
+            "::date) from generate_series(-1, %s) m",
+            (args.months,),
+        )
         conn.execute("reset role")
         conn.execute("set session_replication_role = replica")
         _fill_radacct(conn, args, tenant_expr="'rb-' || lpad(mod(g, %(tenants)s)::text, 3, '0')")
@@ -118,8 +128,10 @@ def load_ours(server: Server, args: argparse.Namespace) -> None:
 
 def _fill_radacct(conn: Conn, args: argparse.Namespace, *, tenant_expr: str | None) -> None:
     """``--radacct`` closed sessions spread evenly over the last ``--months`` months."""
-    columns = "acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime, " \
-              "acctstoptime, acctsessiontime, acctinputoctets, acctoutputoctets"
+    columns = (
+        "acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime, "
+        "acctstoptime, acctsessiontime, acctinputoctets, acctoutputoctets"
+    )
     if tenant_expr:
         columns = "tenant_id, " + columns
     chunk = 500_000
@@ -132,9 +144,16 @@ def _fill_radacct(conn: Conn, args: argparse.Namespace, *, tenant_expr: str | No
             "now() - make_interval(secs => mod(g, %(span)s) - 3600), 3600, mod(g, 100000000), mod(g, 900000000) "
             "from generate_series(%(lo)s::bigint, %(hi)s::bigint) g"
         )
-        conn.execute(f"insert into radacct ({columns}) {select}", {
-            "tenants": args.tenants, "users": args.subscribers // args.tenants, "span": args.months * 30 * 86400,
-            "lo": start, "hi": start + n - 1})
+        conn.execute(
+            f"insert into radacct ({columns}) {select}",
+            {
+                "tenants": args.tenants,
+                "users": args.subscribers // args.tenants,
+                "span": args.months * 30 * 86400,
+                "lo": start,
+                "hi": start + n - 1,
+            },
+        )
         log(f"  radacct {start + n:,}/{args.radacct:,}")
 
 
@@ -150,14 +169,20 @@ def load_stock(server: Server, args: argparse.Namespace) -> None:
         log("stock: loading (once) ...")
         for table in ("radacct", "radreply", "radcheck", "nas"):
             conn.execute(f"truncate {table}")
-        conn.execute("insert into nas (nasname, shortname, type, secret) values ('127.0.0.1', 'bras1', 'other', %s)",
-                     (SECRET,))
-        conn.execute("insert into radcheck (username, attribute, op, value) select 'u' || lpad(u::text, 5, '0'), "
-                     "'Cleartext-Password', ':=', 'pw-u' || lpad(u::text, 5, '0') from generate_series(0, %s - 1) u",
-                     (args.subscribers,))
-        conn.execute("insert into radreply (username, attribute, op, value) select 'u' || lpad(u::text, 5, '0'), a, "
-                     "':=', v from generate_series(0, %s - 1) u, (values ('Mikrotik-Rate-Limit', '20M/100M'), "
-                     "('Session-Timeout', '86400')) r(a, v)", (args.subscribers,))
+        conn.execute(
+            "insert into nas (nasname, shortname, type, secret) values ('127.0.0.1', 'bras1', 'other', %s)", (SECRET,)
+        )
+        conn.execute(
+            "insert into radcheck (username, attribute, op, value) select 'u' || lpad(u::text, 5, '0'), "
+            "'Cleartext-Password', ':=', 'pw-u' || lpad(u::text, 5, '0') from generate_series(0, %s - 1) u",
+            (args.subscribers,),
+        )
+        conn.execute(
+            "insert into radreply (username, attribute, op, value) select 'u' || lpad(u::text, 5, '0'), a, "
+            "':=', v from generate_series(0, %s - 1) u, (values ('Mikrotik-Rate-Limit', '20M/100M'), "
+            "('Session-Timeout', '86400')) r(a, v)",
+            (args.subscribers,),
+        )
         conn.execute("create index if not exists radcheck_username on radcheck (username)")
         _fill_radacct(conn, args, tenant_expr=None)
         conn.execute("analyze")
@@ -250,21 +275,31 @@ STOCK_SITE = """server stock {{
 """
 
 STOCK_POLICY = (  # the stock acct_unique policy without its Class branch (the NAS sends no Class)
-    "stock_acct_unique {\n\tupdate request {\n\t\t&Acct-Unique-Session-Id := \"%{md5:%{User-Name},"
+    'stock_acct_unique {\n\tupdate request {\n\t\t&Acct-Unique-Session-Id := "%{md5:%{User-Name},'
     "%{Acct-Session-ID},%{%{NAS-IPv6-Address}:-%{NAS-IP-Address}},%{NAS-Identifier},%{NAS-Port-ID},"
-    "%{NAS-Port}}\"\n\t}\n}\n"
+    '%{NAS-Port}}"\n\t}\n}\n'
 )
 
 
 def render_stock(out: Path, conninfo: str, auth: int, acct: int, threads: int) -> Path:
     """FreeRADIUS's stock SQL module and queries with our process settings (same threads, same pool)."""
-    render(out, RaddbOptions(conninfo=conninfo, listen="127.0.0.1", auth_port=auth, acct_port=acct,
-                             threads=threads, spool=False, status_port=None))
-    for name in ("sites-enabled/ispops", "sites-enabled/ispops-spool", "sites-enabled/ispops-coa",
-                 "policy.d/ispops"):
+    render(
+        out,
+        RaddbOptions(
+            conninfo=conninfo,
+            listen="127.0.0.1",
+            auth_port=auth,
+            acct_port=acct,
+            threads=threads,
+            spool=False,
+            status_port=None,
+        ),
+    )
+    for name in ("sites-enabled/ispops", "sites-enabled/ispops-spool", "sites-enabled/ispops-coa", "policy.d/ispops"):
         (out / name).unlink()
-    (out / "mods-enabled" / "sql").write_text(STOCK_SQL.format(conninfo=conninfo, pool=threads + 2,
-                                                               queries=STOCK_QUERIES))
+    (out / "mods-enabled" / "sql").write_text(
+        STOCK_SQL.format(conninfo=conninfo, pool=threads + 2, queries=STOCK_QUERIES)
+    )
     (out / "sites-enabled" / "stock").write_text(STOCK_SITE.format(auth=auth, acct=acct))
     (out / "policy.d" / "stock").write_text(STOCK_POLICY)
     return out
@@ -285,8 +320,9 @@ class Radiusd:
             if self.process.poll() is not None:
                 break
             time.sleep(0.1)
-        raise SystemExit(f"freeradius ({raddb}) did not start:\n" + (self.log.read_text()[-3000:]
-                                                                     if self.log.exists() else ""))
+        raise SystemExit(
+            f"freeradius ({raddb}) did not start:\n" + (self.log.read_text()[-3000:] if self.log.exists() else "")
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -307,16 +343,34 @@ def cpu_per_request(before: dict[str, float], after: dict[str, float], requests:
     """Microseconds of CPU per request, by process, during one measured phase."""
     used = {k: (after[k] - before[k]) / requests * 1e6 for k in before}
     other = used["machine"] - used["freeradius"] - used["postgres"] - used["radclient"]
-    return (f"cpu/req: radiusd {used['freeradius']:4.0f} us, postgres {used['postgres']:4.0f} us, "
-            f"radclient {used['radclient']:4.0f} us, other {other:4.0f} us")
+    return (
+        f"cpu/req: radiusd {used['freeradius']:4.0f} us, postgres {used['postgres']:4.0f} us, "
+        f"radclient {used['radclient']:4.0f} us, other {other:4.0f} us"
+    )
 
 
 def radclient(packets: Path, port: int, kind: str, parallel: int) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603
-        ["radclient", "-q", "-s", "-p", str(parallel), "-r", "3", "-t", "5", "-f", str(packets),  # noqa: S607
-         f"127.0.0.1:{port}", kind, SECRET],
-        capture_output=True, text=True, check=False,
+        [  # noqa: S607
+            "radclient",
+            "-q",
+            "-s",
+            "-p",
+            str(parallel),
+            "-r",
+            "3",
+            "-t",
+            "5",
+            "-f",
+            str(packets),
+            f"127.0.0.1:{port}",
+            kind,
+            SECRET,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     return elapsed, done.stdout + done.stderr
@@ -339,8 +393,10 @@ def acct_file(path: Path, sessions: int, status: str, run: str, event: int) -> P
     with path.open("w") as f:
         for n in range(sessions):
             user = f"u{n % USERS_PER_TENANT_IN_LOAD:05d}"
-            f.write(f'Acct-Status-Type = {status}\nUser-Name = "{user}"\nAcct-Session-Id = "{run}-{n}"\n'
-                    f"NAS-IP-Address = 127.0.0.1\nNAS-Port = {n % 4096}\nEvent-Timestamp = {event}\n")
+            f.write(
+                f'Acct-Status-Type = {status}\nUser-Name = "{user}"\nAcct-Session-Id = "{run}-{n}"\n'
+                f"NAS-IP-Address = 127.0.0.1\nNAS-Port = {n % 4096}\nEvent-Timestamp = {event}\n"
+            )
             if status == "Interim-Update":
                 f.write(f"Acct-Session-Time = 300\nAcct-Input-Octets = {n * 10}\nAcct-Output-Octets = {n * 40}\n")
             f.write("\n")
@@ -349,10 +405,13 @@ def acct_file(path: Path, sessions: int, status: str, run: str, event: int) -> P
 
 def updated(server: Server, database: str, run: str, tenant: str | None) -> int:
     with connect(server, database) as conn:
-        sql = "select count(*) from radacct where acctsessionid like %s and acctupdatetime is not null " \
-              "and acctsessiontime = 300"
-        row = conn.execute(sql + (" and tenant_id = %s" if tenant else ""),
-                           (f"{run}-%", tenant) if tenant else (f"{run}-%",)).fetchone()
+        sql = (
+            "select count(*) from radacct where acctsessionid like %s and acctupdatetime is not null "
+            "and acctsessiontime = 300"
+        )
+        row = conn.execute(
+            sql + (" and tenant_id = %s" if tenant else ""), (f"{run}-%", tenant) if tenant else (f"{run}-%",)
+        ).fetchone()
         return int(row[0]) if row else 0
 
 
@@ -390,13 +449,24 @@ def main() -> int:
     stock_conninfo = conninfo_for(server.admin_url.set(database=STOCK_DB))
     work = Path(tempfile.mkdtemp(prefix="ispops-radius-bench-"))
     ports = {"ours": (28112, 28113), "stock": (28212, 28213)}
-    results: dict[str, dict[str, list[float]]] = {"ours": {"auth": [], "interim": []},
-                                                  "stock": {"auth": [], "interim": []}}
+    results: dict[str, dict[str, list[float]]] = {
+        "ours": {"auth": [], "interim": []},
+        "stock": {"auth": [], "interim": []},
+    }
     with ExitStack() as stack:
         ours_raddb = work / "ours"  # with the client list read from the database (clients.conf)
-        render_with_clients(ours_raddb, RaddbOptions(conninfo=ours_conninfo, listen="127.0.0.1",
-                                                     auth_port=ports["ours"][0], acct_port=ports["ours"][1],
-                                                     threads=args.threads, spool=False, status_port=None))
+        render_with_clients(
+            ours_raddb,
+            RaddbOptions(
+                conninfo=ours_conninfo,
+                listen="127.0.0.1",
+                auth_port=ports["ours"][0],
+                acct_port=ports["ours"][1],
+                threads=args.threads,
+                spool=False,
+                status_port=None,
+            ),
+        )
         stock_raddb = render_stock(work / "stock", stock_conninfo, *ports["stock"], args.threads)
         daemons = {"ours": Radiusd(binary, ours_raddb), "stock": Radiusd(binary, stock_raddb)}
         for d in daemons.values():
@@ -419,8 +489,12 @@ def main() -> int:
             for name in order:
                 run = f"b{os.getpid()}r{r}{name}"
                 event = int(time.time())
-                radclient(acct_file(work / f"start-{run}.txt", args.sessions, "Start", run, event - 300),
-                          ports[name][1], "acct", args.parallel)
+                radclient(
+                    acct_file(work / f"start-{run}.txt", args.sessions, "Start", run, event - 300),
+                    ports[name][1],
+                    "acct",
+                    args.parallel,
+                )
                 with connect(server, OURS_DB if name == "ours" else STOCK_DB) as conn:
                     conn.execute("analyze radacct")  # as autovacuum would: both planners know the new sessions
                 interims = acct_file(work / f"interim-{run}.txt", args.sessions, "Interim-Update", run, event)
@@ -438,12 +512,18 @@ def main() -> int:
     auth_ratio = med["ours"]["auth"] / med["stock"]["auth"]
     interim_ratio = med["ours"]["interim"] / med["stock"]["interim"]
     log("")
-    log(f"data: {args.tenants} tenants, {args.subscribers:,} subscribers, {args.radacct:,} radacct rows over "
-        f"{args.months} months; {args.threads} FreeRADIUS threads, {args.parallel} requests in flight")
-    log(f"PAP auth     ours {med['ours']['auth']:8.0f}/s   stock {med['stock']['auth']:8.0f}/s   "
-        f"ratio {auth_ratio:.3f}  (targets: ratio >= {TARGET_AUTH_RATIO}, ours >= {TARGET_AUTH_RPS:.0f}/s)")
-    log(f"Interim      ours {med['ours']['interim']:8.0f}/s   stock {med['stock']['interim']:8.0f}/s   "
-        f"ratio {interim_ratio:.3f}  (partitioned vs unpartitioned; target ratio >= {TARGET_INTERIM_RATIO})")
+    log(
+        f"data: {args.tenants} tenants, {args.subscribers:,} subscribers, {args.radacct:,} radacct rows over "
+        f"{args.months} months; {args.threads} FreeRADIUS threads, {args.parallel} requests in flight"
+    )
+    log(
+        f"PAP auth     ours {med['ours']['auth']:8.0f}/s   stock {med['stock']['auth']:8.0f}/s   "
+        f"ratio {auth_ratio:.3f}  (targets: ratio >= {TARGET_AUTH_RATIO}, ours >= {TARGET_AUTH_RPS:.0f}/s)"
+    )
+    log(
+        f"Interim      ours {med['ours']['interim']:8.0f}/s   stock {med['stock']['interim']:8.0f}/s   "
+        f"ratio {interim_ratio:.3f}  (partitioned vs unpartitioned; target ratio >= {TARGET_INTERIM_RATIO})"
+    )
     return 0
 
 

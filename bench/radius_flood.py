@@ -56,10 +56,16 @@ def load(server: Server) -> None:
     migrate.upgrade(srv)
     with psycopg.connect(libpq_dsn(srv.admin_url), autocommit=True) as conn:
         conn.execute("insert into tenants (id, name, slug, status) values ('flood', 'Flood', 'flood', 'active')")
-        conn.execute("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
-                     "values ('flood', %s, 'bras1', 'mikrotik', %s, 'no')", (NAS, SECRET))
-        conn.execute("insert into radcheck (tenant_id, username, attribute, op, value) "
-                     "values ('flood', 'alice', 'Cleartext-Password', ':=', %s)", (PASSWORD,))
+        conn.execute(
+            "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+            "values ('flood', %s, 'bras1', 'mikrotik', %s, 'no')",
+            (NAS, SECRET),
+        )
+        conn.execute(
+            "insert into radcheck (tenant_id, username, attribute, op, value) "
+            "values ('flood', 'alice', 'Cleartext-Password', ':=', %s)",
+            (PASSWORD,),
+        )
 
 
 def client(address: str, secret: str, port: int) -> Client:
@@ -145,9 +151,18 @@ def main() -> int:
         names = list(SETUPS) if r % 2 == 0 else list(reversed(SETUPS))
         for name in names:
             raddb = work / name.replace(" ", "-").replace("/", "_")
-            render_with_clients(raddb, RaddbOptions(
-                conninfo=conninfo, listen="127.0.0.1", auth_port=28312, acct_port=28313, threads=args.threads,
-                dynamic_clients=SETUPS[name], status_port=None))
+            render_with_clients(
+                raddb,
+                RaddbOptions(
+                    conninfo=conninfo,
+                    listen="127.0.0.1",
+                    auth_port=28312,
+                    acct_port=28313,
+                    threads=args.threads,
+                    dynamic_clients=SETUPS[name],
+                    status_port=None,
+                ),
+            )
             daemon = Radiusd(binary, raddb)
             try:
                 for rate in rates:
@@ -157,8 +172,10 @@ def main() -> int:
             finally:
                 daemon.stop()
     log("")
-    log(f"median of {args.rounds} round(s), {args.seconds:.0f} s each, {args.threads} FreeRADIUS threads, "
-        f"flood from {len(STRANGERS)} unknown sources:")
+    log(
+        f"median of {args.rounds} round(s), {args.seconds:.0f} s each, {args.threads} FreeRADIUS threads, "
+        f"flood from {len(STRANGERS)} unknown sources:"
+    )
     for name in SETUPS:
         base = statistics.median(results[(name, 0)])
         for rate in rates:

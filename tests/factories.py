@@ -14,8 +14,7 @@ from ispops.db.session import Database
 ROWS: list[tuple[str, str]] = [
     (
         "users",
-        "insert into users (tenant_id, email, roles) values (:t, :email, "
-        "'[\"tenant_admin\"]') returning id::text",
+        "insert into users (tenant_id, email, roles) values (:t, :email, '[\"tenant_admin\"]') returning id::text",
     ),
     (
         "customers",
@@ -51,8 +50,7 @@ ROWS: list[tuple[str, str]] = [
     ),
     (
         "radpostauth",
-        "insert into radpostauth (tenant_id, username, reply) values (:t, 'user1', 'Access-Accept') "
-        "returning id::text",
+        "insert into radpostauth (tenant_id, username, reply) values (:t, 'user1', 'Access-Accept') returning id::text",
     ),
     (
         "radacct",

@@ -59,22 +59,45 @@ class Cluster:
             shutil.chown(self.base, "postgres")
             shutil.chown(pwfile, "postgres")
         subprocess.run(
-            [*self.prefix, str(self.bindir / "initdb"), "-D", str(self.data), "-U", "admin",
-             "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8"],
-            check=True, capture_output=True,
+            [
+                *self.prefix,
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "admin",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
         )
 
     def start(self) -> None:
         subprocess.run(
-            [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.base / "log"), "-w",
-             "start", "-o", f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"],
-            check=True, capture_output=True,
+            [
+                *self.prefix,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.base / "log"),
+                "-w",
+                "start",
+                "-o",
+                f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
         )
 
     def stop(self) -> None:
         subprocess.run(
             [*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "stop", "-m", "fast"],
-            check=False, capture_output=True,
+            check=False,
+            capture_output=True,
         )
 
     def create_database(self, name: str = "ispops") -> None:

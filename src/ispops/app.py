@@ -41,7 +41,18 @@ another tenant's object is always a 404.
 
 # Every domain's ``api`` module: its resources and its own routes (ispops.api.domains). Any order.
 DOMAINS: tuple[Domain, ...] = (
-    auth, tenancy, subscribers, radius, ipam, devices, vpn, ftth, wireless, lifecycle, automation, audit,
+    auth,
+    tenancy,
+    subscribers,
+    radius,
+    ipam,
+    devices,
+    vpn,
+    ftth,
+    wireless,
+    lifecycle,
+    automation,
+    audit,
 )
 RESOURCES = domains.resources(DOMAINS)
 

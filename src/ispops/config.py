@@ -74,17 +74,21 @@ class Settings(BaseSettings):
         "address used for login throttling and the audit trail is always the TCP peer.",
     )
     db_pool_size: int = Field(
-        default=32, ge=1, le=500,
+        default=32,
+        ge=1,
+        le=500,
         description="Database connections kept per API process; size it to the requests in flight per process "
         "(connections above it are opened and closed per request, which is slow).",
     )
     login_failures_per_account_per_hour: int = Field(
-        default=100, ge=1,
+        default=100,
+        ge=1,
         description="Failed sign-ins per account per hour from clients without a device token of that user; "
         "past it, such clients are refused for the hour (a client that signed in before is not).",
     )
     login_failures_per_device_per_hour: int = Field(
-        default=10, ge=1,
+        default=10,
+        ge=1,
         description="Failed sign-ins per hour presented with one valid device token; past it, sign-ins "
         "presenting that token are refused for the hour (other clients of the user are not affected).",
     )

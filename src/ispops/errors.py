@@ -23,7 +23,11 @@ class IspopsError(Exception):
     code: str = "internal_error"
 
     def __init__(
-        self, message: str, *, table: str | None = None, field: str | None = None,
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        field: str | None = None,
         errors: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(message)
@@ -31,9 +35,7 @@ class IspopsError(Exception):
         self.table = table
         self.field = field
         # Every problem with the input, as {"field", "message"}; by default the one this error names.
-        self.errors = errors if errors is not None else (
-            [{"field": field, "message": message}] if field else []
-        )
+        self.errors = errors if errors is not None else ([{"field": field, "message": message}] if field else [])
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -156,9 +158,7 @@ def translate(exc: DBAPIError) -> IspopsError | None:
             if primary.startswith(f"{table}: "):  # a trigger of ours that says what holds the record
                 return Conflict(primary, table=table, field=field)
             return Conflict(f"{table}: this record is still in use by other records", table=table, field=field)
-        return ValidationFailed(
-            f"{table}.{field}: refers to a record that does not exist", table=table, field=field
-        )
+        return ValidationFailed(f"{table}.{field}: refers to a record that does not exist", table=table, field=field)
     if isinstance(orig, pg.CheckViolation):
         m = _CHECK_NAME.match(constraint)
         field = m.group("field") if m else None

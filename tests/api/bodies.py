@@ -55,12 +55,18 @@ def _nas_address(tenant: str, n: int) -> str:
 
 Maker = Callable[[Site, int], dict[str, Any]]
 CREATE: dict[str, Maker] = {
-    "users": lambda s, n: {"email": f"user{n}@{s.tenant}.example", "password": "a-long-enough-password",
-                           "roles": ["field_tech"]},
+    "users": lambda s, n: {
+        "email": f"user{n}@{s.tenant}.example",
+        "password": "a-long-enough-password",
+        "roles": ["field_tech"],
+    },
     "customers": lambda s, n: {"customer_number": f"C-{n}", "name": f"Customer {n}"},
-    "subscribers": lambda s, n: {"subscriber_number": f"SUB-{n}", "service_type": "ftth",
-                                 "customer_id": s.ids["customers"],
-                                 "bandwidth_profile_id": s.ids["bandwidth_profiles"]},
+    "subscribers": lambda s, n: {
+        "subscriber_number": f"SUB-{n}",
+        "service_type": "ftth",
+        "customer_id": s.ids["customers"],
+        "bandwidth_profile_id": s.ids["bandwidth_profiles"],
+    },
     "bandwidth_profiles": lambda s, n: {"name": f"plan-{n}", "download_mbps": 20, "upload_mbps": 5},
     "nas": lambda s, n: {"nasname": _nas_address(s.tenant, n), "shortname": f"nas{n}", "secret": f"s3cret-{n}"},
     "radcheck": lambda s, n: {"username": f"user{n}", "attribute": "Login-Time", "op": ":=", "value": "Al0800-1800"},
@@ -68,24 +74,42 @@ CREATE: dict[str, Maker] = {
     "ip_pools": lambda s, n: {"name": f"pool-{n}", "network_cidr": f"10.{n % 200 + 20}.0.0/24"},
     "ip_allocations": lambda s, n: {"ip_pool_id": s.ids["ip_pools"]},
     "devices": lambda s, n: {"name": f"dev-{n}", "device_type": "switch"},
-    "vpn_tunnels": lambda s, n: {"tunnel_name": f"wg-{n}", "device_id": s.ids["devices"],
-                                 "ip_pool_id": s.ids["ip_pools"],
-                                 "server_public_key": "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
-                                 "server_endpoint": "vpn.isp.example:51820"},
+    "vpn_tunnels": lambda s, n: {
+        "tunnel_name": f"wg-{n}",
+        "device_id": s.ids["devices"],
+        "ip_pool_id": s.ids["ip_pools"],
+        "server_public_key": "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
+        "server_endpoint": "vpn.isp.example:51820",
+    },
     "olts": lambda s, n: {"device_id": _device(s, n, "olt"), "olt_type": "gpon"},
     "onus": lambda s, n: {"olt_id": s.ids["olts"], "serial_number": f"ZTEG{n:08d}", "pon_port": 1, "onu_id": n % 1000},
     "splitters": lambda s, n: {"name": f"SPL-{n}", "split_ratio": "1x8", "olt_id": s.ids["olts"]},
     "fiber_cables": lambda s, n: {"cable_name": f"CAB-{n}", "fiber_count": 12, "start_device_id": s.ids["devices"]},
     "wireless_towers": lambda s, n: {"name": f"Tower {n}", "latitude": -1.2, "longitude": 36.8},
-    "wireless_sectors": lambda s, n: {"tower_id": s.ids["wireless_towers"], "name": f"S-{n}", "frequency_mhz": 5800,
-                                      "azimuth": 90, "beamwidth_degrees": 60},
-    "wireless_subscribers": lambda s, n: {"subscriber_id": _subscriber(s, n), "sector_id": s.ids["wireless_sectors"],
-                                          "cpe_mac": f"02:00:00:00:{n // 256 % 256:02x}:{n % 256:02x}",
-                                          "install_latitude": -1.31, "install_longitude": 36.81},
-    "service_activations": lambda s, n: {"subscriber_id": s.ids["subscribers"], "activation_type": "new_service",
-                                         "bandwidth_profile_id": s.ids["bandwidth_profiles"]},
-    "ansible_jobs": lambda s, n: {"job_name": f"job-{n}", "playbook_name": "backup.yml",
-                                  "target_device_id": s.ids["devices"]},
+    "wireless_sectors": lambda s, n: {
+        "tower_id": s.ids["wireless_towers"],
+        "name": f"S-{n}",
+        "frequency_mhz": 5800,
+        "azimuth": 90,
+        "beamwidth_degrees": 60,
+    },
+    "wireless_subscribers": lambda s, n: {
+        "subscriber_id": _subscriber(s, n),
+        "sector_id": s.ids["wireless_sectors"],
+        "cpe_mac": f"02:00:00:00:{n // 256 % 256:02x}:{n % 256:02x}",
+        "install_latitude": -1.31,
+        "install_longitude": 36.81,
+    },
+    "service_activations": lambda s, n: {
+        "subscriber_id": s.ids["subscribers"],
+        "activation_type": "new_service",
+        "bandwidth_profile_id": s.ids["bandwidth_profiles"],
+    },
+    "ansible_jobs": lambda s, n: {
+        "job_name": f"job-{n}",
+        "playbook_name": "backup.yml",
+        "target_device_id": s.ids["devices"],
+    },
 }
 
 # One change per updatable resource that every role allowed to update it may make.
@@ -122,4 +146,3 @@ def raise_limits(admin: Any, tenant: str) -> None:
         "max_subscribers = 1000 where id = %s",
         (tenant,),
     )
-

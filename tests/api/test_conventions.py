@@ -80,9 +80,14 @@ def test_list_filters_sorts_searches_and_pages(client: TestClient, db: Database,
     h = auth("isp-a", "noc_engineer")
     for i in range(7):
         kind = "router" if i % 2 else "switch"
-        assert client.post("/api/v1/devices", json={"name": f"dev-{i}", "device_type": kind,
-                                                    "site_name": "North POP" if i < 3 else "South"},
-                           headers=h).status_code == 201
+        assert (
+            client.post(
+                "/api/v1/devices",
+                json={"name": f"dev-{i}", "device_type": kind, "site_name": "North POP" if i < 3 else "South"},
+                headers=h,
+            ).status_code
+            == 201
+        )
     page = client.get("/api/v1/devices?device_type=router&sort=-name&limit=2", headers=h).json()
     assert page["total"] == 3 and [d["name"] for d in page["items"]] == ["dev-5", "dev-3"]
     rest = client.get("/api/v1/devices?device_type=router&sort=-name&limit=2&offset=2", headers=h).json()
@@ -98,8 +103,9 @@ def test_audit_trail_records_who_what_and_the_changes(client: TestClient, db: Da
     h = auth("isp-a", "tenant_admin", user_id="admin-7")
     created = new_device(client, h, "core-1").json()
     client.patch(f"/api/v1/devices/{created['id']}", json={"site_name": "POP 2", "name": "core-1"}, headers=h)
-    events = client.get(f"/api/v1/audit_events?entity=devices&entity_id={created['id']}&sort=occurred_at",
-                        headers=h).json()["items"]
+    events = client.get(
+        f"/api/v1/audit_events?entity=devices&entity_id={created['id']}&sort=occurred_at", headers=h
+    ).json()["items"]
     assert [e["action"] for e in events] == ["create", "update"]
     assert events[1]["changes"] == {"site_name": [None, "POP 2"]}  # unchanged fields are not listed
     assert all(e["actor_id"] == "admin-7" and e["request_id"] for e in events)
@@ -109,12 +115,15 @@ def test_audit_trail_records_who_what_and_the_changes(client: TestClient, db: Da
 
 def test_audit_events_are_append_only_for_the_app(db: Database, admin: psycopg.Connection[Any]) -> None:
     make_tenant(db, "isp-a")
-    admin.execute("insert into audit_events (tenant_id, actor_kind, entity, entity_id, action) "
-                  "values ('isp-a', 'system', 'x', '1', 'create')")
+    admin.execute(
+        "insert into audit_events (tenant_id, actor_kind, entity, entity_id, action) "
+        "values ('isp-a', 'system', 'x', '1', 'create')"
+    )
     with db.app_engine.connect() as conn:
         for sql in ("update audit_events set action = 'delete'", "delete from audit_events"):
-            ok = conn.exec_driver_sql("select has_table_privilege('audit_events', %s)",
-                                      ("UPDATE" if sql.startswith("update") else "DELETE",)).scalar()
+            ok = conn.exec_driver_sql(
+                "select has_table_privilege('audit_events', %s)", ("UPDATE" if sql.startswith("update") else "DELETE",)
+            ).scalar()
             assert ok is False
 
 
@@ -139,8 +148,11 @@ def test_user_olt_and_wireless_ap_quotas_are_409_naming_the_limit(
     h = auth("isp-a", "tenant_admin")
 
     def user(n: int) -> Any:
-        return client.post("/api/v1/users", json={"email": f"u{n}@isp-a.example", "password": "a-long-enough-one",
-                                                  "roles": ["field_tech"]}, headers=h)
+        return client.post(
+            "/api/v1/users",
+            json={"email": f"u{n}@isp-a.example", "password": "a-long-enough-one", "roles": ["field_tech"]},
+            headers=h,
+        )
 
     def olt(n: int) -> Any:
         device = new_device(client, h, f"olt-dev-{n}", device_type="olt").json()["id"]
@@ -149,8 +161,11 @@ def test_user_olt_and_wireless_ap_quotas_are_409_naming_the_limit(
     def ap(n: int) -> Any:
         return new_device(client, h, f"ap-{n}", device_type="wireless_ap")
 
-    for make, resource, limit in [(user, "users", "max_users"), (olt, "olts", "max_olts"),
-                                  (ap, "devices", "max_wireless_aps")]:
+    for make, resource, limit in [
+        (user, "users", "max_users"),
+        (olt, "olts", "max_olts"),
+        (ap, "devices", "max_wireless_aps"),
+    ]:
         first = make(1)
         assert first.status_code == 201, first.text
         over = make(2)

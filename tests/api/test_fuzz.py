@@ -53,13 +53,34 @@ def run_schemathesis(url: str, *, operator: bool, tmp_path: Path) -> subprocess.
     for contacts_the_network in OUTBOUND:
         paths += ["--exclude-operation-id", contacts_the_network]
     return subprocess.run(
-        [str(Path(sys.executable).parent / "schemathesis"), "run", f"{url}/openapi.json",
-         "--checks", "not_a_server_error,response_schema_conformance",
-         "--header", f"Authorization: Bearer {token(operator=operator)}",
-         "--max-examples", str(EXAMPLES), "--seed", "20261124", "--workers", "1",
-         "--suppress-health-check", "all", "--request-timeout", "30",
-         "--report", "junit", "--report-dir", str(tmp_path), *paths],
-        capture_output=True, text=True, timeout=900, check=False,
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "not_a_server_error,response_schema_conformance",
+            "--header",
+            f"Authorization: Bearer {token(operator=operator)}",
+            "--max-examples",
+            str(EXAMPLES),
+            "--seed",
+            "20261124",
+            "--workers",
+            "1",
+            "--suppress-health-check",
+            "all",
+            "--request-timeout",
+            "30",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path),
+            *paths,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
 
 

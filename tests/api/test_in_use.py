@@ -53,49 +53,67 @@ def refused(response: Response, detail: str, used_by: dict[str, int]) -> None:
     assert body["detail"].startswith(detail), body["detail"]
 
 
-def test_profile_used_by_subscribers(client: TestClient, h: dict[str, str], post: Post,
-                                     admin: psycopg.Connection[Any]) -> None:
+def test_profile_used_by_subscribers(
+    client: TestClient, h: dict[str, str], post: Post, admin: psycopg.Connection[Any]
+) -> None:
     plan = post("bandwidth_profiles", name="50M", download_mbps=50, upload_mbps=10)["id"]
-    subs = [post("subscribers", subscriber_number=f"S-{i}", service_type="ftth", bandwidth_profile_id=plan)["id"]
-            for i in range(3)]
+    subs = [
+        post("subscribers", subscriber_number=f"S-{i}", service_type="ftth", bandwidth_profile_id=plan)["id"]
+        for i in range(3)
+    ]
     before = row(admin, "bandwidth_profiles", plan)
-    refused(client.delete(f"/api/v1/bandwidth_profiles/{plan}", headers=h),
-            "bandwidth profile is used by 3 subscribers", {"subscribers": 3})
+    refused(
+        client.delete(f"/api/v1/bandwidth_profiles/{plan}", headers=h),
+        "bandwidth profile is used by 3 subscribers",
+        {"subscribers": 3},
+    )
     assert row(admin, "bandwidth_profiles", plan) == before
     assert client.get(f"/api/v1/bandwidth_profiles/{plan}", headers=h).status_code == 200
     for sub in subs[:2]:
         assert client.delete(f"/api/v1/subscribers/{sub}", headers=h).status_code == 204
-    refused(client.delete(f"/api/v1/bandwidth_profiles/{plan}", headers=h),
-            "bandwidth profile is used by 1 subscriber", {"subscribers": 1})  # deleted ones no longer count
+    refused(
+        client.delete(f"/api/v1/bandwidth_profiles/{plan}", headers=h),
+        "bandwidth profile is used by 1 subscriber",
+        {"subscribers": 1},
+    )  # deleted ones no longer count
     other = post("bandwidth_profiles", name="100M", download_mbps=100, upload_mbps=20)["id"]
     moved = client.patch(f"/api/v1/subscribers/{subs[2]}", json={"bandwidth_profile_id": other}, headers=h)
     assert moved.status_code == 200, moved.text
     assert client.delete(f"/api/v1/bandwidth_profiles/{plan}", headers=h).status_code == 204
     assert admin.execute("select deleted_at is not null from bandwidth_profiles where id = %s", (plan,)).fetchone() == (
-        True,)
+        True,
+    )
 
 
-def test_customer_used_by_a_subscriber(client: TestClient, h: dict[str, str], post: Post,
-                                       admin: psycopg.Connection[Any]) -> None:
+def test_customer_used_by_a_subscriber(
+    client: TestClient, h: dict[str, str], post: Post, admin: psycopg.Connection[Any]
+) -> None:
     customer = post("customers", customer_number="C-1", name="Ada")["id"]
     sub = post("subscribers", subscriber_number="S-1", service_type="ftth", customer_id=customer)["id"]
     before = row(admin, "customers", customer)
-    refused(client.delete(f"/api/v1/customers/{customer}", headers=h), "customer is used by 1 subscriber",
-            {"subscribers": 1})
+    refused(
+        client.delete(f"/api/v1/customers/{customer}", headers=h),
+        "customer is used by 1 subscriber",
+        {"subscribers": 1},
+    )
     assert row(admin, "customers", customer) == before
     assert client.delete(f"/api/v1/subscribers/{sub}", headers=h).status_code == 204
     assert client.delete(f"/api/v1/customers/{customer}", headers=h).status_code == 204
 
 
-def test_olt_and_its_device_used_by_the_plant(client: TestClient, h: dict[str, str], post: Post,
-                                              admin: psycopg.Connection[Any]) -> None:
+def test_olt_and_its_device_used_by_the_plant(
+    client: TestClient, h: dict[str, str], post: Post, admin: psycopg.Connection[Any]
+) -> None:
     device = post("devices", name="olt-1", device_type="olt")["id"]
     olt = post("olts", device_id=device, olt_type="gpon")["id"]
     onus = [post("onus", olt_id=olt, serial_number=f"HWTC0000000{i}", pon_port=0, onu_id=i)["id"] for i in range(2)]
     splitter = post("splitters", name="SPL-1", split_ratio="1x8", olt_id=olt)["id"]
     before = (row(admin, "olts", olt), row(admin, "devices", device))
-    refused(client.delete(f"/api/v1/olts/{olt}", headers=h), "OLT is used by 2 ONUs and 1 splitter",
-            {"onus": 2, "splitters": 1})
+    refused(
+        client.delete(f"/api/v1/olts/{olt}", headers=h),
+        "OLT is used by 2 ONUs and 1 splitter",
+        {"onus": 2, "splitters": 1},
+    )
     refused(client.delete(f"/api/v1/devices/{device}", headers=h), "device is used by 1 OLT", {"olts": 1})
     assert (row(admin, "olts", olt), row(admin, "devices", device)) == before
     for name, key in [("onus", onus[0]), ("onus", onus[1]), ("splitters", splitter)]:
@@ -104,14 +122,19 @@ def test_olt_and_its_device_used_by_the_plant(client: TestClient, h: dict[str, s
     assert client.delete(f"/api/v1/devices/{device}", headers=h).status_code == 204
 
 
-def test_tower_used_by_a_sector(client: TestClient, h: dict[str, str], post: Post,
-                                admin: psycopg.Connection[Any]) -> None:
+def test_tower_used_by_a_sector(
+    client: TestClient, h: dict[str, str], post: Post, admin: psycopg.Connection[Any]
+) -> None:
     tower = post("wireless_towers", name="Hill", latitude=-1.3, longitude=36.8)["id"]
-    sector = post("wireless_sectors", tower_id=tower, name="S1", frequency_mhz=5800, azimuth=0,
-                  beamwidth_degrees=90)["id"]
+    sector = post("wireless_sectors", tower_id=tower, name="S1", frequency_mhz=5800, azimuth=0, beamwidth_degrees=90)[
+        "id"
+    ]
     before = row(admin, "wireless_towers", tower)
-    refused(client.delete(f"/api/v1/wireless_towers/{tower}", headers=h),
-            "wireless tower is used by 1 wireless sector", {"wireless_sectors": 1})
+    refused(
+        client.delete(f"/api/v1/wireless_towers/{tower}", headers=h),
+        "wireless tower is used by 1 wireless sector",
+        {"wireless_sectors": 1},
+    )
     assert row(admin, "wireless_towers", tower) == before
     assert client.delete(f"/api/v1/wireless_sectors/{sector}", headers=h).status_code == 204
     assert client.delete(f"/api/v1/wireless_towers/{tower}", headers=h).status_code == 204
@@ -120,19 +143,26 @@ def test_tower_used_by_a_sector(client: TestClient, h: dict[str, str], post: Pos
 def test_pool_in_use_until_its_allocations_are_released(client: TestClient, h: dict[str, str], post: Post) -> None:
     pool = post("ip_pools", name="cgnat", network_cidr="100.64.0.0/29")["id"]
     allocation = post("ip_allocations", ip_pool_id=pool)["id"]
-    refused(client.delete(f"/api/v1/ip_pools/{pool}", headers=h), "IP pool is used by 1 IP allocation",
-            {"ip_allocations": 1})
+    refused(
+        client.delete(f"/api/v1/ip_pools/{pool}", headers=h),
+        "IP pool is used by 1 IP allocation",
+        {"ip_allocations": 1},
+    )
     assert client.post(f"/api/v1/ip_allocations/{allocation}/release", headers=h).status_code == 200
     assert client.delete(f"/api/v1/ip_pools/{pool}", headers=h).status_code == 204  # released: history
 
 
-def test_nothing_may_point_at_a_deleted_row(client: TestClient, h: dict[str, str], post: Post,
-                                            admin: psycopg.Connection[Any]) -> None:
+def test_nothing_may_point_at_a_deleted_row(
+    client: TestClient, h: dict[str, str], post: Post, admin: psycopg.Connection[Any]
+) -> None:
     plan = post("bandwidth_profiles", name="old", download_mbps=5, upload_mbps=1)["id"]
     sub = post("subscribers", subscriber_number="S-1", service_type="ftth")["id"]
     assert client.delete(f"/api/v1/bandwidth_profiles/{plan}", headers=h).status_code == 204
-    created = client.post("/api/v1/subscribers", json={"subscriber_number": "S-2", "service_type": "ftth",
-                                                       "bandwidth_profile_id": plan}, headers=h)
+    created = client.post(
+        "/api/v1/subscribers",
+        json={"subscriber_number": "S-2", "service_type": "ftth", "bandwidth_profile_id": plan},
+        headers=h,
+    )
     assert created.status_code == 422 and created.json()["field"] == "bandwidth_profile_id", created.text
     changed = client.patch(f"/api/v1/subscribers/{sub}", json={"bandwidth_profile_id": plan}, headers=h)
     assert changed.status_code == 422 and changed.json()["field"] == "bandwidth_profile_id", changed.text
@@ -176,8 +206,13 @@ def test_a_parent_deleted_while_a_child_is_being_created_is_in_use(
     plan = post("bandwidth_profiles", name="50M", download_mbps=50, upload_mbps=10)["id"]
     with ThreadPoolExecutor(max_workers=1) as pool:
         with db.tenant("isp-a") as s:
-            s.execute(text("insert into subscribers (tenant_id, subscriber_number, service_type, bandwidth_profile_id) "
-                           "values ('isp-a', 'S-1', 'ftth', :p)"), {"p": plan})
+            s.execute(
+                text(
+                    "insert into subscribers (tenant_id, subscriber_number, service_type, bandwidth_profile_id) "
+                    "values ('isp-a', 'S-1', 'ftth', :p)"
+                ),
+                {"p": plan},
+            )
             pending = pool.submit(client.delete, f"/api/v1/bandwidth_profiles/{plan}", headers=h)
             _wait_until_blocked(admin, pending)
         response = pending.result(timeout=30)
@@ -200,7 +235,8 @@ def test_every_reference_in_the_database_is_counted(admin: psycopg.Connection[An
     in_database = {(child, parent, column) for child, parent, column in rows}
     counted = {
         (child, parent.name, column)
-        for parent in Base.metadata.tables.values() if "deleted_at" in parent.c
+        for parent in Base.metadata.tables.values()
+        if "deleted_at" in parent.c
         for child, column in users_of(parent).columns
     }
     assert ("subscribers", "bandwidth_profiles", "bandwidth_profile_id") in in_database

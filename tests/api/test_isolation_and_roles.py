@@ -22,9 +22,12 @@ from tests.factories import populate, snapshot
 SPECS: dict[str, Resource] = {spec.name: spec for spec in RESOURCES}  # every domain's, users included
 # (resource, field, referenced table) for every reference a client can set when creating a row.
 REFERENCES = sorted(
-    [(spec.name, check.field, check.parent)
-     for spec in SPECS.values() if "create" in spec.verbs
-     for check in parent_checks(spec.model.__table__)]
+    [
+        (spec.name, check.field, check.parent)
+        for spec in SPECS.values()
+        if "create" in spec.verbs
+        for check in parent_checks(spec.model.__table__)
+    ]
     + [("vpn_tunnels", "ip_pool_id", "ip_pools")]  # not a column: the pool its address comes from
 )
 
@@ -32,8 +35,9 @@ REFERENCES = sorted(
 def everything(admin: psycopg.Connection[Any], tenant: str) -> dict[str, list[Any]]:
     """Every row of the tenant, and its ``tenants`` row (counters, status), read past RLS."""
     rows = snapshot(admin, tenant)
-    rows["tenants"] = [r[0] for r in admin.execute(
-        "select row_to_json(t)::text from tenants t where id = %s", (tenant,)).fetchall()]
+    rows["tenants"] = [
+        r[0] for r in admin.execute("select row_to_json(t)::text from tenants t where id = %s", (tenant,)).fetchall()
+    ]
     return rows
 
 
@@ -56,8 +60,12 @@ def test_every_resource_has_a_permission_row() -> None:
 
 def test_the_matrix_grants_no_verb_the_api_lacks() -> None:
     """A permission for a route that does not exist would mislead whoever reads docs/permissions.md."""
-    missing = [(name, action) for name, spec in SPECS.items() for action in ("create", "update", "delete")
-               if action in MATRIX[name] and action not in spec.verbs]
+    missing = [
+        (name, action)
+        for name, spec in SPECS.items()
+        for action in ("create", "update", "delete")
+        if action in MATRIX[name] and action not in spec.verbs
+    ]
     assert missing == []
 
 
@@ -80,8 +88,10 @@ def test_other_tenant_gets_404_and_changes_nothing(
     for key in targets:
         path = f"/api/v1/{name}/{key}"
         if "get" in spec.verbs:
-            responses += [client.get(path, headers=intruder),
-                          client.get(f"{path}?include_deleted=true", headers=intruder)]
+            responses += [
+                client.get(path, headers=intruder),
+                client.get(f"{path}?include_deleted=true", headers=intruder),
+            ]
         if "update" in spec.verbs:
             responses.append(client.patch(path, json=PATCH[name], headers=intruder))
         if "delete" in spec.verbs:
@@ -111,7 +121,12 @@ def test_other_tenant_gets_404_and_changes_nothing(
 @pytest.mark.usefixtures("secret_store")
 @pytest.mark.parametrize(("name", "field", "parent"), REFERENCES)
 def test_referring_to_another_tenants_row_is_refused(
-    name: str, field: str, parent: str, client: TestClient, db: Database, admin: psycopg.Connection[Any],
+    name: str,
+    field: str,
+    parent: str,
+    client: TestClient,
+    db: Database,
+    admin: psycopg.Connection[Any],
     auth: TokenFor,
 ) -> None:
     a, b = two_tenants(client, db, admin, auth)

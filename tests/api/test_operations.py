@@ -59,8 +59,9 @@ def failing_app(database: Database, api_settings: Settings) -> Any:
     @app.post("/test-only/boom")
     async def boom(db: AsyncDatabase = Depends(get_db)) -> None:
         async with db.tenant("isp-a") as s:
-            await s.execute(text("insert into customers (tenant_id, customer_number, name) "
-                                 "values ('isp-a', 'C-1', 'Ada')"))
+            await s.execute(
+                text("insert into customers (tenant_id, customer_number, name) values ('isp-a', 'C-1', 'Ada')")
+            )
             raise RuntimeError(INTERNALS)
 
     return app

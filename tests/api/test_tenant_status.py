@@ -23,8 +23,9 @@ def sign_in(client: TestClient, db: Database, tenant: str) -> dict[str, Any]:
     """A tenant admin of ``tenant``, signed in through the API (a real access and refresh token)."""
     with db.tenant(tenant) as s:
         create_user(s, tenant_id=tenant, email=f"boss@{tenant}.example", password=PASSWORD, roles=["tenant_admin"])
-    login = client.post("/api/v1/auth/login", json={"tenant": tenant, "email": f"boss@{tenant}.example",
-                                                    "password": PASSWORD})
+    login = client.post(
+        "/api/v1/auth/login", json={"tenant": tenant, "email": f"boss@{tenant}.example", "password": PASSWORD}
+    )
     assert login.status_code == 200, login.text
     return dict(login.json())
 
@@ -76,9 +77,7 @@ def test_other_unusable_statuses_are_refused(
     refused(client.get("/api/v1/devices", headers=h), "this ISP's account is suspended")
 
 
-def test_trial_expiry_ends_access_and_refresh(
-    client: TestClient, db: Database, admin: psycopg.Connection[Any]
-) -> None:
+def test_trial_expiry_ends_access_and_refresh(client: TestClient, db: Database, admin: psycopg.Connection[Any]) -> None:
     ids = populate(db, "isp-a", 1)
     admin.execute("update tenants set status = 'trial', trial_ends_at = now() + interval '1 day' where id = 'isp-a'")
     tokens = sign_in(client, db, "isp-a")

@@ -21,8 +21,7 @@ def test_operator_creates_lists_and_suspends_tenants(
     client: TestClient, db: Database, auth: TokenFor, admin: psycopg.Connection[Any]
 ) -> None:
     op = auth(None, operator=True, user_id="op-1")
-    made = client.post("/api/v1/tenants", json={"name": "Acme Net", "slug": "acme", "max_subscribers": 50},
-                       headers=op)
+    made = client.post("/api/v1/tenants", json={"name": "Acme Net", "slug": "acme", "max_subscribers": 50}, headers=op)
     assert made.status_code == 201, made.text
     assert made.json()["status"] == "trial" and made.json()["trial_ends_at"]
     again = client.post("/api/v1/tenants", json={"name": "Acme 2", "slug": "acme"}, headers=op)
@@ -44,21 +43,29 @@ def test_operator_creates_lists_and_suspends_tenants(
 def test_staff_user_created_through_the_api_can_sign_in(client: TestClient, db: Database, auth: TokenFor) -> None:
     make_tenant(db, "isp-a")
     admin_h = auth("isp-a", "tenant_admin")
-    made = client.post("/api/v1/users", json={"email": "Tech@ISP-A.example", "password": PASSWORD,
-                                              "roles": ["field_tech"], "full_name": "Tess Tech"}, headers=admin_h)
+    made = client.post(
+        "/api/v1/users",
+        json={"email": "Tech@ISP-A.example", "password": PASSWORD, "roles": ["field_tech"], "full_name": "Tess Tech"},
+        headers=admin_h,
+    )
     assert made.status_code == 201, made.text
     user = made.json()
     assert user["email"] == "tech@isp-a.example" and user["roles"] == ["field_tech"]
     assert "password_hash" not in user and "mfa_secret" not in user and "password" not in user
-    weak = client.post("/api/v1/users", json={"email": "x@isp-a.example", "password": "short",
-                                              "roles": ["field_tech"]}, headers=admin_h)
+    weak = client.post(
+        "/api/v1/users",
+        json={"email": "x@isp-a.example", "password": "short", "roles": ["field_tech"]},
+        headers=admin_h,
+    )
     assert weak.status_code == 422 and weak.json()["field"] == "password"
-    bogus = client.post("/api/v1/users", json={"email": "y@isp-a.example", "password": PASSWORD,
-                                               "roles": ["overlord"]}, headers=admin_h)
+    bogus = client.post(
+        "/api/v1/users", json={"email": "y@isp-a.example", "password": PASSWORD, "roles": ["overlord"]}, headers=admin_h
+    )
     assert bogus.status_code == 422 and bogus.json()["field"].startswith("roles")
 
-    login = client.post("/api/v1/auth/login", json={"tenant": "isp-a", "email": "tech@isp-a.example",
-                                                    "password": PASSWORD})
+    login = client.post(
+        "/api/v1/auth/login", json={"tenant": "isp-a", "email": "tech@isp-a.example", "password": PASSWORD}
+    )
     assert login.status_code == 200, login.text
     mine = {"Authorization": f"Bearer {login.json()['access_token']}"}
     assert client.get("/api/v1/onus", headers=mine).status_code == 200
@@ -120,18 +127,28 @@ def test_tenant_admin_requires_mfa_and_cannot_touch_limits(
     assert changed.status_code == 200, changed.text
     assert changed.json()["settings"]["require_mfa"] is True
     assert client.patch("/api/v1/tenant", json={"max_subscribers": 10**6}, headers=admin_h).status_code == 422
-    assert client.patch("/api/v1/tenant", json={"require_mfa": False},
-                        headers=auth("isp-a", "noc_engineer")).status_code == 403
+    assert (
+        client.patch("/api/v1/tenant", json={"require_mfa": False}, headers=auth("isp-a", "noc_engineer")).status_code
+        == 403
+    )
     # The database refuses too: the app role may not write quota or status columns at all.
     with db.tenant("isp-a") as s:
-        ok = s.execute(text("select has_column_privilege('tenants', 'max_subscribers', 'UPDATE'), "
-                            "has_column_privilege('tenants', 'settings', 'UPDATE')")).one()
+        ok = s.execute(
+            text(
+                "select has_column_privilege('tenants', 'max_subscribers', 'UPDATE'), "
+                "has_column_privilege('tenants', 'settings', 'UPDATE')"
+            )
+        ).one()
     assert tuple(ok) == (False, True)
     # A user of that tenant now signs in with an MFA-pending token that only opens /auth/mfa/*.
-    client.post("/api/v1/users", json={"email": "n@isp-a.example", "password": PASSWORD, "roles": ["noc_engineer"]},
-                headers=admin_h)
-    login = client.post("/api/v1/auth/login", json={"tenant": "isp-a", "email": "n@isp-a.example",
-                                                    "password": PASSWORD}).json()
+    client.post(
+        "/api/v1/users",
+        json={"email": "n@isp-a.example", "password": PASSWORD, "roles": ["noc_engineer"]},
+        headers=admin_h,
+    )
+    login = client.post(
+        "/api/v1/auth/login", json={"tenant": "isp-a", "email": "n@isp-a.example", "password": PASSWORD}
+    ).json()
     pending = {"Authorization": f"Bearer {login['access_token']}"}
     assert client.get("/api/v1/devices", headers=pending).status_code == 403
     assert client.post("/api/v1/auth/mfa/enrol", headers=pending).status_code == 200

@@ -73,8 +73,14 @@ def all_commands() -> list[list[str]]:
 
 # The commands issue 2 names; the walk above must find each of them.
 REQUIRED_COMMANDS = [
-    ["db", "upgrade"], ["db", "downgrade"], ["db", "maintain"], ["db", "check"], ["seed"],
-    ["tenant", "create"], ["user", "create"], ["up"],
+    ["db", "upgrade"],
+    ["db", "downgrade"],
+    ["db", "maintain"],
+    ["db", "check"],
+    ["seed"],
+    ["tenant", "create"],
+    ["user", "create"],
+    ["up"],
 ]
 
 
@@ -87,7 +93,7 @@ def description(help_text: str) -> str:
     """The first non-blank line after ``Usage:`` (the command's summary), or '' if there is none."""
     lines = help_text.splitlines()
     usage = next(i for i, line in enumerate(lines) if "Usage:" in line)
-    following = [line.strip() for line in lines[usage + 1:] if line.strip()]
+    following = [line.strip() for line in lines[usage + 1 :] if line.strip()]
     first = following[0] if following else ""
     return "" if first.startswith(("╭", "+", "Options", "Arguments", "Commands")) else first
 
@@ -129,8 +135,17 @@ def test_tenant_and_user_lifecycle(cli_env: dict[str, str], admin: psycopg.Conne
 
     env = {"ISPOPS_USER_PASSWORD": "correct horse battery"}
     made = invoke(
-        "user", "create", "--tenant", "lakeside", "--email", "Noc@Lakeside.Example", "--role", "noc_engineer",
-        "--role", "field_tech", env=env,
+        "user",
+        "create",
+        "--tenant",
+        "lakeside",
+        "--email",
+        "Noc@Lakeside.Example",
+        "--role",
+        "noc_engineer",
+        "--role",
+        "field_tech",
+        env=env,
     )
     assert made.exit_code == 0, made.output
     row = admin.execute("select email, roles, password_hash, created_by from users").fetchone()
@@ -139,16 +154,25 @@ def test_tenant_and_user_lifecycle(cli_env: dict[str, str], admin: psycopg.Conne
     assert row[1] == ["field_tech", "noc_engineer"]
     assert row[2].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
-    dup = invoke("user", "create", "--tenant", "lakeside", "--email", "noc@lakeside.example", "--role", "field_tech",
-                 env=env)
+    dup = invoke(
+        "user", "create", "--tenant", "lakeside", "--email", "noc@lakeside.example", "--role", "field_tech", env=env
+    )
     assert dup.exit_code == 1 and "already exists" in dup.output
 
-    short = invoke("user", "create", "--tenant", "lakeside", "--email", "x@lakeside.example", "--role",
-                   "field_tech", env={"ISPOPS_USER_PASSWORD": "short"})
+    short = invoke(
+        "user",
+        "create",
+        "--tenant",
+        "lakeside",
+        "--email",
+        "x@lakeside.example",
+        "--role",
+        "field_tech",
+        env={"ISPOPS_USER_PASSWORD": "short"},
+    )
     assert short.exit_code == 1 and "users.password" in short.output
 
-    ghost = invoke("user", "create", "--tenant", "nope", "--email", "x@nope.example", "--role", "field_tech",
-                   env=env)
+    ghost = invoke("user", "create", "--tenant", "nope", "--email", "x@nope.example", "--role", "field_tech", env=env)
     assert ghost.exit_code == 1 and "no tenant 'nope'" in ghost.output
 
     listing = invoke("tenant", "list")
@@ -162,9 +186,26 @@ def test_seed_demo_is_idempotent_and_consistent(cli_env: dict[str, str], admin: 
     assert first.exit_code == 0, first.output
 
     def counts() -> dict[str, int]:
-        tables = ["tenants", "users", "subscribers", "radcheck", "radreply", "nas", "ip_pools", "devices",
-                  "olts", "onus", "splitters", "wireless_towers", "wireless_sectors", "wireless_subscribers",
-                  "fiber_cables", "customers", "bandwidth_profiles", "ip_allocations"]
+        tables = [
+            "tenants",
+            "users",
+            "subscribers",
+            "radcheck",
+            "radreply",
+            "nas",
+            "ip_pools",
+            "devices",
+            "olts",
+            "onus",
+            "splitters",
+            "wireless_towers",
+            "wireless_sectors",
+            "wireless_subscribers",
+            "fiber_cables",
+            "customers",
+            "bandwidth_profiles",
+            "ip_allocations",
+        ]
         return {t: int((admin.execute(f"select count(*) from {t}").fetchone() or (0,))[0]) for t in tables}
 
     before = counts()

@@ -108,11 +108,13 @@ def test_a_configuration_error_is_one_line_and_nothing_starts(data: Path) -> Non
     """ISPOPS_DATABASE_URL without ISPOPS_JWT_SECRET: the message, a non-zero exit, no traceback, and no
     attempt to reach the (here unreachable) database or start the API first."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ISPOPS_")}
-    env.update({
-        "ISPOPS_DATA_DIR": str(data),
-        "ISPOPS_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/nowhere",
-        "COLUMNS": "200",
-    })
+    env.update(
+        {
+            "ISPOPS_DATA_DIR": str(data),
+            "ISPOPS_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/nowhere",
+            "COLUMNS": "200",
+        }
+    )
     done = subprocess.run(
         [sys.executable, "-m", "ispops", "up", "--no-demo"], capture_output=True, text=True, env=env, timeout=120
     )

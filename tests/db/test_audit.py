@@ -31,8 +31,10 @@ def test_created_and_updated_by_come_from_the_acting_user(db: Database, admin: p
     time.sleep(0.01)
     with db.tenant("isp-a", user_id="user-2") as s:
         s.execute(
-            text("update devices set notes = 'moved', created_by = 'forged', created_at = now() - interval '1 year' "
-                 "where id = :i"),
+            text(
+                "update devices set notes = 'moved', created_by = 'forged', created_at = now() - interval '1 year' "
+                "where id = :i"
+            ),
             {"i": device},
         )
     row = admin.execute(
@@ -73,8 +75,10 @@ def test_constraint_errors_name_the_field(db: Database) -> None:
     make_tenant(db, "isp-a")
     with pytest.raises(ValidationFailed) as err, db.tenant("isp-a") as s:
         s.execute(
-            text("insert into subscribers (tenant_id, subscriber_number, service_type, status) "
-                 "values ('isp-a', 'S-1', 'ftth', 'frozen')")
+            text(
+                "insert into subscribers (tenant_id, subscriber_number, service_type, status) "
+                "values ('isp-a', 'S-1', 'ftth', 'frozen')"
+            )
         )
     assert (err.value.table, err.value.field) == ("subscribers", "status")
     with pytest.raises(ValidationFailed) as err, db.tenant("isp-a") as s:
@@ -82,14 +86,18 @@ def test_constraint_errors_name_the_field(db: Database) -> None:
     assert (err.value.table, err.value.field) == ("subscribers", "service_type")
     with pytest.raises(ValidationFailed) as err, db.tenant("isp-a") as s:
         s.execute(
-            text("insert into devices (tenant_id, name, device_type, mac_address) "
-                 "values ('isp-a', 'x', 'router', 'not-a-mac')")
+            text(
+                "insert into devices (tenant_id, name, device_type, mac_address) "
+                "values ('isp-a', 'x', 'router', 'not-a-mac')"
+            )
         )
     assert (err.value.table, err.value.field) == ("devices", "mac_address")
     with pytest.raises(ValidationFailed) as err, db.tenant("isp-a") as s:
         s.execute(
-            text("insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips) "
-                 "values ('isp-a', 'p', '10.0.0.0/24', '10.0.0.5', '10.0.1.9', 9)")
+            text(
+                "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips) "
+                "values ('isp-a', 'p', '10.0.0.0/24', '10.0.0.5', '10.0.1.9', 9)"
+            )
         )
     assert (err.value.table, err.value.field) == ("ip_pools", "end_ip")
 
@@ -112,9 +120,12 @@ def test_insert_cannot_forge_creator_or_creation_time(db: Database, admin: psyco
     make_tenant(db, "isp-a")
     with db.tenant("isp-a", user_id="user-1") as s:
         device = s.execute(
-            text("insert into devices (tenant_id, name, device_type, created_by, created_at) "
-                 "values ('isp-a', 'r9', 'router', 'someone-else', '2001-01-01') returning id")
+            text(
+                "insert into devices (tenant_id, name, device_type, created_by, created_at) "
+                "values ('isp-a', 'r9', 'router', 'someone-else', '2001-01-01') returning id"
+            )
         ).scalar()
-    row = admin.execute("select created_by, created_at > now() - interval '1 hour' from devices where id = %s",
-                        (device,)).fetchone()
+    row = admin.execute(
+        "select created_by, created_at > now() - interval '1 hour' from devices where id = %s", (device,)
+    ).fetchone()
     assert row == ("user-1", True)

@@ -192,11 +192,13 @@ def test_quota_is_enforced_exactly_under_concurrent_creates(db: Database, admin:
     # Lowering a limit below current use is allowed; only growth is refused.
     admin.execute("update tenants set max_subscribers = 5 where id = 'isp-a'")
     # Which ten creates won the race is up to the scheduler: terminate one of those that exist.
-    winner = one(admin, "select subscriber_number from subscribers where tenant_id = 'isp-a' "
-                        "order by subscriber_number limit 1")
+    winner = one(
+        admin, "select subscriber_number from subscribers where tenant_id = 'isp-a' order by subscriber_number limit 1"
+    )
     with db.tenant("isp-a") as s:
-        done = s.execute(text("update subscribers set status = 'terminated' where subscriber_number = :n"),
-                         {"n": winner})
+        done = s.execute(
+            text("update subscribers set status = 'terminated' where subscriber_number = :n"), {"n": winner}
+        )
         assert done.rowcount == 1  # type: ignore[attr-defined]
     assert tenant_counters(admin, "isp-a")["subscribers"] == 9
 

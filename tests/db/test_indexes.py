@@ -95,8 +95,14 @@ def read_indexes(conn: psycopg.Connection[tuple[object, ...]]) -> list[Index]:
     for table, name, method, unique, keys, predicate in rows:
         assert isinstance(keys, list)
         indexes.append(
-            Index(str(table), str(name), str(method), bool(unique), tuple(str(k) for k in keys),
-                  None if predicate is None else str(predicate))
+            Index(
+                str(table),
+                str(name),
+                str(method),
+                bool(unique),
+                tuple(str(k) for k in keys),
+                None if predicate is None else str(predicate),
+            )
         )
     return indexes
 
@@ -116,17 +122,22 @@ def live_only(index: Index) -> bool:
     if index.predicate is None:
         return False
     first, *rest = index.predicate.split(" AND ")
-    return first == LIVE and all(c.endswith(" IS NOT NULL") and c.removesuffix(" IS NOT NULL") in index.keys
-                                 for c in rest)
+    return first == LIVE and all(
+        c.endswith(" IS NOT NULL") and c.removesuffix(" IS NOT NULL") in index.keys for c in rest
+    )
 
 
 def gist_problems(indexes: list[Index]) -> list[str]:
     problems = []
     for table, (lng, lat, live) in sorted(GIST.items()):
         found = [
-            i for i in indexes
-            if i.table == table and i.method == "gist" and len(i.keys) == 1
-            and (m := POINT.match(i.keys[0])) is not None and m.groups() == (lng, lat)
+            i
+            for i in indexes
+            if i.table == table
+            and i.method == "gist"
+            and len(i.keys) == 1
+            and (m := POINT.match(i.keys[0])) is not None
+            and m.groups() == (lng, lat)
         ]
         if not found:
             problems.append(f"{table}: no GiST index on point({lng}, {lat})")

@@ -225,8 +225,11 @@ def test_0022_takes_the_lease_off_tunnel_addresses_and_guards_them(empty_server:
             for _ in range(2)
         )
         assert held is not None and other is not None
-        conn.execute("insert into vpn_tunnels (tenant_id, tunnel_name, vpn_ip, ip_allocation_id) "
-                     "values ('t', 'wg-1', '10.0.0.1', %s)", (held[0],))
+        conn.execute(
+            "insert into vpn_tunnels (tenant_id, tunnel_name, vpn_ip, ip_allocation_id) "
+            "values ('t', 'wg-1', '10.0.0.1', %s)",
+            (held[0],),
+        )
 
     migrate.upgrade(empty_server, "0022")
     with psycopg.connect(libpq_dsn(empty_server.admin_url), autocommit=True) as conn:
@@ -256,8 +259,10 @@ def test_0023_adds_the_vpn_pool_type_and_keeps_subscribers_out(empty_server: Ser
         with pytest.raises(psycopg.errors.CheckViolation, match="reserved or vpn, not tunnel"):
             conn.execute("update ip_pools set pool_type = 'tunnel'")
         conn.execute("update ip_pools set pool_type = 'vpn'")
-        row = conn.execute("insert into subscribers (tenant_id, subscriber_number, service_type, status) "
-                           "values ('t', 'S-1', 'ftth', 'active') returning id")
+        row = conn.execute(
+            "insert into subscribers (tenant_id, subscriber_number, service_type, status) "
+            "values ('t', 'S-1', 'ftth', 'active') returning id"
+        )
         subscriber = row.fetchone()
         assert subscriber is not None
         assert conn.execute(allocate, (pool, subscriber[0])).fetchall() == []  # no row: not for subscribers

@@ -46,10 +46,7 @@ def test_unforced_rls_and_a_policy_that_raises_are_reported(owner_tx: Connection
     owner_tx.execute(text("drop policy tenant_isolation on olts"))
     # The seed's form: raises when unset instead of failing closed.
     owner_tx.execute(
-        text(
-            "create policy tenant_isolation on olts using "
-            "(tenant_id = current_setting('app.current_tenant_id'))"
-        )
+        text("create policy tenant_isolation on olts using (tenant_id = current_setting('app.current_tenant_id'))")
     )
     owner_tx.execute(text("create policy everyone on onus using (true)"))
     problems = check_schema(owner_tx)
@@ -65,8 +62,10 @@ def tenant_fk_problems(conn: Connection, table: str) -> list[str]:
 def test_ip_allocations_tenant_is_pinned_through_its_pool(owner_tx: Connection) -> None:
     """Migration 0018 dropped its own key to tenants: the rule passes through the NOT NULL pool key."""
     direct = owner_tx.execute(
-        text("select count(*) from pg_constraint where conrelid = 'ip_allocations'::regclass "
-             "and confrelid = 'tenants'::regclass")
+        text(
+            "select count(*) from pg_constraint where conrelid = 'ip_allocations'::regclass "
+            "and confrelid = 'tenants'::regclass"
+        )
     ).scalar()
     assert direct == 0
     assert tenant_fk_problems(owner_tx, "ip_allocations") == []

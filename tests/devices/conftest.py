@@ -46,10 +46,6 @@ def need(binary: str) -> str:
     return path
 
 
-
-
-
-
 @dataclass
 class Agent:
     port: int
@@ -91,16 +87,45 @@ def start_snmpd(folder: Path, overrides: list[str]) -> Iterator[Agent]:
         port = free_udp_port()
         log = (folder / "snmpd.log").open("wb")
         proc = subprocess.Popen(
-            [snmpd, "-f", "-Lo", "-C", "-c", str(conf), "-I", "-smux", "-M", str(folder / "mibs"), "-m", "",
-             f"udp:127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                snmpd,
+                "-f",
+                "-Lo",
+                "-C",
+                "-c",
+                str(conf),
+                "-I",
+                "-smux",
+                "-M",
+                str(folder / "mibs"),
+                "-m",
+                "",
+                f"udp:127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and proc.poll() is None:
             probe = subprocess.run(
-                [snmpget, "-m", "", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", f"127.0.0.1:{port}",
-                 "1.3.6.1.2.1.1.5.0"],
-                capture_output=True, env=env, check=False,
+                [
+                    snmpget,
+                    "-m",
+                    "",
+                    "-v2c",
+                    "-c",
+                    COMMUNITY,
+                    "-t",
+                    "0.3",
+                    "-r",
+                    "0",
+                    f"127.0.0.1:{port}",
+                    "1.3.6.1.2.1.1.5.0",
+                ],
+                capture_output=True,
+                env=env,
+                check=False,
             )
             if probe.returncode == 0:
                 break
@@ -176,11 +201,21 @@ def ssh_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshRouter]:
         (folder / "sshd_config").write_text(
             "\n".join(
                 [
-                    f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {folder / 'host_key'}",
-                    f"PidFile {folder / 'sshd.pid'}", f"AuthorizedKeysFile {folder / 'authorized_keys'}",
-                    "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
-                    "UsePAM no", "StrictModes no", "PermitRootLogin prohibit-password", f"AllowUsers {user}",
-                    f"ForceCommand {cli} {config}", "LogLevel ERROR", "",
+                    f"Port {port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {folder / 'host_key'}",
+                    f"PidFile {folder / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {folder / 'authorized_keys'}",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "PubkeyAuthentication yes",
+                    "UsePAM no",
+                    "StrictModes no",
+                    "PermitRootLogin prohibit-password",
+                    f"AllowUsers {user}",
+                    f"ForceCommand {cli} {config}",
+                    "LogLevel ERROR",
+                    "",
                 ]
             )
         )

@@ -40,8 +40,9 @@ def test_types_validation_and_conflicts(client: TestClient, auth: TokenFor, tena
     for kind in ("olt", "router", "switch", "wireless_ap", "cpe", "onu"):
         create(client, noc, name=f"dev-{kind}", device_type=kind)
 
-    r = client.post("/api/v1/devices", json={"name": "x", "device_type": "switch", "mac_address": "00:11:22:33:44"},
-                    headers=noc)
+    r = client.post(
+        "/api/v1/devices", json={"name": "x", "device_type": "switch", "mac_address": "00:11:22:33:44"}, headers=noc
+    )
     assert r.status_code == 422
     assert r.json()["field"] == "mac_address"
 
@@ -62,8 +63,9 @@ def test_observed_fields_are_read_only_and_the_community_is_write_only(
     client: TestClient, auth: TokenFor, tenants: None, admin: psycopg.Connection[Any]
 ) -> None:
     noc = auth("tenant-a", "noc_engineer")
-    r = client.post("/api/v1/devices", json={"name": "a", "device_type": "switch", "operational_status": "online"},
-                    headers=noc)
+    r = client.post(
+        "/api/v1/devices", json={"name": "a", "device_type": "switch", "operational_status": "online"}, headers=noc
+    )
     assert r.status_code == 422  # set by polls only
     dev = create(client, noc, name="a", snmp_community="s3cret-community")
     assert "snmp_community" not in dev  # write-only (POST .../reveal-secret shows it: tests/api/test_secrets.py)
@@ -79,8 +81,9 @@ def test_observed_fields_are_read_only_and_the_community_is_write_only(
 def test_a_secret_path_outside_the_tenant_is_refused(client: TestClient, auth: TokenFor, tenants: None) -> None:
     noc = auth("tenant-a", "noc_engineer")
     foreign = "tenants/tenant-b/devices/x/credentials"
-    r = client.post("/api/v1/devices", json={"name": "a", "device_type": "switch", "credentials_vault_path": foreign},
-                    headers=noc)
+    r = client.post(
+        "/api/v1/devices", json={"name": "a", "device_type": "switch", "credentials_vault_path": foreign}, headers=noc
+    )
     assert r.status_code == 422 and r.json()["field"] == "credentials_vault_path"
     dev = create(client, noc, name="a")
     r = client.patch(f"/api/v1/devices/{dev['id']}", json={"credentials_vault_path": foreign}, headers=noc)
@@ -89,13 +92,16 @@ def test_a_secret_path_outside_the_tenant_is_refused(client: TestClient, auth: T
     other = create(client, noc, name="b")
     theirs = f"{credentials_path('tenant-a', uuid.UUID(other['id']))}-0123456789abcdef"
     patched = client.patch(f"/api/v1/devices/{dev['id']}", json={"credentials_vault_path": theirs}, headers=noc)
-    made = client.post("/api/v1/devices", json={"name": "c", "device_type": "switch",
-                                                "credentials_vault_path": theirs}, headers=noc)
+    made = client.post(
+        "/api/v1/devices", json={"name": "c", "device_type": "switch", "credentials_vault_path": theirs}, headers=noc
+    )
     for r in (patched, made):
         assert (r.status_code, r.json()["field"]) == (422, "credentials_vault_path"), r.text
     own = f"{credentials_path('tenant-a', uuid.UUID(dev['id']))}-0123456789abcdef"  # its own: fine
-    assert client.patch(f"/api/v1/devices/{dev['id']}", json={"credentials_vault_path": own},
-                        headers=noc).status_code == 200
+    assert (
+        client.patch(f"/api/v1/devices/{dev['id']}", json={"credentials_vault_path": own}, headers=noc).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,7 +124,11 @@ def test_a_device_that_cannot_be_polled_is_a_422_naming_what_to_fix(
 
 
 def test_poll_now_and_interfaces(
-    client: TestClient, auth: TokenFor, tenants: None, agent: Agent, store: FileSecretStore,
+    client: TestClient,
+    auth: TokenFor,
+    tenants: None,
+    agent: Agent,
+    store: FileSecretStore,
     admin: psycopg.Connection[Any],
 ) -> None:
     noc, field = auth("tenant-a", "noc_engineer"), auth("tenant-a", "field_tech")

@@ -113,7 +113,11 @@ def api_world(db: Database, auth: TokenFor, name: str) -> tuple[uuid.UUID, Heade
 
 
 def test_backup_api(
-    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, ssh_router: SshRouter,
+    client: TestClient,
+    auth: TokenFor,
+    db: Database,
+    store: FileSecretStore,
+    ssh_router: SshRouter,
     app_settings: Settings,
 ) -> None:
     did, noc, support, intruder = api_world(db, auth, "edge-api")

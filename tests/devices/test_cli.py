@@ -26,5 +26,3 @@ def test_devices_poll_unknown_tenant(db: Database, cli_env: dict[str, str]) -> N
     result = invoke("devices", "poll", "--tenant", "nope")
     assert result.exit_code == 1
     assert "no tenant 'nope'" in result.output
-
-

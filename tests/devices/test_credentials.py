@@ -110,8 +110,12 @@ def test_another_tenants_device_credentials_and_backups_are_404(
     did = add_device(db, "tenant-a", "edge-private")
     intruder = auth("tenant-b", "tenant_admin")
     with secret_runtime.installed(store):
-        assert client.put(f"/api/v1/devices/{did}/credentials", json=CREDS,
-                          headers=auth("tenant-a", "noc_engineer")).status_code == 204
+        assert (
+            client.put(
+                f"/api/v1/devices/{did}/credentials", json=CREDS, headers=auth("tenant-a", "noc_engineer")
+            ).status_code
+            == 204
+        )
         path = device(db, "tenant-a", did).credentials_vault_path
         assert client.delete(f"/api/v1/devices/{did}/credentials", headers=intruder).status_code == 404
         assert client.get(f"/api/v1/devices/{did}/ssh-host-key", headers=intruder).status_code == 404
@@ -128,8 +132,12 @@ def test_deleting_a_device_forgets_its_credentials_after_the_commit(
     shared_did = add_device(db, "tenant-a", "edge-shared")
     shared = put_shared(store)
     admin_h = auth("tenant-a", "tenant_admin")
-    assert client.patch(f"/api/v1/devices/{shared_did}", json={"credentials_vault_path": shared},
-                        headers=admin_h).status_code == 200
+    assert (
+        client.patch(
+            f"/api/v1/devices/{shared_did}", json={"credentials_vault_path": shared}, headers=admin_h
+        ).status_code
+        == 200
+    )
     with secret_runtime.installed(store):
         assert client.put(f"/api/v1/devices/{did}/credentials", json=CREDS, headers=admin_h).status_code == 204
         own = device(db, "tenant-a", did).credentials_vault_path

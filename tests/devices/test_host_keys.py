@@ -89,8 +89,9 @@ def test_a_device_presenting_another_host_key_is_refused_and_nothing_is_stored(
 def test_the_right_pinned_key_is_accepted_with_new_keys_refused(
     db: Database, store: FileSecretStore, ssh_router: SshRouter, tmp_path: Path
 ) -> None:
-    strict = Settings(device_backup_dir=tmp_path / "backups", backup_timeout_seconds=20,
-                      backup_accept_new_host_keys=False)
+    strict = Settings(
+        device_backup_dir=tmp_path / "backups", backup_timeout_seconds=20, backup_accept_new_host_keys=False
+    )
     make_tenant(db, "tenant-a")
     unpinned = router_device(db, store, ssh_router)
     pinned = router_device(db, store, ssh_router, ssh_host_key=ssh_router.host_key_file.read_text())
@@ -137,10 +138,15 @@ def test_pinning_writes_a_new_path_and_deletes_the_old_after_commit(
     assert secrets_in(store) == [new]
     [(actor, changes)] = admin.execute(
         "select actor_kind || ':' || actor_id, changes from audit_events where entity = 'devices' "
-        "and entity_id = %s and action = 'action'", (str(did),)).fetchall()
+        "and entity_id = %s and action = 'action'",
+        (str(did),),
+    ).fetchall()
     assert actor == "system:device-backup"
-    assert changes == {"action": "pin_ssh_host_key", "fingerprint": service.fingerprint(KEY),
-                       "credentials_vault_path": [old, new]}
+    assert changes == {
+        "action": "pin_ssh_host_key",
+        "fingerprint": service.fingerprint(KEY),
+        "credentials_vault_path": [old, new],
+    }
 
 
 def test_a_pin_after_a_credentials_change_changes_nothing(db: Database, store: FileSecretStore) -> None:
@@ -174,7 +180,11 @@ def test_a_failed_pin_leaves_the_credentials_as_they_were(db: Database, store: F
 
 
 def test_host_key_api(
-    client: TestClient, auth: TokenFor, db: Database, store: FileSecretStore, ssh_router: SshRouter,
+    client: TestClient,
+    auth: TokenFor,
+    db: Database,
+    store: FileSecretStore,
+    ssh_router: SshRouter,
     app_settings: Settings,
 ) -> None:
     did, noc, support, intruder = api_world(db, auth, "edge-keys")
@@ -246,8 +256,11 @@ def test_bad_credentials_are_a_422_naming_the_field_and_write_nothing(
     make_tenant(db, "tenant-a")
     did = add_device(db, "tenant-a", "edge-bad-creds", vendor="Cisco")
     with secret_runtime.installed(store):
-        r = client.put(f"/api/v1/devices/{did}/credentials", json={"username": "u", "password": "p", **bad},
-                       headers=auth("tenant-a", "noc_engineer"))
+        r = client.put(
+            f"/api/v1/devices/{did}/credentials",
+            json={"username": "u", "password": "p", **bad},
+            headers=auth("tenant-a", "noc_engineer"),
+        )
     assert r.status_code == 422 and field in r.text, r.text
     assert list(store.root.rglob("*.sec")) == []  # nothing half-written
     assert device(db, "tenant-a", did).credentials_vault_path is None

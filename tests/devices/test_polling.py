@@ -28,8 +28,11 @@ FAST = Settings(snmp_timeout_seconds=0.5, snmp_retries=0, snmp_device_deadline_s
 def add_device(db: Database, tenant: str, name: str, **values: Any) -> uuid.UUID:
     with db.tenant(tenant) as s:
         device = Device(
-            tenant_id=tenant, name=name, device_type=values.pop("device_type", "switch"),
-            management_ip=values.pop("management_ip", "127.0.0.1"), **values,
+            tenant_id=tenant,
+            name=name,
+            device_type=values.pop("device_type", "switch"),
+            management_ip=values.pop("management_ip", "127.0.0.1"),
+            **values,
         )
         s.add(device)
         s.flush()
@@ -170,10 +173,11 @@ def test_classify() -> None:
 def test_many_devices_with_bounded_concurrency(
     db: Database, tenant: str, agent: Agent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    live = [add_device(db, tenant, f"cpe-{i}", device_type="cpe", snmp_port=agent.port, snmp_community=COMMUNITY)
-            for i in range(24)]
-    dead = [add_device(db, tenant, f"dead-{i}", snmp_port=free_udp_port(), snmp_community=COMMUNITY)
-            for i in range(6)]
+    live = [
+        add_device(db, tenant, f"cpe-{i}", device_type="cpe", snmp_port=agent.port, snmp_community=COMMUNITY)
+        for i in range(24)
+    ]
+    dead = [add_device(db, tenant, f"dead-{i}", snmp_port=free_udp_port(), snmp_community=COMMUNITY) for i in range(6)]
     no_address = add_device(db, tenant, "spare", management_ip=None, snmp_community=COMMUNITY)
     inactive = add_device(db, tenant, "retired", status="inactive", snmp_port=agent.port, snmp_community=COMMUNITY)
 

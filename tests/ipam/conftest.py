@@ -38,11 +38,17 @@ def new_pool(db: Database, tenant: str = TENANT, **fields: Any) -> IpPool:
 
 def new_subscriber(db: Database, tenant: str = TENANT, number: str | None = None) -> uuid.UUID:
     with db.tenant(tenant) as s:
-        return uuid.UUID(str(s.execute(
-            text("insert into subscribers (tenant_id, subscriber_number, service_type, status) "
-                 "values (:t, :n, 'ftth', 'active') returning id"),
-            {"t": tenant, "n": number or f"S-{uuid.uuid4().hex[:8]}"},
-        ).scalar_one()))
+        return uuid.UUID(
+            str(
+                s.execute(
+                    text(
+                        "insert into subscribers (tenant_id, subscriber_number, service_type, status) "
+                        "values (:t, :n, 'ftth', 'active') returning id"
+                    ),
+                    {"t": tenant, "n": number or f"S-{uuid.uuid4().hex[:8]}"},
+                ).scalar_one()
+            )
+        )
 
 
 def allocate(db: Database, pool_id: uuid.UUID, tenant: str = TENANT, **kw: Any) -> IpAllocation:
@@ -69,8 +75,14 @@ def pool_row(admin: psycopg.Connection[Any], pool_id: uuid.UUID) -> dict[str, An
 
 def _plain(value: Any) -> Any:
     """inet values as the API shows them (psycopg loads them as ipaddress objects)."""
-    kinds = (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Interface, ipaddress.IPv6Interface,
-             ipaddress.IPv4Network, ipaddress.IPv6Network)
+    kinds = (
+        ipaddress.IPv4Address,
+        ipaddress.IPv6Address,
+        ipaddress.IPv4Interface,
+        ipaddress.IPv6Interface,
+        ipaddress.IPv4Network,
+        ipaddress.IPv6Network,
+    )
     return str(value) if isinstance(value, kinds) else value
 
 

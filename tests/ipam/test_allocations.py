@@ -62,8 +62,10 @@ def test_requested_address(tenants: Database, admin: psycopg.Connection[Any]) ->
 def test_the_database_refuses_an_address_outside_its_pool(tenants: Database) -> None:
     pool = new_pool(tenants, name="p", network_cidr="10.0.3.0/29")
     with pytest.raises(ValidationFailed) as err, tenants.tenant(TENANT) as s:
-        s.execute(text("insert into ip_allocations (tenant_id, ip_pool_id, ip_address) values ('isp-a', :p, "
-                       "'10.0.9.9')"), {"p": pool.id})
+        s.execute(
+            text("insert into ip_allocations (tenant_id, ip_pool_id, ip_address) values ('isp-a', :p, '10.0.9.9')"),
+            {"p": pool.id},
+        )
     assert (err.value.table, err.value.field) == ("ip_allocations", "ip_address")
 
 
@@ -107,8 +109,9 @@ def test_inactive_reserved_unknown_and_other_tenants_pools(tenants: Database) ->
 
 
 def test_static_addresses_follow_the_subscriber(tenants: Database, admin: psycopg.Connection[Any]) -> None:
-    static = new_pool(tenants, name="business", network_cidr="203.0.113.0/28", gateway="203.0.113.1",
-                      pool_type="static")
+    static = new_pool(
+        tenants, name="business", network_cidr="203.0.113.0/28", gateway="203.0.113.1", pool_type="static"
+    )
     dynamic = new_pool(tenants, name="cgnat", network_cidr="100.64.0.0/24")
     sub = new_subscriber(tenants)
     allocate(tenants, dynamic.id, subscriber_id=sub)
@@ -136,7 +139,8 @@ def test_prefix_delegation_hands_out_prefixes(tenants: Database, admin: psycopg.
     pd = new_pool(tenants, name="pd", network_cidr="2001:db8:100::/48", delegated_prefix_length=56)
     sub = new_subscriber(tenants)
     assert [allocate(tenants, pd.id, subscriber_id=sub).ip_address for _ in range(2)] == [
-        "2001:db8:100::/56", "2001:db8:100:100::/56"
+        "2001:db8:100::/56",
+        "2001:db8:100:100::/56",
     ]
     assert allocate(tenants, pd.id, ip_address="2001:db8:100:500::").ip_address == "2001:db8:100:500::/56"
     assert allocate(tenants, pd.id, ip_address="2001:db8:100:600::/56").ip_address == "2001:db8:100:600::/56"
@@ -158,8 +162,10 @@ def test_writes_that_bypass_the_allocator_are_stepped_over(tenants: Database, ad
     release(tenants, made[0].id)
     release(tenants, made[3].id)
     with tenants.tenant(TENANT) as s:  # someone takes a free-list address with a plain INSERT
-        s.execute(text("insert into ip_allocations (tenant_id, ip_pool_id, ip_address) values ('isp-a', :p, "
-                       "'10.0.9.1')"), {"p": pool.id})
+        s.execute(
+            text("insert into ip_allocations (tenant_id, ip_pool_id, ip_address) values ('isp-a', :p, '10.0.9.1')"),
+            {"p": pool.id},
+        )
     assert allocate(tenants, pool.id).ip_address == "10.0.9.4"
     # A free list lost behind the triggers' back: the allocator finds the gap by itself.
     release(tenants, made[1].id)
@@ -179,8 +185,9 @@ def test_counters_stay_exact_through_every_path(tenants: Database, admin: psycop
     with tenants.tenant(TENANT) as s:
         service.reserve(s, tenant_id=TENANT, pool_id=pool.id)
         s.execute(text("update ip_allocations set status = 'active' where id = :a"), {"a": made[0].id})
-        s.execute(text("update ip_allocations set status = 'released', released_at = now() where id = :a"),
-                  {"a": made[1].id})
+        s.execute(
+            text("update ip_allocations set status = 'released', released_at = now() where id = :a"), {"a": made[1].id}
+        )
         s.execute(text("delete from ip_allocations where id = :a"), {"a": made[2].id})
     release(tenants, made[3].id)
     with pytest.raises(RuntimeError), tenants.tenant(TENANT) as s:  # a rolled-back allocation counts nothing

@@ -24,15 +24,24 @@ def post(client: TestClient, path: str, headers: dict[str, str], body: dict[str,
 
 
 def test_create_a_pool_with_defaults_and_utilisation(client: TestClient, noc: dict[str, str]) -> None:
-    made = post(client, "ip_pools", noc, {"name": "cgnat", "network_cidr": "100.64.0.0/22",
-                                          "gateway": "100.64.0.1", "vlan_id": 100, "default_lease_seconds": 3600})
+    made = post(
+        client,
+        "ip_pools",
+        noc,
+        {
+            "name": "cgnat",
+            "network_cidr": "100.64.0.0/22",
+            "gateway": "100.64.0.1",
+            "vlan_id": 100,
+            "default_lease_seconds": 3600,
+        },
+    )
     assert made.status_code == 201, made.text
     pool = made.json()
     assert (pool["start_ip"], pool["end_ip"], pool["total_ips"]) == ("100.64.0.2", "100.64.3.254", 1021)
     assert (pool["allocated_ips"], pool["available_ips"], pool["next_ip"]) == (0, 1021, "100.64.0.2")
     assert float(pool["utilisation_percent"]) == 0 and pool["warning"] is False
-    pd = post(client, "ip_pools", noc, {"name": "pd", "network_cidr": "2001:db8::/40",
-                                        "delegated_prefix_length": 56})
+    pd = post(client, "ip_pools", noc, {"name": "pd", "network_cidr": "2001:db8::/40", "delegated_prefix_length": 56})
     assert pd.status_code == 201, pd.text
     assert (pd.json()["start_ip"], pd.json()["total_ips"]) == ("2001:db8::/56", 65536)
     listed = client.get("/api/v1/ip_pools?warning=false&sort=-utilisation_percent", headers=noc)
@@ -46,12 +55,24 @@ def test_create_a_pool_with_defaults_and_utilisation(client: TestClient, noc: di
         ({"name": "x", "network_cidr": "10.0.0.0/24", "gateway": "10.0.9.1"}, 422, "gateway"),
         ({"name": "x", "network_cidr": "10.0.0.0/24", "start_ip": "10.0.0.9", "end_ip": "10.0.0.2"}, 422, "end_ip"),
         ({"name": "x", "network_cidr": "10.0.0.0/24", "start_ip": "10.0.1.1"}, 422, "start_ip"),
-        ({"name": "x", "network_cidr": "10.0.0.0/24", "gateway": "10.0.0.5", "start_ip": "10.0.0.2",
-          "end_ip": "10.0.0.9"}, 422, "gateway"),
+        (
+            {
+                "name": "x",
+                "network_cidr": "10.0.0.0/24",
+                "gateway": "10.0.0.5",
+                "start_ip": "10.0.0.2",
+                "end_ip": "10.0.0.9",
+            },
+            422,
+            "gateway",
+        ),
         ({"name": "x", "network_cidr": "10.0.0.0/24", "delegated_prefix_length": 56}, 422, "delegated_prefix_length"),
         ({"name": "x", "network_cidr": "10.0.0.0/24", "vlan_id": 5000}, 422, "vlan_id"),
-        ({"name": "x", "network_cidr": "10.0.0.0/24", "warning_threshold_percent": 0}, 422,
-         "warning_threshold_percent"),
+        (
+            {"name": "x", "network_cidr": "10.0.0.0/24", "warning_threshold_percent": 0},
+            422,
+            "warning_threshold_percent",
+        ),
         ({"name": "x", "network_cidr": "10.1.0.0/25"}, 409, "network_cidr"),  # overlaps "taken" below
         ({"name": "taken", "network_cidr": "10.2.0.0/24"}, 409, "name"),
         # counters and what the database derives from them are not inputs
@@ -75,8 +96,12 @@ def test_allocate_release_renew_reserve(
 ) -> None:
     pool = new_pool(tenants, name="biz", network_cidr="203.0.113.0/29", gateway="203.0.113.1", pool_type="static")
     sub = new_subscriber(tenants)
-    made = post(client, f"ip_pools/{pool.id}/allocate", noc, {"subscriber_id": str(sub), "lease_seconds": 600,
-                                                             "mac_address": "02:00:00:00:00:01"})
+    made = post(
+        client,
+        f"ip_pools/{pool.id}/allocate",
+        noc,
+        {"subscriber_id": str(sub), "lease_seconds": 600, "mac_address": "02:00:00:00:00:01"},
+    )
     assert made.status_code == 201, made.text
     allocation = made.json()
     assert (allocation["ip_address"], allocation["status"]) == ("203.0.113.2", "allocated")
@@ -93,9 +118,16 @@ def test_allocate_release_renew_reserve(
     usage = client.get(f"/api/v1/ip_pools/{pool.id}/utilisation", headers=noc)
     assert usage.status_code == 200
     assert usage.json() | {"pool_id": None} == {
-        "pool_id": None, "name": "biz", "total_ips": 5, "allocated_ips": 4, "available_ips": 1,
-        "utilisation_percent": 80.0, "warning_threshold_percent": 90, "warning": False,
-        "by_status": {"allocated": 3, "active": 0, "reserved": 1}, "leases_expired": 0,
+        "pool_id": None,
+        "name": "biz",
+        "total_ips": 5,
+        "allocated_ips": 4,
+        "available_ips": 1,
+        "utilisation_percent": 80.0,
+        "warning_threshold_percent": 90,
+        "warning": False,
+        "by_status": {"allocated": 3, "active": 0, "reserved": 1},
+        "leases_expired": 0,
     }
     post(client, f"ip_pools/{pool.id}/allocate", noc)
     full = post(client, f"ip_pools/{pool.id}/allocate", noc)
@@ -105,11 +137,13 @@ def test_allocate_release_renew_reserve(
     assert static_ip(admin, sub) is None
     again = post(client, f"ip_allocations/{allocation['id']}/release", noc)
     assert again.status_code == 409 and again.json()["field"] == "status"
-    history = client.patch(f"/api/v1/ip_allocations/{allocation['id']}", json={"mac_address": "02:00:00:00:00:02"},
-                           headers=noc)
+    history = client.patch(
+        f"/api/v1/ip_allocations/{allocation['id']}", json={"mac_address": "02:00:00:00:00:02"}, headers=noc
+    )
     assert history.status_code == 409
-    events = admin.execute("select action, changes->>'action' from audit_events where entity = 'ip_allocations' "
-                           "order by occurred_at, id").fetchall()
+    events = admin.execute(
+        "select action, changes->>'action' from audit_events where entity = 'ip_allocations' order by occurred_at, id"
+    ).fetchall()
     assert ("action", "release") in events and ("create", "allocate") in events and ("action", "renew") in events
 
 
@@ -177,8 +211,13 @@ def test_roles(client: TestClient, tenants: Database, auth: TokenFor, role: str,
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"vlan_id": 0}, "vlan_id"), ({"vlan_id": 4095}, "vlan_id"), ({"pool_type": "bogus"}, "pool_type"),
-     ({"gateway": "10.9.9.9"}, "gateway"), ({"warning_threshold_percent": 101}, "warning_threshold_percent")],
+    [
+        ({"vlan_id": 0}, "vlan_id"),
+        ({"vlan_id": 4095}, "vlan_id"),
+        ({"pool_type": "bogus"}, "pool_type"),
+        ({"gateway": "10.9.9.9"}, "gateway"),
+        ({"warning_threshold_percent": 101}, "warning_threshold_percent"),
+    ],
 )
 def test_bad_pool_edits_name_the_field(
     client: TestClient, tenants: Database, noc: dict[str, str], change: dict[str, Any], field: str

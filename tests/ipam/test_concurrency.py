@@ -47,8 +47,9 @@ def test_every_address_exactly_once_then_409(tenants: Database, admin: psycopg.C
             while True:
                 try:
                     with database.tenant(TENANT) as s:
-                        got.append(service.allocate(s, tenant_id=TENANT, pool_id=pool.id, subscriber_id=subs[n])
-                                   .ip_address)
+                        got.append(
+                            service.allocate(s, tenant_id=TENANT, pool_id=pool.id, subscriber_id=subs[n]).ip_address
+                        )
                 except Conflict as exc:
                     return got, exc.message
 
@@ -64,7 +65,8 @@ def test_every_address_exactly_once_then_409(tenants: Database, admin: psycopg.C
     assert (row["allocated_ips"], row["available_ips"], row["recount"]) == (61, 0, 61)
     duplicates = admin.execute(
         "select count(*) from (select ip_address from ip_allocations where tenant_id = %s group by ip_address "
-        "having count(*) > 1) d", (TENANT,)
+        "having count(*) > 1) d",
+        (TENANT,),
     ).fetchone()
     assert duplicates == (0,)
 

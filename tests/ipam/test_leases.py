@@ -60,8 +60,9 @@ def test_reclaim_gives_expired_leases_back(tenants: Database, admin: psycopg.Con
     assert static_ip(admin, sub) is None  # a static lease that ends is deprovisioned too
     assert pool_row(admin, pool.id)["allocated_ips"] == 2
     assert allocate(tenants, pool.id).ip_address == leased.ip_address  # back on the free list
-    statuses = dict(admin.execute("select id, status from ip_allocations where id in (%s, %s)",
-                                  (later.id, forever.id)).fetchall())
+    statuses = dict(
+        admin.execute("select id, status from ip_allocations where id in (%s, %s)", (later.id, forever.id)).fetchall()
+    )
     assert set(statuses.values()) == {"allocated"}
 
 

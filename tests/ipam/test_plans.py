@@ -38,18 +38,21 @@ QUERIES = {
     "cursor": (
         "SELECT 1 FROM ip_allocations a WHERE a.tenant_id = :t AND a.ip_address = '10.7.0.9'::inet "
         "AND a.status <> 'released'",
-        "uq_ip_allocations__tenant_id__ip_address", "ip_address",
+        "uq_ip_allocations__tenant_id__ip_address",
+        "ip_address",
     ),
     # ipam_allocate: the gap scan over the pool's range, in address order.
     "gap scan": (
         "SELECT a.ip_address FROM ip_allocations a WHERE a.tenant_id = :t AND a.ip_address >= '10.7.0.1'::inet "
         "AND a.ip_address <= '10.7.3.254'::inet AND a.status <> 'released' ORDER BY a.ip_address",
-        "uq_ip_allocations__tenant_id__ip_address", "ip_address",
+        "uq_ip_allocations__tenant_id__ip_address",
+        "ip_address",
     ),
     # ipam_allocate: the lowest address on the pool's free list.
     "free list": (
         "SELECT f.id FROM ip_pool_free f WHERE f.tenant_id = :t AND f.ip_pool_id = :p ORDER BY f.ip_address LIMIT 1",
-        "ip_pool_free", "ip_pool_id",
+        "ip_pool_free",
+        "ip_pool_id",
     ),
     # ispops.ipam.jobs.reclaim_expired_leases: the expired leases (its own filter, compiled below).
     "reclaim": (RECLAIM, "idx_ip_allocations_lease_end", "lease_end"),

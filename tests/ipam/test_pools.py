@@ -23,21 +23,36 @@ from tests.ipam.conftest import OTHER, TENANT, allocate, new_pool, pool_row, rel
         ({"network_cidr": "10.0.0.0/24", "gateway": "10.0.0.254"}, ("10.0.0.1", "10.0.0.253", 253)),
         # A gateway in the middle: the longer side of it.
         ({"network_cidr": "10.0.0.0/24", "gateway": "10.0.0.100"}, ("10.0.0.101", "10.0.0.254", 154)),
-        ({"network_cidr": "10.0.0.0/24", "gateway": "10.0.0.1", "start_ip": "10.0.0.50"},
-         ("10.0.0.50", "10.0.0.254", 205)),
+        (
+            {"network_cidr": "10.0.0.0/24", "gateway": "10.0.0.1", "start_ip": "10.0.0.50"},
+            ("10.0.0.50", "10.0.0.254", 205),
+        ),
         ({"network_cidr": "10.0.0.0/24", "gateway": "10.0.0.1", "end_ip": "10.0.0.9"}, ("10.0.0.2", "10.0.0.9", 8)),
         ({"network_cidr": "192.0.2.0/31"}, ("192.0.2.0", "192.0.2.1", 2)),
         ({"network_cidr": "192.0.2.7/32"}, ("192.0.2.7", "192.0.2.7", 1)),
         ({"network_cidr": "2001:db8::/120", "gateway": "2001:db8::1"}, ("2001:db8::2", "2001:db8::ff", 254)),
-        ({"network_cidr": "2001:db8::/64", "start_ip": "2001:db8::100", "end_ip": "2001:db8::1:0"},
-         ("2001:db8::100", "2001:db8::1:0", 0xFF01)),
+        (
+            {"network_cidr": "2001:db8::/64", "start_ip": "2001:db8::100", "end_ip": "2001:db8::1:0"},
+            ("2001:db8::100", "2001:db8::1:0", 0xFF01),
+        ),
         # Prefix delegation: /56s out of a /48, /64s out of a /56.
-        ({"network_cidr": "2001:db8::/48", "delegated_prefix_length": 56},
-         ("2001:db8::/56", "2001:db8:0:ff00::/56", 256)),
-        ({"network_cidr": "2001:db8:aa00::/56", "delegated_prefix_length": 64},
-         ("2001:db8:aa00::/64", "2001:db8:aa00:ff::/64", 256)),
-        ({"network_cidr": "2001:db8::/32", "delegated_prefix_length": 56, "start_ip": "2001:db8:1::/56",
-          "end_ip": "2001:db8:1:ff00::"}, ("2001:db8:1::/56", "2001:db8:1:ff00::/56", 256)),
+        (
+            {"network_cidr": "2001:db8::/48", "delegated_prefix_length": 56},
+            ("2001:db8::/56", "2001:db8:0:ff00::/56", 256),
+        ),
+        (
+            {"network_cidr": "2001:db8:aa00::/56", "delegated_prefix_length": 64},
+            ("2001:db8:aa00::/64", "2001:db8:aa00:ff::/64", 256),
+        ),
+        (
+            {
+                "network_cidr": "2001:db8::/32",
+                "delegated_prefix_length": 56,
+                "start_ip": "2001:db8:1::/56",
+                "end_ip": "2001:db8:1:ff00::",
+            },
+            ("2001:db8:1::/56", "2001:db8:1:ff00::/56", 256),
+        ),
     ],
 )
 def test_defaults_and_sizes(kwargs: dict[str, Any], expected: tuple[str, str, int]) -> None:
@@ -57,17 +72,17 @@ def test_defaults_and_sizes(kwargs: dict[str, Any], expected: tuple[str, str, in
         ({"network_cidr": "10.0.0.0/24", "start_ip": "2001:db8::1"}, "start_ip"),
         ({"network_cidr": "10.0.0.0/24", "gateway": "10.9.9.9"}, "gateway"),
         ({"network_cidr": "10.0.0.0/24", "gateway": "banana"}, "gateway"),
-        ({"network_cidr": "10.0.0.0/24", "gateway": "10.0.0.5", "start_ip": "10.0.0.2", "end_ip": "10.0.0.9"},
-         "gateway"),
+        (
+            {"network_cidr": "10.0.0.0/24", "gateway": "10.0.0.5", "start_ip": "10.0.0.2", "end_ip": "10.0.0.9"},
+            "gateway",
+        ),
         ({"network_cidr": "192.0.2.7/32", "gateway": "192.0.2.7"}, "network_cidr"),
         ({"network_cidr": "2001:db8::/64"}, "end_ip"),  # 2^64 - 1 addresses do not fit a bigint counter
         ({"network_cidr": "10.0.0.0/8", "delegated_prefix_length": 24}, "delegated_prefix_length"),
         ({"network_cidr": "2001:db8::/48", "delegated_prefix_length": 48}, "delegated_prefix_length"),
         ({"network_cidr": "2001:db8::/48", "delegated_prefix_length": 72}, "delegated_prefix_length"),
-        ({"network_cidr": "2001:db8::/48", "delegated_prefix_length": 56, "start_ip": "2001:db8:0:180::"},
-         "start_ip"),
-        ({"network_cidr": "2001:db8::/48", "delegated_prefix_length": 56, "end_ip": "2001:db8:0:100::/60"},
-         "end_ip"),
+        ({"network_cidr": "2001:db8::/48", "delegated_prefix_length": 56, "start_ip": "2001:db8:0:180::"}, "start_ip"),
+        ({"network_cidr": "2001:db8::/48", "delegated_prefix_length": 56, "end_ip": "2001:db8:0:100::/60"}, "end_ip"),
     ],
 )
 def test_bad_geometry_names_the_field(kwargs: dict[str, Any], field: str) -> None:
@@ -78,8 +93,9 @@ def test_bad_geometry_names_the_field(kwargs: dict[str, Any], field: str) -> Non
 
 
 def test_created_pool_is_stored_with_its_cursor_and_counters(tenants: Database, admin: psycopg.Connection[Any]) -> None:
-    pool = new_pool(tenants, name="cgnat", network_cidr="100.64.0.0/22", gateway="100.64.0.1", vlan_id=100,
-                    dns_primary="1.1.1.1")
+    pool = new_pool(
+        tenants, name="cgnat", network_cidr="100.64.0.0/22", gateway="100.64.0.1", vlan_id=100, dns_primary="1.1.1.1"
+    )
     row = pool_row(admin, pool.id)
     assert (row["start_ip"], row["end_ip"], row["total_ips"]) == ("100.64.0.2", "100.64.3.254", 1021)
     assert (row["allocated_ips"], row["available_ips"], row["next_ip"]) == (0, 1021, "100.64.0.2")
@@ -116,13 +132,18 @@ def test_the_database_refuses_overlap_and_a_gateway_in_the_range_on_its_own(tena
         s.execute(insert, {"n": "b", "net": "10.1.0.0/25", "gw": None, "s": "10.1.0.1", "e": "10.1.0.9", "total": 9})
     assert (err.value.table, err.value.field) == ("ip_pools", "network_cidr")
     with pytest.raises(ValidationFailed) as bad, tenants.tenant(TENANT) as s:
-        s.execute(insert, {"n": "c", "net": "10.2.0.0/24", "gw": "10.2.0.5", "s": "10.2.0.1", "e": "10.2.0.9",
-                           "total": 9})
+        s.execute(
+            insert, {"n": "c", "net": "10.2.0.0/24", "gw": "10.2.0.5", "s": "10.2.0.1", "e": "10.2.0.9", "total": 9}
+        )
     assert (bad.value.table, bad.value.field) == ("ip_pools", "gateway")
     with pytest.raises(ValidationFailed) as pd, tenants.tenant(TENANT) as s:
-        s.execute(text("insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips, "
-                       "delegated_prefix_length) values ('isp-a', 'd', '2001:db8::/48', '2001:db8:0:180::/56', "
-                       "'2001:db8:0:ff00::/56', 1, 56)"))
+        s.execute(
+            text(
+                "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips, "
+                "delegated_prefix_length) values ('isp-a', 'd', '2001:db8::/48', '2001:db8:0:180::/56', "
+                "'2001:db8:0:ff00::/56', 1, 56)"
+            )
+        )
     assert pd.value.field == "delegated_prefix_length"
 
 
@@ -176,8 +197,15 @@ def test_column_rules_name_the_field(tenants: Database, column: str, value: int)
 
 # 0004's CHECKs on the editable columns are rules of ipam_pool_guard since migration 0018: same field (422) on
 # INSERT and on UPDATE, from any writer.
-BASE_POOL = {"net": "10.6.0.0/24", "gw": None, "s": "10.6.0.1", "e": "10.6.0.9", "total": 9, "type": "dynamic",
-             "vlan": None}
+BASE_POOL = {
+    "net": "10.6.0.0/24",
+    "gw": None,
+    "s": "10.6.0.1",
+    "e": "10.6.0.9",
+    "total": 9,
+    "type": "dynamic",
+    "vlan": None,
+}
 MOVED_RULES = [
     ("end_ip", {"e": "10.6.1.9"}, "end_ip = '10.6.1.9'"),  # outside the network
     ("end_ip", {"e": "10.6.0.0"}, "end_ip = '10.6.0.0'"),  # before start_ip
@@ -189,8 +217,9 @@ MOVED_RULES = [
 ]
 
 
-@pytest.mark.parametrize(("field", "bad", "assignment"), MOVED_RULES, ids=[f"{r[0]}-{i}" for i, r in
-                                                                            enumerate(MOVED_RULES)])
+@pytest.mark.parametrize(
+    ("field", "bad", "assignment"), MOVED_RULES, ids=[f"{r[0]}-{i}" for i, r in enumerate(MOVED_RULES)]
+)
 def test_moved_check_rules_name_the_field_on_insert_and_update(
     tenants: Database, field: str, bad: dict[str, Any], assignment: str
 ) -> None:

@@ -20,8 +20,13 @@ INSERT = text(
     "insert into ip_allocations (tenant_id, ip_pool_id, ip_address, status, mac_address, lease_start, lease_end, "
     "released_at) values ('isp-a', :pool, :ip, :status, :mac, :start, :end, :released) returning id"
 )
-GOOD = {"status": "allocated", "mac": "02:00:5e:00:53:01", "start": "2026-11-25T00:00:00Z",
-        "end": "2026-11-25T01:00:00Z", "released": None}
+GOOD = {
+    "status": "allocated",
+    "mac": "02:00:5e:00:53:01",
+    "start": "2026-11-25T00:00:00Z",
+    "end": "2026-11-25T01:00:00Z",
+    "released": None,
+}
 # (field, a bad row for INSERT, an UPDATE of a good row that breaks the rule)
 RULES = [
     ("lease_end", {"end": "2026-11-24T23:00:00Z"}, "lease_end = lease_start"),
@@ -46,8 +51,9 @@ def test_each_rule_names_the_field_on_insert_and_update(
         s.execute(text(f"update ip_allocations set {assignment} where id = :a"), {"a": row_id})
     assert (updated.value.table, updated.value.field) == ("ip_allocations", field), updated.value.message
     # Nothing of the failed writes is left: the one good row, unchanged, and the counter says so.
-    state = admin.execute("select host(ip_address), status, mac_address from ip_allocations where ip_pool_id = %s",
-                          (pool.id,)).fetchall()
+    state = admin.execute(
+        "select host(ip_address), status, mac_address from ip_allocations where ip_pool_id = %s", (pool.id,)
+    ).fetchall()
     assert state == [("10.7.0.2", "allocated", GOOD["mac"])]
     assert pool_row(admin, pool.id)["allocated_ips"] == 1
 
@@ -64,7 +70,9 @@ def test_they_hold_for_the_owner_too_and_are_no_longer_check_constraints(
         admin.execute("update ip_allocations set mac_address = 'not-a-mac' where id = %s", (made.id,))
     diag = err.value.diag
     assert (diag.constraint_name, diag.table_name, diag.column_name) == (
-        "ck_ip_allocations__mac_address", "ip_allocations", "mac_address"
+        "ck_ip_allocations__mac_address",
+        "ip_allocations",
+        "mac_address",
     )
 
 
@@ -99,8 +107,10 @@ def test_a_requested_address_goes_through_the_guard(tenants: Database, admin: ps
     """The requested-address path inserts like any writer: the guard's rules, not the allocator's, apply."""
     pool = new_pool(tenants, name="p", network_cidr="10.7.3.0/29")
     with pytest.raises(ValidationFailed) as err, tenants.tenant(TENANT) as s:
-        s.execute(text("select * from ipam_allocate(:t, :p, '10.7.3.4', NULL, 'allocated', 'zz', NULL, now())"),
-                  {"t": TENANT, "p": pool.id})
+        s.execute(
+            text("select * from ipam_allocate(:t, :p, '10.7.3.4', NULL, 'allocated', 'zz', NULL, now())"),
+            {"t": TENANT, "p": pool.id},
+        )
     assert err.value.field == "mac_address"
     assert pool_row(admin, pool.id)["recount"] == 0
     made = allocate(tenants, pool.id, ip_address="10.7.3.4", mac_address="02:00:5e:00:53:02")

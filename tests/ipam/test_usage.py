@@ -55,15 +55,17 @@ def test_the_allocator_and_releases_keep_them_exact(tenants: Database, admin: ps
 
 def test_generic_writes_of_allocations_keep_them_exact(tenants: Database, admin: psycopg.Connection[Any]) -> None:
     pool = new_pool(tenants, name="p", network_cidr="10.61.0.0/28", warning_threshold_percent=10)  # 14 slots
-    insert = text("insert into ip_allocations (tenant_id, ip_pool_id, ip_address) values ('isp-a', :p, :ip) "
-                  "returning id")
+    insert = text(
+        "insert into ip_allocations (tenant_id, ip_pool_id, ip_address) values ('isp-a', :p, :ip) returning id"
+    )
     with tenants.tenant(TENANT) as s:  # an import: no allocator, the generic counter trigger
         first = s.execute(insert, {"p": pool.id, "ip": "10.61.0.5"}).scalar_one()
         s.execute(insert, {"p": pool.id, "ip": "10.61.0.6"})
     assert usage(admin, pool.id) == (2, 12, Decimal("14.29"), True)
     with tenants.tenant(TENANT) as s:
-        s.execute(text("update ip_allocations set status = 'released', released_at = now() where id = :a"),
-                  {"a": first})
+        s.execute(
+            text("update ip_allocations set status = 'released', released_at = now() where id = :a"), {"a": first}
+        )
     assert usage(admin, pool.id) == (1, 13, Decimal("7.14"), False)
     with tenants.tenant(TENANT) as s:
         s.execute(text("delete from ip_allocations where ip_pool_id = :p"), {"p": pool.id})
@@ -100,16 +102,21 @@ def test_a_direct_write_of_them_cannot_make_them_wrong(tenants: Database, admin:
     allocate(tenants, pool.id)
     with tenants.tenant(TENANT) as s:
         s.execute(text("update ip_pools set available_ips = 5 where id = :p"), {"p": pool.id})
-        s.execute(text("update ip_pools set available_ips = 0, utilisation_percent = 99, warning = true "
-                       "where id = :p"), {"p": pool.id})
+        s.execute(
+            text("update ip_pools set available_ips = 0, utilisation_percent = 99, warning = true where id = :p"),
+            {"p": pool.id},
+        )
     assert usage(admin, pool.id) == (1, 5, Decimal("16.67"), False)
     admin.execute("update ip_pools set utilisation_percent = 1, warning = true where id = %s", (pool.id,))
     assert usage(admin, pool.id) == (1, 5, Decimal("16.67"), False)
     with tenants.tenant(TENANT) as s:  # a pool inserted with made-up values gets the real ones
-        made = s.execute(text(
-            "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips, available_ips, "
-            "utilisation_percent, warning) values ('isp-a', 'q', '10.63.1.0/29', '10.63.1.1', '10.63.1.6', 6, 1, "
-            "50, true) returning id")).scalar_one()
+        made = s.execute(
+            text(
+                "insert into ip_pools (tenant_id, name, network_cidr, start_ip, end_ip, total_ips, available_ips, "
+                "utilisation_percent, warning) values ('isp-a', 'q', '10.63.1.0/29', '10.63.1.1', '10.63.1.6', 6, 1, "
+                "50, true) returning id"
+            )
+        ).scalar_one()
     assert usage(admin, made) == (0, 6, Decimal("0.00"), False)
 
 
@@ -119,8 +126,10 @@ def test_the_allocator_flag_ends_with_its_allocation(tenants: Database, admin: p
     with tenants.tenant(TENANT) as s:
         service.allocate(s, tenant_id=TENANT, pool_id=pool.id)
         assert s.execute(text("select current_setting('ispops.ipam_allocator', true)")).scalar() == ""
-        s.execute(text("insert into ip_allocations (tenant_id, ip_pool_id, ip_address) values ('isp-a', :p, "
-                       "'10.64.0.6')"), {"p": pool.id})
+        s.execute(
+            text("insert into ip_allocations (tenant_id, ip_pool_id, ip_address) values ('isp-a', :p, '10.64.0.6')"),
+            {"p": pool.id},
+        )
         s.execute(text("update ip_pools set warning_threshold_percent = 30 where id = :p"), {"p": pool.id})
     assert usage(admin, pool.id) == (2, 4, Decimal("33.33"), True)
 
@@ -132,10 +141,12 @@ def test_the_allocators_own_update_skips_the_trigger(tenants: Database, admin: p
     with admin.transaction():
         admin.execute("set local track_functions = 'pl'")
         admin.execute("select set_config('app.current_tenant_id', %s, true)", (TENANT,))
-        admin.execute("select * from ipam_allocate(%s, %s, NULL, NULL, 'allocated', NULL, NULL, now())",
-                      (TENANT, pool.id))
+        admin.execute(
+            "select * from ipam_allocate(%s, %s, NULL, NULL, 'allocated', NULL, NULL, now())", (TENANT, pool.id)
+        )
         assert admin.execute(calls).fetchone() == (0,)
-        admin.execute("select * from ipam_allocate(%s, %s, '10.65.0.5', NULL, 'allocated', NULL, NULL, now())",
-                      (TENANT, pool.id))  # a requested address: the generic counter, then the trigger
+        admin.execute(
+            "select * from ipam_allocate(%s, %s, '10.65.0.5', NULL, 'allocated', NULL, NULL, now())", (TENANT, pool.id)
+        )  # a requested address: the generic counter, then the trigger
         assert admin.execute(calls).fetchone() == (1,)
     assert usage(admin, pool.id) == (2, 4, Decimal("33.33"), False)

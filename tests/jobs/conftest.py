@@ -16,9 +16,7 @@ from ispops.jobs.worker import run_worker_async
 from tests.factories import make_tenant
 from tests.jobs.sample import SPECS
 
-QUEUE_TABLES = ", ".join(
-    f"procrastinate.procrastinate_{t}" for t in ("jobs", "workers", "periodic_defers", "events")
-)
+QUEUE_TABLES = ", ".join(f"procrastinate.procrastinate_{t}" for t in ("jobs", "workers", "periodic_defers", "events"))
 
 
 @pytest.fixture
@@ -56,7 +54,5 @@ def queue(admin: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
 
 
 def customers(admin: psycopg.Connection[Any], tenant: str) -> list[str]:
-    rows = admin.execute(
-        "select customer_number from customers where tenant_id = %s order by 1", (tenant,)
-    ).fetchall()
+    rows = admin.execute("select customer_number from customers where tenant_id = %s order by 1", (tenant,)).fetchall()
     return [r[0] for r in rows]

@@ -15,10 +15,7 @@ from ispops.tenancy.service import list_tenant_ids
 ATTEMPTS: dict[str, int] = {}
 PROBES: dict[str, dict[str, Any]] = {}
 
-INSERT = text(
-    "insert into customers (tenant_id, customer_number, name) values (:t, :n, :n) "
-    "on conflict do nothing"
-)
+INSERT = text("insert into customers (tenant_id, customer_number, name) values (:t, :n, :n) on conflict do nothing")
 
 
 def record(db: Database, tenant_id: str, note: str = "ran") -> str:

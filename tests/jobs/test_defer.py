@@ -113,9 +113,7 @@ def test_a_tenant_job_is_for_the_unit_of_works_own_tenant(jobs_db: Database, ten
         assert defer_in(conn, "tests.platform_note", note="all") is not None  # platform jobs need none
 
 
-def test_jobs_can_be_scheduled_for_later(
-    jobs_db: Database, tenants: list[str], admin: psycopg.Connection[Any]
-) -> None:
+def test_jobs_can_be_scheduled_for_later(jobs_db: Database, tenants: list[str], admin: psycopg.Connection[Any]) -> None:
     at = datetime.now(UTC) + timedelta(hours=1)
     with jobs_db.tenant("isp-a") as s:
         defer_in(s, "tests.record", schedule_at=at)

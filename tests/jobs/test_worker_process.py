@@ -31,7 +31,11 @@ def start_worker(server: Server, *args: str) -> subprocess.Popen[str]:
     env["ISPOPS_DATABASE_URL"] = server.admin_url.render_as_string(hide_password=False)
     return subprocess.Popen(
         [sys.executable, "-m", "ispops", "worker", "--import", "tests.jobs.sample", "--concurrency", "1", *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -77,7 +81,9 @@ def sweep(db: Database, stalled_after: float) -> dict[str, int]:
 
 
 def test_the_worker_command_runs_jobs_and_stops_cleanly_on_sigterm(
-    jobs_db: Database, tenants: list[str], admin: psycopg.Connection[Any],
+    jobs_db: Database,
+    tenants: list[str],
+    admin: psycopg.Connection[Any],
     worker_process: Callable[..., subprocess.Popen[str]],
 ) -> None:
     proc = worker_process()
@@ -97,7 +103,9 @@ def test_the_worker_command_runs_jobs_and_stops_cleanly_on_sigterm(
 
 
 def test_the_stalled_job_sweep_retries_the_job_of_a_killed_worker(
-    jobs_db: Database, tenants: list[str], admin: psycopg.Connection[Any],
+    jobs_db: Database,
+    tenants: list[str],
+    admin: psycopg.Connection[Any],
     worker_process: Callable[..., subprocess.Popen[str]],
 ) -> None:
     with jobs_db.tenant("isp-a") as s:

@@ -65,9 +65,7 @@ def tenant_parent(table: str) -> str | None:
 
 
 def keys_to_tenants(table: str) -> set[str]:
-    return {
-        fk.target_fullname for fk in Base.metadata.tables[table].c["tenant_id"].foreign_keys
-    } & {"tenants.id"}
+    return {fk.target_fullname for fk in Base.metadata.tables[table].c["tenant_id"].foreign_keys} & {"tenants.id"}
 
 
 def assert_real_tenant(table: str, seen: tuple[str, ...] = ()) -> None:
@@ -81,7 +79,8 @@ def assert_real_tenant(table: str, seen: tuple[str, ...] = ()) -> None:
     assert keys_to_tenants(table) == set(), table
     assert Base.metadata.tables[table].c[parent_column].nullable is False, table
     (key,) = [
-        fk for fk in Base.metadata.tables[table].foreign_key_constraints
+        fk
+        for fk in Base.metadata.tables[table].foreign_key_constraints
         if fk.column_keys == ["tenant_id", parent_column]
     ]
     assert [e.column.name for e in key.elements] == ["tenant_id", "id"], table

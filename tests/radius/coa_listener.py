@@ -28,8 +28,6 @@ SECRET = "coa-listener-secret"
 ADDRESSES = ("127.0.0.1", "127.0.0.2")
 
 
-
-
 def _config(directory: Path, port: int) -> str:
     listens = "\n".join(
         f"  listen {{\n    type = coa\n    ipaddr = {address}\n    port = {port}\n  }}" for address in ADDRESSES

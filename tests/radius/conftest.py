@@ -63,8 +63,9 @@ def owner(radius_server: Server) -> Iterator[psycopg.Connection[tuple[Any, ...]]
 
 
 # Accounting as FreeRADIUS sends it, and the rows it leaves (test_acct_router, test_interim).
-def acct(conn: Conn, kind: str, tenant: str, uid: str, event: datetime, session_time: int, octets: int = 0,
-         cause: str = "") -> int:
+def acct(
+    conn: Conn, kind: str, tenant: str, uid: str, event: datetime, session_time: int, octets: int = 0, cause: str = ""
+) -> int:
     row = conn.execute(
         "select ispops_radius_acct(%s, %s, %s, %s, 'bob', '', '127.0.0.2', '1', 'Virtual', %s, %s, %s, 0, %s, 1, "
         "'RADIUS', '', '', '', %s, 'Framed-User', 'PPP', '100.64.1.9', '', '', '', '', '')",

@@ -39,8 +39,6 @@ def require_freeradius() -> str:
     return binary
 
 
-
-
 def start_freeradius(raddb: Path, log: Path, *, timeout: float = 20.0) -> subprocess.Popen[bytes]:
     """``freeradius -f -d raddb``, returned once its log says it is ready (its output on failure)."""
     binary = require_freeradius()
@@ -94,9 +92,15 @@ class FreeRadius:
     @property
     def options(self) -> RaddbOptions:
         return RaddbOptions(
-            conninfo=self.conninfo, listen="127.0.0.1", auth_port=self.auth_port, acct_port=self.acct_port,
-            threads=self.threads, dynamic_clients=self.dynamic_clients, db_down=self.db_down,
-            status_port=self.status_port, status_secret=self.status_secret,
+            conninfo=self.conninfo,
+            listen="127.0.0.1",
+            auth_port=self.auth_port,
+            acct_port=self.acct_port,
+            threads=self.threads,
+            dynamic_clients=self.dynamic_clients,
+            db_down=self.db_down,
+            status_port=self.status_port,
+            status_secret=self.status_secret,
         )
 
     def render(self) -> None:
@@ -139,8 +143,11 @@ class Nas:
     def __init__(self, radius: FreeRadius, address: str, secret: str) -> None:
         self.address = address
         self.client = Client(
-            server="127.0.0.1", authport=radius.auth_port, acctport=radius.acct_port,
-            secret=secret.encode(), dict=Dictionary(str(DICTIONARY)),
+            server="127.0.0.1",
+            authport=radius.auth_port,
+            acctport=radius.acct_port,
+            secret=secret.encode(),
+            dict=Dictionary(str(DICTIONARY)),
         )
         self.client.bind((address, 0))
         self.client.timeout = 3
@@ -173,9 +180,7 @@ class Nas:
 
     def pap_unsigned(self, username: str, password: str) -> packet.Packet | None:
         """An Access-Request without Message-Authenticator (what BlastRADIUS exploits)."""
-        req = self.client.CreateAuthPacket(
-            code=packet.AccessRequest, User_Name=username, message_authenticator=False
-        )
+        req = self.client.CreateAuthPacket(code=packet.AccessRequest, User_Name=username, message_authenticator=False)
         req["NAS-IP-Address"] = self.address
         req["User-Password"] = req.PwCrypt(password)
         return self._send(req)

@@ -31,6 +31,7 @@ def nt_response(username: str, password: str, auth_challenge: bytes, peer_challe
 def mschapv2_attributes(username: str, password: str) -> dict[str, bytes]:
     """MS-CHAP-Challenge and MS-CHAP2-Response for an Access-Request."""
     auth_challenge, peer_challenge = os.urandom(16), os.urandom(16)
-    response = bytes([1, 0]) + peer_challenge + b"\0" * 8 + nt_response(username, password, auth_challenge,
-                                                                           peer_challenge)
+    response = (
+        bytes([1, 0]) + peer_challenge + b"\0" * 8 + nt_response(username, password, auth_challenge, peer_challenge)
+    )
     return {"MS-CHAP-Challenge": auth_challenge, "MS-CHAP2-Response": response}

@@ -24,18 +24,24 @@ def acct(radius_db: Database, radiusd: FreeRadius) -> FreeRadius:
         make_tenant(radius_db, tenant)
         with radius_db.tenant(tenant) as s:
             s.execute(
-                text("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
-                     "values (:t, :a, 'bras1', 'mikrotik', :s, 'no')"),
+                text(
+                    "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+                    "values (:t, :a, 'bras1', 'mikrotik', :s, 'no')"
+                ),
                 {"t": tenant, "a": address, "s": SECRET},
             )
             sub = s.execute(
-                text("insert into subscribers (tenant_id, subscriber_number, service_type, pppoe_username) "
-                     "values (:t, 'S-1', 'ftth', 'bob') returning id"),
+                text(
+                    "insert into subscribers (tenant_id, subscriber_number, service_type, pppoe_username) "
+                    "values (:t, 'S-1', 'ftth', 'bob') returning id"
+                ),
                 {"t": tenant},
             ).scalar_one()
             s.execute(
-                text("insert into radcheck (tenant_id, subscriber_id, username, attribute, op, value) "
-                     "values (:t, :sub, 'bob', 'Cleartext-Password', ':=', 'pw') on conflict do nothing"),
+                text(
+                    "insert into radcheck (tenant_id, subscriber_id, username, attribute, op, value) "
+                    "values (:t, :sub, 'bob', 'Cleartext-Password', ':=', 'pw') on conflict do nothing"
+                ),
                 {"t": tenant, "sub": sub},
             )
     radiusd.start()
@@ -46,9 +52,11 @@ def rows(db: Database, tenant: str, session_id: str) -> list[Any]:
     with db.tenant(tenant) as s:
         return list(
             s.execute(
-                text("select acctsessionid, acctstarttime, acctupdatetime, acctstoptime, acctsessiontime, "
-                     "acctinputoctets, acctoutputoctets, subscriber_id, tenant_id, acctterminatecause, "
-                     "host(framedipaddress) as ip from radacct where acctsessionid = :sid order by radacctid"),
+                text(
+                    "select acctsessionid, acctstarttime, acctupdatetime, acctstoptime, acctsessiontime, "
+                    "acctinputoctets, acctoutputoctets, subscriber_id, tenant_id, acctterminatecause, "
+                    "host(framedipaddress) as ip from radacct where acctsessionid = :sid order by radacctid"
+                ),
                 {"sid": session_id},
             ).mappings()
         )
@@ -72,12 +80,33 @@ def test_start_interim_stop_make_one_row_with_folded_gigawords(acct: FreeRadius,
     nas = Nas(acct, "127.0.0.2", SECRET)
     t0 = int(time.time()) - 600
     send(nas, "Start", "sess-1", t0, Framed_IP_Address="100.64.0.7")
-    send(nas, "Interim-Update", "sess-1", t0 + 300, Acct_Session_Time=300, Acct_Input_Octets=1000,
-         Acct_Output_Octets=5, Acct_Output_Gigawords=2)
-    send(nas, "Stop", "sess-1", t0 + 600, Acct_Session_Time=600, Acct_Input_Octets=2000,
-         Acct_Output_Octets=7, Acct_Output_Gigawords=3, Acct_Terminate_Cause=1)
-    wait_for(lambda: bool(rows(radius_db, "acme", "sess-1")) and rows(radius_db, "acme", "sess-1")[0]["acctstoptime"]
-             is not None, acct)
+    send(
+        nas,
+        "Interim-Update",
+        "sess-1",
+        t0 + 300,
+        Acct_Session_Time=300,
+        Acct_Input_Octets=1000,
+        Acct_Output_Octets=5,
+        Acct_Output_Gigawords=2,
+    )
+    send(
+        nas,
+        "Stop",
+        "sess-1",
+        t0 + 600,
+        Acct_Session_Time=600,
+        Acct_Input_Octets=2000,
+        Acct_Output_Octets=7,
+        Acct_Output_Gigawords=3,
+        Acct_Terminate_Cause=1,
+    )
+    wait_for(
+        lambda: (
+            bool(rows(radius_db, "acme", "sess-1")) and rows(radius_db, "acme", "sess-1")[0]["acctstoptime"] is not None
+        ),
+        acct,
+    )
     [row] = rows(radius_db, "acme", "sess-1")
     assert int(row["acctstarttime"].timestamp()) == t0
     assert int(row["acctstoptime"].timestamp()) == t0 + 600
@@ -136,9 +165,7 @@ def test_stop_without_start_creates_the_closed_session(acct: FreeRadius, radius_
     assert row["acctstoptime"] is not None and row["acctoutputoctets"] == 5
 
 
-def test_accounting_on_closes_the_nas_open_sessions_of_its_tenant_only(
-    acct: FreeRadius, radius_db: Database
-) -> None:
+def test_accounting_on_closes_the_nas_open_sessions_of_its_tenant_only(acct: FreeRadius, radius_db: Database) -> None:
     acme, beta = Nas(acct, "127.0.0.2", SECRET), Nas(acct, "127.0.0.3", SECRET)
     t0 = int(time.time()) - 50
     send(acme, "Start", "on-a", t0)

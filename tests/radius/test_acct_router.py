@@ -59,14 +59,20 @@ def test_session_inside_one_month_updates_in_place(radius: Conn, owner: Conn) ->
     assert acct(radius, "start", "ra", "in-month", start, 0) == 1
     assert acct(radius, "interim", "ra", "in-month", start + timedelta(seconds=300), 300, octets=1000) == 1
     assert acct(radius, "start", "ra", "in-month", start + timedelta(seconds=1), 0) == 1  # a late Start: ignored
-    assert acct(radius, "stop", "ra", "in-month", start + timedelta(seconds=600), 600, octets=2000,
-                cause="User-Request") == 1
+    assert (
+        acct(radius, "stop", "ra", "in-month", start + timedelta(seconds=600), 600, octets=2000, cause="User-Request")
+        == 1
+    )
     # a late interim after the Stop changes nothing
     assert acct(radius, "interim", "ra", "in-month", start + timedelta(seconds=500), 500, octets=1500) == 1
     [row] = session_rows(owner, "ra", "in-month")
     assert row[0] == f"radacct_p{start:%Y%m}"
-    assert (row[1], row[2], row[3], row[4]) == (start, start + timedelta(seconds=600),
-                                               start + timedelta(seconds=600), 600)
+    assert (row[1], row[2], row[3], row[4]) == (
+        start,
+        start + timedelta(seconds=600),
+        start + timedelta(seconds=600),
+        600,
+    )
     assert (row[5], row[6], row[7], row[8]) == (2000, 2000 + 4 * 2**30, "User-Request", "100.64.1.9")
 
 
@@ -153,5 +159,6 @@ def test_post_auth_log_alone_skips_the_flush_wait(radius: Conn, owner: Conn) -> 
     assert acct(radius, "start", "ra", "durable", start, 0) == 1
     assert radius.execute("select current_setting('synchronous_commit')").fetchone() == ("on",)
     owner.execute("select set_config('app.current_tenant_id', 'ra', false)")
-    assert owner.execute("select count(*) from radpostauth where username = 'bob' and reply = 'Access-Accept'"
-                         ).fetchone() == (1,)
+    assert owner.execute(
+        "select count(*) from radpostauth where username = 'bob' and reply = 'Access-Accept'"
+    ).fetchone() == (1,)

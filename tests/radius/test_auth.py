@@ -14,8 +14,16 @@ from tests.radius.freeradius import FreeRadius, Nas, reply_attributes
 SECRET = "nas-secret-1"
 # tenant -> (status, [(nas address, nas type, require_ma)], alice's password)
 WORLD = {
-    "acme": ("active", [("127.0.0.2", "mikrotik", "no"), ("127.0.0.5", "other", "no"),
-                        ("127.0.0.6", "cisco", "yes"), ("127.0.0.8", "juniper", "no")], "acme-pw"),
+    "acme": (
+        "active",
+        [
+            ("127.0.0.2", "mikrotik", "no"),
+            ("127.0.0.5", "other", "no"),
+            ("127.0.0.6", "cisco", "yes"),
+            ("127.0.0.8", "juniper", "no"),
+        ],
+        "acme-pw",
+    ),
     "beta": ("active", [("127.0.0.3", "cisco", "no")], "beta-pw"),
     "gamma": ("suspended", [("127.0.0.4", "mikrotik", "no")], "gamma-pw"),
 }
@@ -37,25 +45,33 @@ def world(radius_db: Database, radiusd: FreeRadius) -> FreeRadius:
         with radius_db.tenant(tenant) as s:
             for n, (address, nas_type, ma) in enumerate(nases):
                 s.execute(
-                    text("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
-                         "values (:t, :a, :short, :type, :secret, :ma)"),
+                    text(
+                        "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+                        "values (:t, :a, :short, :type, :secret, :ma)"
+                    ),
                     {"t": tenant, "a": address, "short": f"bras{n}", "type": nas_type, "secret": SECRET, "ma": ma},
                 )
             s.execute(
-                text("insert into radcheck (tenant_id, username, attribute, op, value) "
-                     "values (:t, 'alice', 'Cleartext-Password', ':=', :pw)"),
+                text(
+                    "insert into radcheck (tenant_id, username, attribute, op, value) "
+                    "values (:t, 'alice', 'Cleartext-Password', ':=', :pw)"
+                ),
                 {"t": tenant, "pw": password},
             )
             for attribute, value in REPLY:
                 s.execute(
-                    text("insert into radreply (tenant_id, username, attribute, op, value) "
-                         "values (:t, 'alice', :a, '+=', :v)"),
+                    text(
+                        "insert into radreply (tenant_id, username, attribute, op, value) "
+                        "values (:t, 'alice', :a, '+=', :v)"
+                    ),
                     {"t": tenant, "a": attribute, "v": value},
                 )
             s.execute(
-                text("insert into radcheck (tenant_id, username, attribute, op, value) values "
-                     "(:t, 'carol', 'NT-Password', ':=', :nt), (:t, 'dave', 'Cleartext-Password', ':=', 'dave-pw'), "
-                     "(:t, 'dave', 'Simultaneous-Use', ':=', '1')"),
+                text(
+                    "insert into radcheck (tenant_id, username, attribute, op, value) values "
+                    "(:t, 'carol', 'NT-Password', ':=', :nt), (:t, 'dave', 'Cleartext-Password', ':=', 'dave-pw'), "
+                    "(:t, 'dave', 'Simultaneous-Use', ':=', '1')"
+                ),
                 {"t": tenant, "nt": nt_password_hash("carol-pw")},
             )
         if status != "active":
@@ -114,11 +130,17 @@ def test_wrong_shared_secret_gets_no_accept(world: FreeRadius) -> None:
     ("address", "expected", "absent"),
     [
         ("127.0.0.2", {"Mikrotik-Rate-Limit": ["10M/50M"]}, ("Cisco-AVPair", "WISPr-Bandwidth-Max-Up")),
-        ("127.0.0.6", {"Cisco-AVPair": ["ip:sub-qos-policy-in=up-10M", "ip:sub-qos-policy-out=down-50M"]},
-         ("Mikrotik-Rate-Limit", "WISPr-Bandwidth-Max-Up")),
+        (
+            "127.0.0.6",
+            {"Cisco-AVPair": ["ip:sub-qos-policy-in=up-10M", "ip:sub-qos-policy-out=down-50M"]},
+            ("Mikrotik-Rate-Limit", "WISPr-Bandwidth-Max-Up"),
+        ),
         ("127.0.0.8", {"ERX-Qos-Profile-Name": ["plan-50M"]}, ("Mikrotik-Rate-Limit", "Cisco-AVPair")),
-        ("127.0.0.5", {"WISPr-Bandwidth-Max-Up": [10000000], "WISPr-Bandwidth-Max-Down": [50000000]},
-         ("Mikrotik-Rate-Limit", "Cisco-AVPair")),
+        (
+            "127.0.0.5",
+            {"WISPr-Bandwidth-Max-Up": [10000000], "WISPr-Bandwidth-Max-Down": [50000000]},
+            ("Mikrotik-Rate-Limit", "Cisco-AVPair"),
+        ),
     ],
     ids=["mikrotik", "cisco", "juniper", "generic"],
 )
@@ -175,8 +197,12 @@ def test_simultaneous_use_counts_open_sessions(world: FreeRadius, radius_db: Dat
     nas = Nas(world, "127.0.0.2", SECRET)
     assert nas.pap("dave", "dave-pw").code == packet.AccessAccept  # type: ignore[union-attr]
     with radius_db.tenant("acme") as s:
-        s.execute(text("insert into radacct (tenant_id, acctsessionid, acctuniqueid, username, nasipaddress, "
-                       "acctstarttime) values ('acme', 'd1', 'd1', 'dave', '127.0.0.2', now())"))
+        s.execute(
+            text(
+                "insert into radacct (tenant_id, acctsessionid, acctuniqueid, username, nasipaddress, "
+                "acctstarttime) values ('acme', 'd1', 'd1', 'dave', '127.0.0.2', now())"
+            )
+        )
     assert nas.pap("dave", "dave-pw").code == packet.AccessReject  # type: ignore[union-attr]
     # The same user name in another tenant has its own count.
     assert Nas(world, "127.0.0.3", SECRET).pap("dave", "dave-pw").code == packet.AccessAccept  # type: ignore[union-attr]

@@ -26,18 +26,24 @@ def chain(radius_db: Database, radiusd: FreeRadius, coa_listener: CoaListener) -
     make_tenant(radius_db, "capco")
     with radius_db.tenant("capco") as s:
         s.execute(
-            text("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma, coa_port, coa_secret) "
-                 "values ('capco', '127.0.0.2', 'bras1', 'mikrotik', :s, 'no', :port, :coa)"),
+            text(
+                "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma, coa_port, coa_secret) "
+                "values ('capco', '127.0.0.2', 'bras1', 'mikrotik', :s, 'no', :port, :coa)"
+            ),
             {"s": SECRET, "port": coa_listener.port, "coa": coa_listener.secret},
         )
         plan = s.execute(
-            text("insert into bandwidth_profiles (tenant_id, name, download_mbps, upload_mbps, daily_data_cap_gb, "
-                 "cap_action, fup_download_mbps, fup_upload_mbps) "
-                 "values ('capco', 'Home 50', 50, 10, 1, 'throttle', 2, 1) returning id")
+            text(
+                "insert into bandwidth_profiles (tenant_id, name, download_mbps, upload_mbps, daily_data_cap_gb, "
+                "cap_action, fup_download_mbps, fup_upload_mbps) "
+                "values ('capco', 'Home 50', 50, 10, 1, 'throttle', 2, 1) returning id"
+            )
         ).scalar_one()
         sub = s.execute(
-            text("insert into subscribers (tenant_id, subscriber_number, service_type, status, pppoe_username, "
-                 "bandwidth_profile_id) values ('capco', 'C-1', 'ftth', 'active', 'carl', :p) returning id"),
+            text(
+                "insert into subscribers (tenant_id, subscriber_number, service_type, status, pppoe_username, "
+                "bandwidth_profile_id) values ('capco', 'C-1', 'ftth', 'active', 'carl', :p) returning id"
+            ),
             {"p": plan},
         ).scalar_one()
         set_password(s, tenant_id="capco", subscriber_id=sub, password="carl-pw")
@@ -53,7 +59,9 @@ def rate_at_login(nas: Nas) -> str:
 
 
 def test_cap_exceeded_throttles_and_the_nas_gets_a_coa(
-    chain: FreeRadius, radius_db: Database, coa_listener: CoaListener  # noqa: F811
+    chain: FreeRadius,
+    radius_db: Database,
+    coa_listener: CoaListener,  # noqa: F811
 ) -> None:
     nas = Nas(chain, "127.0.0.2", SECRET)
     plan_rate = rate_at_login(nas)
@@ -61,12 +69,25 @@ def test_cap_exceeded_throttles_and_the_nas_gets_a_coa(
     # The interim is the usage of the roll-up's day: both use `now` (an interim ten minutes ahead made the
     # test fail whenever those ten minutes crossed midnight UTC).
     now = int(time.time())
-    for status, extra in (("Start", {}), ("Interim-Update", {"Acct_Session_Time": 600,
-                                                              "Acct_Input_Octets": GB // 4,
-                                                              "Acct_Output_Gigawords": 0,
-                                                              "Acct_Output_Octets": GB})):
-        reply = nas.accounting(status, User_Name="carl", Acct_Session_Id="carl-1",
-                               Event_Timestamp=now - 600 if status == "Start" else now, **extra)
+    for status, extra in (
+        ("Start", {}),
+        (
+            "Interim-Update",
+            {
+                "Acct_Session_Time": 600,
+                "Acct_Input_Octets": GB // 4,
+                "Acct_Output_Gigawords": 0,
+                "Acct_Output_Octets": GB,
+            },
+        ),
+    ):
+        reply = nas.accounting(
+            status,
+            User_Name="carl",
+            Acct_Session_Id="carl-1",
+            Event_Timestamp=now - 600 if status == "Start" else now,
+            **extra,
+        )
         assert reply is not None and reply.code == packet.AccountingResponse
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -78,8 +99,7 @@ def test_cap_exceeded_throttles_and_the_nas_gets_a_coa(
     assert octets == GB, chain.log_text()[-3000:]
 
     coa_listener.reset()
-    [result] = [r for r in rollup_all(radius_db, now=dt.datetime.fromtimestamp(now, dt.UTC))
-                if r.tenant_id == "capco"]
+    [result] = [r for r in rollup_all(radius_db, now=dt.datetime.fromtimestamp(now, dt.UTC)) if r.tenant_id == "capco"]
     assert result.throttled == 1
 
     report = drain_coa_queue(radius_db, "capco", timeout=1.0, retransmits=1, retry_delays=(0.0, 0.0))
@@ -93,8 +113,14 @@ def test_cap_exceeded_throttles_and_the_nas_gets_a_coa(
     second = nas.pap("carl", "carl-pw")
     assert second is not None and second.code == packet.AccessReject
     # ... and after the session ends, a new login while throttled gets the FUP rate too.
-    reply = nas.accounting("Stop", User_Name="carl", Acct_Session_Id="carl-1", Event_Timestamp=now + 100,
-                           Acct_Session_Time=700, Acct_Output_Octets=GB)
+    reply = nas.accounting(
+        "Stop",
+        User_Name="carl",
+        Acct_Session_Id="carl-1",
+        Event_Timestamp=now + 100,
+        Acct_Session_Time=700,
+        Acct_Output_Octets=GB,
+    )
     assert reply is not None and reply.code == packet.AccountingResponse
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:

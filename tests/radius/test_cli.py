@@ -41,16 +41,33 @@ def env(radius_server: Server, base_server: Server) -> Iterator[None]:
 def running(env: None, radius_db: Database, radiusd: FreeRadius) -> FreeRadius:
     make_tenant(radius_db, "clico")
     with radius_db.tenant("clico") as s:
-        s.execute(text("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
-                       "values ('clico', '127.0.0.7', 'lab', 'mikrotik', :s, 'no')"), {"s": SECRET})
-        s.execute(text("insert into radcheck (tenant_id, username, attribute, op, value) "
-                       "values ('clico', 'zoe', 'Cleartext-Password', ':=', 'zoe-pw')"))
-        s.execute(text("insert into radreply (tenant_id, username, attribute, op, value) "
-                       "values ('clico', 'zoe', 'Mikrotik-Rate-Limit', ':=', '5M/25M')"))
-        s.execute(text("insert into radacct (tenant_id, acctsessionid, acctuniqueid, username, nasipaddress, "
-                       "framedipaddress, acctstarttime, acctinputoctets, acctoutputoctets) values "
-                       "('clico', 'z1', 'z1', 'zoe', '127.0.0.7', '100.64.1.9', :t, 2048, 3145728)"),
-                  {"t": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=90)})
+        s.execute(
+            text(
+                "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+                "values ('clico', '127.0.0.7', 'lab', 'mikrotik', :s, 'no')"
+            ),
+            {"s": SECRET},
+        )
+        s.execute(
+            text(
+                "insert into radcheck (tenant_id, username, attribute, op, value) "
+                "values ('clico', 'zoe', 'Cleartext-Password', ':=', 'zoe-pw')"
+            )
+        )
+        s.execute(
+            text(
+                "insert into radreply (tenant_id, username, attribute, op, value) "
+                "values ('clico', 'zoe', 'Mikrotik-Rate-Limit', ':=', '5M/25M')"
+            )
+        )
+        s.execute(
+            text(
+                "insert into radacct (tenant_id, acctsessionid, acctuniqueid, username, nasipaddress, "
+                "framedipaddress, acctstarttime, acctinputoctets, acctoutputoctets) values "
+                "('clico', 'z1', 'z1', 'zoe', '127.0.0.7', '100.64.1.9', :t, 2048, 3145728)"
+            ),
+            {"t": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=90)},
+        )
     radiusd.start()
     return radiusd
 
@@ -60,12 +77,14 @@ def invoke(*args: str) -> Any:
 
 
 def test_radius_test_sends_a_real_request(running: FreeRadius) -> None:
-    ok = invoke("radius", "test", "zoe", "zoe-pw", "--nas", "lab", "--tenant", "clico",
-                "--port", str(running.auth_port))
+    ok = invoke(
+        "radius", "test", "zoe", "zoe-pw", "--nas", "lab", "--tenant", "clico", "--port", str(running.auth_port)
+    )
     assert ok.exit_code == 0, ok.output
     assert "Access-Accept" in ok.output and "5M/25M" in ok.output
-    bad = invoke("radius", "test", "zoe", "nope", "--nas", "127.0.0.7", "--tenant", "clico",
-                 "--port", str(running.auth_port))
+    bad = invoke(
+        "radius", "test", "zoe", "nope", "--nas", "127.0.0.7", "--tenant", "clico", "--port", str(running.auth_port)
+    )
     assert bad.exit_code == 1 and "Access-Reject" in bad.output
     unknown = invoke("radius", "test", "zoe", "zoe-pw", "--nas", "nope", "--tenant", "clico")
     assert unknown.exit_code == 1 and "No NAS 'nope'" in unknown.output
@@ -87,8 +106,9 @@ def test_radius_config_writes_a_raddb(env: None, tmp_path: Path) -> None:
     assert "user=ispops_radius" in (tmp_path / "r" / "mods-enabled" / "sql").read_text()
     bad = invoke("radius", "config", "--out", str(tmp_path / "x"), "--auth-port", "1813")
     assert bad.exit_code == 1 and "acct_port" in bad.output
-    limited = invoke("radius", "config", "--out", str(tmp_path / "d"), "--dynamic-clients", "10.9.0.0/16",
-                     "--client-lifetime", "120")
+    limited = invoke(
+        "radius", "config", "--out", str(tmp_path / "d"), "--dynamic-clients", "10.9.0.0/16", "--client-lifetime", "120"
+    )
     assert limited.exit_code == 0, limited.output
     site = (tmp_path / "d" / "sites-enabled" / "ispops-clients").read_text()
     assert "ipaddr = 10.9.0.0/16" in site and "lifetime = 120" in site

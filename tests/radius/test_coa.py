@@ -29,7 +29,6 @@ from tests.radius.coa_listener import ADDRESSES, CoaListener, coa_listener, nas_
 __all__ = ["api_settings", "app_client", "auth", "client", "coa_listener", "nas_listener"]
 
 
-
 def drain(db: Database, tid: str | None) -> dict[str, Any]:
     """Drain with short timeouts and no waiting between retry rounds (the listener answers at once)."""
     return drain_coa_queue(db, tid, timeout=0.3, retransmits=1, retry_delays=(0.0, 0.0))
@@ -44,44 +43,95 @@ def tenant(db: Database, admin: psycopg.Connection[Any], tid: str, *, suspended:
     return tid
 
 
-def nas(db: Database, tid: str, address: str, port: int, *, secret: str, coa_secret: str | None = None,
-        nas_type: str = "mikrotik") -> int:
+def nas(
+    db: Database,
+    tid: str,
+    address: str,
+    port: int,
+    *,
+    secret: str,
+    coa_secret: str | None = None,
+    nas_type: str = "mikrotik",
+) -> int:
     with db.tenant(tid) as s:
-        return int(s.execute(
-            text("insert into nas (tenant_id, nasname, shortname, type, secret, coa_port, coa_secret) "
-                 "values (:t, :a, :n, :ty, :s, :p, :cs) returning id"),
-            {"t": tid, "a": address, "n": f"bras-{address}", "ty": nas_type, "s": secret, "p": port, "cs": coa_secret},
-        ).scalar_one())
+        return int(
+            s.execute(
+                text(
+                    "insert into nas (tenant_id, nasname, shortname, type, secret, coa_port, coa_secret) "
+                    "values (:t, :a, :n, :ty, :s, :p, :cs) returning id"
+                ),
+                {
+                    "t": tid,
+                    "a": address,
+                    "n": f"bras-{address}",
+                    "ty": nas_type,
+                    "s": secret,
+                    "p": port,
+                    "cs": coa_secret,
+                },
+            ).scalar_one()
+        )
 
 
 def profile(db: Database, tid: str, name: str, down: int, up: int) -> uuid.UUID:
     with db.tenant(tid) as s:
-        return uuid.UUID(str(s.execute(
-            text("insert into bandwidth_profiles (tenant_id, name, download_mbps, upload_mbps) "
-                 "values (:t, :n, :d, :u) returning id"),
-            {"t": tid, "n": name, "d": down, "u": up},
-        ).scalar_one()))
+        return uuid.UUID(
+            str(
+                s.execute(
+                    text(
+                        "insert into bandwidth_profiles (tenant_id, name, download_mbps, upload_mbps) "
+                        "values (:t, :n, :d, :u) returning id"
+                    ),
+                    {"t": tid, "n": name, "d": down, "u": up},
+                ).scalar_one()
+            )
+        )
 
 
 def subscriber(db: Database, tid: str, username: str, plan: uuid.UUID, *, status: str = "active") -> uuid.UUID:
     with db.tenant(tid) as s:
-        return uuid.UUID(str(s.execute(
-            text("insert into subscribers (tenant_id, subscriber_number, service_type, status, bandwidth_profile_id, "
-                 "pppoe_username) values (:t, :n, 'ftth', :st, :p, :u) returning id"),
-            {"t": tid, "n": f"SUB-{username}", "st": status, "p": plan, "u": username},
-        ).scalar_one()))
+        return uuid.UUID(
+            str(
+                s.execute(
+                    text(
+                        "insert into subscribers (tenant_id, subscriber_number, service_type, status, "
+                        "bandwidth_profile_id, pppoe_username) values (:t, :n, 'ftth', :st, :p, :u) returning id"
+                    ),
+                    {"t": tid, "n": f"SUB-{username}", "st": status, "p": plan, "u": username},
+                ).scalar_one()
+            )
+        )
 
 
-def session(db: Database, tid: str, sub: uuid.UUID | None, username: str, nas_address: str, *,
-            acctsessionid: str, framed: str | None = "100.64.0.10") -> int:
+def session(
+    db: Database,
+    tid: str,
+    sub: uuid.UUID | None,
+    username: str,
+    nas_address: str,
+    *,
+    acctsessionid: str,
+    framed: str | None = "100.64.0.10",
+) -> int:
     with db.tenant(tid) as s:
-        return int(s.execute(
-            text("insert into radacct (tenant_id, subscriber_id, acctsessionid, acctuniqueid, username, nasipaddress, "
-                 "framedipaddress, acctstarttime) values (:t, :sub, :sid, :uid, :u, cast(:nas as inet), "
-                 "cast(:ip as inet), now() - interval '1 hour') returning radacctid"),
-            {"t": tid, "sub": sub, "sid": acctsessionid, "uid": f"u-{acctsessionid}", "u": username,
-             "nas": nas_address, "ip": framed},
-        ).scalar_one())
+        return int(
+            s.execute(
+                text(
+                    "insert into radacct (tenant_id, subscriber_id, acctsessionid, acctuniqueid, username, "
+                    "nasipaddress, framedipaddress, acctstarttime) values (:t, :sub, :sid, :uid, :u, "
+                    "cast(:nas as inet), cast(:ip as inet), now() - interval '1 hour') returning radacctid"
+                ),
+                {
+                    "t": tid,
+                    "sub": sub,
+                    "sid": acctsessionid,
+                    "uid": f"u-{acctsessionid}",
+                    "u": username,
+                    "nas": nas_address,
+                    "ip": framed,
+                },
+            ).scalar_one()
+        )
 
 
 def update(db: Database, tid: str, sql: str, **params: Any) -> None:
@@ -92,14 +142,16 @@ def update(db: Database, tid: str, sql: str, **params: Any) -> None:
 def queue(admin: psycopg.Connection[Any], tid: str) -> list[tuple[Any, ...]]:
     return admin.execute(
         "select kind, reason, attempts, radacctid, not_before > now() from radius_coa_queue "
-        "where tenant_id = %s order by id", (tid,)
+        "where tenant_id = %s order by id",
+        (tid,),
     ).fetchall()
 
 
 def attempts(admin: psycopg.Connection[Any], tid: str) -> list[dict[str, Any]]:
     cur = admin.execute(
         "select kind, reason, attempt, result, error_cause, nas_id, username, acctsessionid, attributes, detail, "
-        "created_by from radius_coa_attempts where tenant_id = %s order by id", (tid,)
+        "created_by from radius_coa_attempts where tenant_id = %s order by id",
+        (tid,),
     )
     names = [c.name for c in cur.description or []]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
@@ -151,8 +203,16 @@ def test_plan_change_sends_a_coa_with_the_new_rate(
     assert not any(name.startswith(("Cisco-", "ERX-", "WISPr-")) for name in got.attributes)
     [row] = attempts(admin, "isp-a")
     assert row | {"attributes": None, "detail": None} == {
-        "kind": "coa", "reason": "plan_change", "attempt": 1, "result": "ack", "error_cause": None,
-        "nas_id": isp["nas"], "username": "alice", "acctsessionid": "A-1", "attributes": None, "detail": None,
+        "kind": "coa",
+        "reason": "plan_change",
+        "attempt": 1,
+        "result": "ack",
+        "error_cause": None,
+        "nas_id": isp["nas"],
+        "username": "alice",
+        "acctsessionid": "A-1",
+        "attributes": None,
+        "detail": None,
         "created_by": "u-noc",
     }
     assert row["attributes"]["Mikrotik-Rate-Limit"] == new_rate
@@ -179,9 +239,11 @@ def test_suspend_with_reject_disconnects(
 def test_suspend_into_walled_garden_sends_its_attributes_and_resume_restores_the_plan(
     db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any], nas_listener: CoaListener
 ) -> None:
-    admin.execute("update tenants set radius_suspended_action = 'walled_garden', "
-                  "radius_walled_garden_download_kbps = 512, radius_walled_garden_upload_kbps = 128 "
-                  "where id = 'isp-a'")
+    admin.execute(
+        "update tenants set radius_suspended_action = 'walled_garden', "
+        "radius_walled_garden_download_kbps = 512, radius_walled_garden_upload_kbps = 128 "
+        "where id = 'isp-a'"
+    )
     update(db, "isp-a", "update subscribers set status = 'suspended' where tenant_id = :t")
     drain(db, "isp-a")
     update(db, "isp-a", "update subscribers set status = 'active' where tenant_id = :t")
@@ -194,7 +256,8 @@ def test_suspend_into_walled_garden_sends_its_attributes_and_resume_restores_the
     assert resumed.one("Mikrotik-Rate-Limit").startswith("10M/50M")
     assert "Mikrotik-Address-List" not in resumed.attributes
     assert [(r["kind"], r["reason"], r["result"]) for r in attempts(admin, "isp-a")] == [
-        ("coa", "suspend", "ack"), ("coa", "resume", "ack"),
+        ("coa", "suspend", "ack"),
+        ("coa", "resume", "ack"),
     ]
 
 
@@ -203,23 +266,29 @@ def test_terminate_and_soft_delete_disconnect(
 ) -> None:
     bob = subscriber(db, "isp-a", "bob", isp["basic"])
     session(db, "isp-a", bob, "bob", "127.0.0.1", acctsessionid="B-1")
-    update(db, "isp-a", "update subscribers set status = 'terminated' where tenant_id = :t and id = :id",
-           id=isp["alice"])
+    update(
+        db, "isp-a", "update subscribers set status = 'terminated' where tenant_id = :t and id = :id", id=isp["alice"]
+    )
     update(db, "isp-a", "update subscribers set deleted_at = now() where tenant_id = :t and id = :id", id=bob)
     assert queue(admin, "isp-a") == [("disconnect", "terminate", 0, None, False)] * 2
 
     drain(db, "isp-a")
 
     assert sorted((r.packet_type, r.one("User-Name")) for r in nas_listener.received()) == [
-        ("Disconnect-Request", "alice"), ("Disconnect-Request", "bob"),
+        ("Disconnect-Request", "alice"),
+        ("Disconnect-Request", "bob"),
     ]
 
 
 def test_throttle_and_unthrottle_send_coas(
     db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any], nas_listener: CoaListener
 ) -> None:
-    update(db, "isp-a", "update bandwidth_profiles set fup_download_mbps = 2, fup_upload_mbps = 1 "
-                        "where tenant_id = :t and id = :p", p=isp["basic"])
+    update(
+        db,
+        "isp-a",
+        "update bandwidth_profiles set fup_download_mbps = 2, fup_upload_mbps = 1 where tenant_id = :t and id = :p",
+        p=isp["basic"],
+    )
     drain(db, "isp-a")  # the profile edit itself: a plan_change CoA
     nas_listener.reset()
 
@@ -243,14 +312,26 @@ def test_profile_edit_queues_one_coa_per_active_subscriber_online(
     dave = subscriber(db, "isp-a", "dave", isp["basic"], status="suspended")
     session(db, "isp-a", dave, "dave", "127.0.0.1", acctsessionid="D-1")  # online, but walled off: untouched
 
-    update(db, "isp-a", "update bandwidth_profiles set download_mbps = 80, upload_mbps = 16 "
-                        "where tenant_id = :t and id = :p", p=isp["basic"])
+    update(
+        db,
+        "isp-a",
+        "update bandwidth_profiles set download_mbps = 80, upload_mbps = 16 where tenant_id = :t and id = :p",
+        p=isp["basic"],
+    )
     assert queue(admin, "isp-a") == [("coa", "plan_change", 0, None, False)] * 2
-    update(db, "isp-a", "update bandwidth_profiles set download_mbps = 100 where tenant_id = :t and id = :p",
-           p=isp["basic"])
+    update(
+        db,
+        "isp-a",
+        "update bandwidth_profiles set download_mbps = 100 where tenant_id = :t and id = :p",
+        p=isp["basic"],
+    )
     assert len(queue(admin, "isp-a")) == 2  # the same change twice: queued once
-    update(db, "isp-a", "update bandwidth_profiles set description = 'renamed' where tenant_id = :t and id = :p",
-           p=isp["basic"])
+    update(
+        db,
+        "isp-a",
+        "update bandwidth_profiles set description = 'renamed' where tenant_id = :t and id = :p",
+        p=isp["basic"],
+    )
     assert len(queue(admin, "isp-a")) == 2  # nothing rendered changed
 
     drain(db, "isp-a")
@@ -301,15 +382,21 @@ def test_coa_nak_falls_back_to_disconnect(
 ) -> None:
     nak = subscriber(db, "isp-a", "nak-erin", isp["basic"])
     session(db, "isp-a", nak, "nak-erin", "127.0.0.1", acctsessionid="E-1")
-    update(db, "isp-a", "update subscribers set bandwidth_profile_id = :p where tenant_id = :t and id = :id",
-           p=isp["fast"], id=nak)
+    update(
+        db,
+        "isp-a",
+        "update subscribers set bandwidth_profile_id = :p where tenant_id = :t and id = :id",
+        p=isp["fast"],
+        id=nak,
+    )
 
     drain(db, "isp-a")
 
     assert [r.packet_type for r in nas_listener.received()] == ["CoA-Request", "Disconnect-Request"]
     rows = attempts(admin, "isp-a")
     assert [(r["kind"], r["attempt"], r["result"], r["error_cause"]) for r in rows] == [
-        ("coa", 1, "nak", 503), ("disconnect", 1, "ack", None),
+        ("coa", 1, "nak", 503),
+        ("disconnect", 1, "ack", None),
     ]
     assert rows[0]["detail"] == "Session-Context-Not-Found"
     assert queue(admin, "isp-a") == []  # a NAK is an answer: no retry
@@ -337,21 +424,35 @@ def test_an_acked_disconnect_closes_the_session(
     session(db, "isp-a", frank, "dnak-frank", "127.0.0.1", acctsessionid="F-1")
     carl = subscriber(db, "isp-a", "carl", isp["basic"])
     session(db, "isp-a", carl, "carl", "127.0.0.1", acctsessionid="C-1")
-    update(db, "isp-a", "update subscribers set status = 'suspended' where tenant_id = :t and id = :id",
-           id=isp["alice"])  # Disconnect, ACKed
-    update(db, "isp-a", "update subscribers set status = 'terminated' where tenant_id = :t and id = :id",
-           id=frank)  # Disconnect, NAKed
-    update(db, "isp-a", "update subscribers set bandwidth_profile_id = :p where tenant_id = :t and id = :id",
-           p=isp["fast"], id=carl)  # CoA, ACKed
+    update(
+        db, "isp-a", "update subscribers set status = 'suspended' where tenant_id = :t and id = :id", id=isp["alice"]
+    )  # Disconnect, ACKed
+    update(
+        db, "isp-a", "update subscribers set status = 'terminated' where tenant_id = :t and id = :id", id=frank
+    )  # Disconnect, NAKed
+    update(
+        db,
+        "isp-a",
+        "update subscribers set bandwidth_profile_id = :p where tenant_id = :t and id = :id",
+        p=isp["fast"],
+        id=carl,
+    )  # CoA, ACKed
     before = dt.datetime.now(dt.UTC)
 
     drain(db, "isp-a")
 
     after = dt.datetime.now(dt.UTC)
     assert sorted((r["acctsessionid"], r["kind"], r["result"]) for r in attempts(admin, "isp-a")) == [
-        ("A-1", "disconnect", "ack"), ("C-1", "coa", "ack"), ("F-1", "disconnect", "nak")]
-    rows = {r[0]: r[1:] for r in admin.execute(
-        "select acctsessionid, acctstoptime, acctterminatecause, closed_by from radacct where tenant_id = 'isp-a'")}
+        ("A-1", "disconnect", "ack"),
+        ("C-1", "coa", "ack"),
+        ("F-1", "disconnect", "nak"),
+    ]
+    rows = {
+        r[0]: r[1:]
+        for r in admin.execute(
+            "select acctsessionid, acctstoptime, acctterminatecause, closed_by from radacct where tenant_id = 'isp-a'"
+        )
+    }
     stopped, cause, closed_by = rows["A-1"]
     assert before <= stopped <= after  # when the ACK came
     assert (cause, closed_by) == ("Admin-Reset", "disconnect")
@@ -378,7 +479,9 @@ def test_unanswered_requests_are_retried_a_bounded_number_of_times(
     assert (rest["timeout"], rest["given_up"]) == (2, 1)
     rows = attempts(admin, "isp-a")
     assert [(r["kind"], r["attempt"], r["result"]) for r in rows] == [
-        ("disconnect", 1, "timeout"), ("disconnect", 2, "timeout"), ("disconnect", 3, "timeout"),
+        ("disconnect", 1, "timeout"),
+        ("disconnect", 2, "timeout"),
+        ("disconnect", 3, "timeout"),
     ]
     assert queue(admin, "isp-a") == []
 
@@ -410,7 +513,10 @@ def test_unanswered_coa_falls_back_to_disconnect_each_round(
     drain_coa_queue(db, "isp-a", timeout=0.2, retransmits=1, retry_delays=(0.0, 0.0), max_attempts=2)
 
     assert [(r["kind"], r["attempt"], r["result"]) for r in attempts(admin, "isp-a")] == [
-        ("coa", 1, "timeout"), ("disconnect", 1, "timeout"), ("coa", 2, "timeout"), ("disconnect", 2, "timeout"),
+        ("coa", 1, "timeout"),
+        ("disconnect", 1, "timeout"),
+        ("coa", 2, "timeout"),
+        ("disconnect", 2, "timeout"),
     ]
 
 
@@ -449,7 +555,9 @@ def test_each_tenant_reaches_only_its_own_nas(
     [got] = nas_listener.received()
     assert (got.packet_type, got.destination) == ("Disconnect-Request", "127.0.0.2")
     assert (got.one("User-Name"), got.one("Acct-Session-Id"), got.one("Framed-IP-Address")) == (
-        "alice", "B-ALICE", "100.64.9.9"
+        "alice",
+        "B-ALICE",
+        "100.64.9.9",
     )
     assert attempts(admin, "isp-a") == []
     assert [(r["result"], r["acctsessionid"]) for r in attempts(admin, "isp-b")] == [("ack", "B-ALICE")]
@@ -459,8 +567,12 @@ def test_each_tenant_reaches_only_its_own_nas(
 
 
 def test_disconnect_action_queues_and_the_attempt_is_listed(
-    db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any], nas_listener: CoaListener,
-    client: TestClient, auth: TokenFor,
+    db: Database,
+    admin: psycopg.Connection[Any],
+    isp: dict[str, Any],
+    nas_listener: CoaListener,
+    client: TestClient,
+    auth: TokenFor,
 ) -> None:
     path = f"/api/v1/radius/sessions/{isp['radacctid']}/disconnect"
     support = auth("isp-a", "support_agent")
@@ -468,8 +580,13 @@ def test_disconnect_action_queues_and_the_attempt_is_listed(
     response = client.post(path, headers=support)
     assert response.status_code == 202, response.text
     body = response.json()
-    assert body | {"queue_id": 0} == {"queue_id": 0, "radacctid": isp["radacctid"], "kind": "disconnect",
-                                      "reason": "manual", "status": "queued"}
+    assert body | {"queue_id": 0} == {
+        "queue_id": 0,
+        "radacctid": isp["radacctid"],
+        "kind": "disconnect",
+        "reason": "manual",
+        "status": "queued",
+    }
     again = client.post(path, headers=auth("isp-a", "noc_engineer"))
     assert again.status_code == 202 and again.json()["queue_id"] == body["queue_id"]
     assert queue(admin, "isp-a") == [("disconnect", "manual", 0, isp["radacctid"], False)]
@@ -483,7 +600,10 @@ def test_disconnect_action_queues_and_the_attempt_is_listed(
     assert listing.status_code == 200, listing.text
     [item] = listing.json()["items"]
     assert (item["kind"], item["nas_id"], item["acctsessionid"], item["created_by"]) == (
-        "disconnect", isp["nas"], "A-1", "u-test"
+        "disconnect",
+        isp["nas"],
+        "A-1",
+        "u-test",
     )
     assert client.get(f"/api/v1/radius_coa_attempts/{item['id']}", headers=support).status_code == 200
     assert client.get("/api/v1/radius_coa_attempts?result=nak", headers=support).json()["total"] == 0
@@ -513,13 +633,17 @@ def test_other_tenant_cannot_disconnect_or_see_attempts(
     assert admin.execute("select count(*) from radius_coa_queue").fetchone() == before
 
 
-def test_cli_coa_drain(db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any],
-                       nas_listener: CoaListener) -> None:
+def test_cli_coa_drain(
+    db: Database, admin: psycopg.Connection[Any], isp: dict[str, Any], nas_listener: CoaListener
+) -> None:
     update(db, "isp-a", "update subscribers set status = 'suspended' where tenant_id = :t")
     result = subprocess.run(
         [sys.executable, "-m", "ispops", "radius", "coa-drain", "--tenant", "isp-a", "--timeout", "1", "--json"],
         env=env_for(db.server) | {"COLUMNS": "200", "PATH": os.environ.get("PATH", "")},
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert '"ack": 1' in result.stdout
@@ -531,7 +655,8 @@ def test_follow_sends_as_soon_as_the_change_commits(
 ) -> None:
     stopping = threading.Event()
     worker = threading.Thread(
-        target=follow_coa_queue, args=(db,),
+        target=follow_coa_queue,
+        args=(db,),
         kwargs={"interval": 600.0, "stop": stopping.is_set, "timeout": 0.5, "retransmits": 1},
     )
     worker.start()

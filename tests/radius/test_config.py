@@ -25,17 +25,32 @@ SHIPPED = ROOT / "deploy" / "freeradius" / "raddb"
 # The options deploy/freeradius/raddb was rendered with (see deploy/freeradius/README.md).
 SHIPPED_OPTIONS = RaddbOptions(
     conninfo="host=db.example.net port=5432 dbname=ispops user=ispops_radius password=CHANGE-ME connect_timeout=3",
-    listen="*", threads=16, user="freerad", status_secret="CHANGE-ME-TOO",
+    listen="*",
+    threads=16,
+    user="freerad",
+    status_secret="CHANGE-ME-TOO",
 )
 # The example client list shipped with it (the real one is rendered from the database).
-SHIPPED_CLIENTS = [RadiusClient(id=1, nasname="192.0.2.10", shortname="example-isp/yes/bras1", type="mikrotik",
-                                secret="CHANGE-ME-NAS-SECRET")]
+SHIPPED_CLIENTS = [
+    RadiusClient(
+        id=1, nasname="192.0.2.10", shortname="example-isp/yes/bras1", type="mikrotik", secret="CHANGE-ME-NAS-SECRET"
+    )
+]
 
 
 def test_freeradius_accepts_the_rendered_configuration(radius_server: Server, tmp_path: Path) -> None:
     binary = require_freeradius()
-    out = render(tmp_path / "raddb", RaddbOptions(conninfo=radius_conninfo(radius_server), listen="127.0.0.1",
-                                                   auth_port=21812, acct_port=21813, coa_port=23799, threads=8))
+    out = render(
+        tmp_path / "raddb",
+        RaddbOptions(
+            conninfo=radius_conninfo(radius_server),
+            listen="127.0.0.1",
+            auth_port=21812,
+            acct_port=21813,
+            coa_port=23799,
+            threads=8,
+        ),
+    )
     check = subprocess.run([binary, "-XC", "-d", str(out)], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr
     assert "Configuration appears to be OK" in check.stdout
@@ -45,7 +60,7 @@ def test_freeradius_accepts_the_rendered_configuration(radius_server: Server, tm
     for secret_file in ("clients.conf", "status-secret", "sites-enabled/ispops-status"):
         assert (out / secret_file).stat().st_mode & 0o077 == 0, secret_file
     # FreeRADIUS 3.2.1 corrects (and warns about) no value of ours at start.
-    assert "Ignoring \"" not in check.stdout and "WARNING" not in check.stdout.upper(), check.stdout[-3000:]
+    assert 'Ignoring "' not in check.stdout and "WARNING" not in check.stdout.upper(), check.stdout[-3000:]
 
 
 def test_coa_listener_is_off_unless_asked_for(tmp_path: Path) -> None:
@@ -83,16 +98,30 @@ def test_shipped_configuration_is_what_the_renderer_makes(tmp_path: Path) -> Non
 
 def test_the_sql_reply_filter_matches_the_python_one(radius_db: Database) -> None:
     make_tenant(radius_db, "mirror")
-    attributes = ["Mikrotik-Rate-Limit", "Cisco-AVPair", "ERX-Qos-Profile-Name", "WISPr-Bandwidth-Max-Up",
-                  "Framed-IP-Address", "Session-Timeout", "Mikrotik-Address-List", "Acct-Interim-Interval"]
+    attributes = [
+        "Mikrotik-Rate-Limit",
+        "Cisco-AVPair",
+        "ERX-Qos-Profile-Name",
+        "WISPr-Bandwidth-Max-Up",
+        "Framed-IP-Address",
+        "Session-Timeout",
+        "Mikrotik-Address-List",
+        "Acct-Interim-Interval",
+    ]
     with radius_db.tenant("mirror") as s:
         for attribute in attributes:
-            s.execute(text("insert into radreply (tenant_id, username, attribute, op, value) "
-                           "values ('mirror', 'u', :a, ':=', '1')"), {"a": attribute})
+            s.execute(
+                text(
+                    "insert into radreply (tenant_id, username, attribute, op, value) "
+                    "values ('mirror', 'u', :a, ':=', '1')"
+                ),
+                {"a": attribute},
+            )
     with psycopg.connect(libpq_dsn(radius_db.server.url_for(RADIUS_ROLE)), autocommit=True) as conn:
         for nas_type in [*vendors.VENDOR_PREFIXES, "unknown-vendor"]:
-            sql_side = [r[0] for r in conn.execute("select attribute from ispops_radius_reply('mirror', 'u', %s)",
-                                                   (nas_type,))]
+            sql_side = [
+                r[0] for r in conn.execute("select attribute from ispops_radius_reply('mirror', 'u', %s)", (nas_type,))
+            ]
             python_side = [a for a, _ in vendors.for_nas([(a, "1") for a in attributes], nas_type)]
             assert sql_side == python_side, nas_type
 
@@ -141,7 +170,7 @@ def test_bad_new_options_name_the_field(options: RaddbOptions, field: str, tmp_p
 
 def test_db_down_renders_drop_or_reject(tmp_path: Path) -> None:
     drop = (render(tmp_path / "d", RaddbOptions(conninfo="dbname=x")) / "policy.d" / "ispops").read_text()
-    reject = (render(tmp_path / "r", RaddbOptions(conninfo="dbname=x", db_down="reject")) / "policy.d" / "ispops")
+    reject = render(tmp_path / "r", RaddbOptions(conninfo="dbname=x", db_down="reject")) / "policy.d" / "ispops"
     body = drop[drop.index("ispops_db_down {") :].split("}\n", 2)
     assert "ispops_drop" in body[1] and "reject" in reject.read_text().split("ispops_db_down {")[1].split("}\n", 2)[1]
 
@@ -191,8 +220,13 @@ def test_a_client_that_cannot_be_written_is_left_out_and_reported(nasname: str, 
 
 
 def test_a_client_list_without_overlaps_is_written(tmp_path: Path) -> None:
-    clients = [client(1, "127.0.0.2"), client(2, "127.0.0.3"), client(3, "10.0.0.0/24"), client(4, "10.0.1.1"),
-               client(5, "2001:db8::1")]
+    clients = [
+        client(1, "127.0.0.2"),
+        client(2, "127.0.0.3"),
+        client(3, "10.0.0.0/24"),
+        client(4, "10.0.1.1"),
+        client(5, "2001:db8::1"),
+    ]
     check_clients(clients)
     text_out, skipped = clients_text(clients)
     assert skipped == [] and "# 5 client(s)." in text_out
@@ -203,16 +237,26 @@ def test_a_client_list_without_overlaps_is_written(tmp_path: Path) -> None:
 AWKWARD_SECRET = "q'u\"o\\te ${confdir} %{User-Name} #z"
 
 
-def test_the_client_file_carries_any_secret_to_freeradius(radius_db: Database, radius_server: Server,
-                                                          tmp_path: Path) -> None:
+def test_the_client_file_carries_any_secret_to_freeradius(
+    radius_db: Database, radius_server: Server, tmp_path: Path
+) -> None:
     """Rendered from the database and read by a real FreeRADIUS: quotes, backslashes, ${...}, %{...} and #
     in a secret arrive unchanged (the NAS signing with it is answered)."""
     make_tenant(radius_db, "quoting")
     with radius_db.tenant("quoting") as s:
-        s.execute(text("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
-                       "values ('quoting', '127.0.0.90', 'bras-q', 'mikrotik', :s, 'no')"), {"s": AWKWARD_SECRET})
-        s.execute(text("insert into radcheck (tenant_id, username, attribute, op, value) "
-                       "values ('quoting', 'alice', 'Cleartext-Password', ':=', 'alice-pw')"))
+        s.execute(
+            text(
+                "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+                "values ('quoting', '127.0.0.90', 'bras-q', 'mikrotik', :s, 'no')"
+            ),
+            {"s": AWKWARD_SECRET},
+        )
+        s.execute(
+            text(
+                "insert into radcheck (tenant_id, username, attribute, op, value) "
+                "values ('quoting', 'alice', 'Cleartext-Password', ':=', 'alice-pw')"
+            )
+        )
     radius = FreeRadius(raddb=tmp_path / "raddb", conninfo=radius_conninfo(radius_server))
     radius.start()
     try:
@@ -223,12 +267,17 @@ def test_the_client_file_carries_any_secret_to_freeradius(radius_db: Database, r
         radius.stop()
 
 
-def test_render_with_clients_reads_the_radius_roles_list(radius_db: Database, radius_server: Server,
-                                                         tmp_path: Path) -> None:
+def test_render_with_clients_reads_the_radius_roles_list(
+    radius_db: Database, radius_server: Server, tmp_path: Path
+) -> None:
     make_tenant(radius_db, "listed")
     with radius_db.tenant("listed") as s:
-        s.execute(text("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
-                       "values ('listed', '127.0.0.91', 'bras9', 'cisco', 'listed-secret', 'yes')"))
+        s.execute(
+            text(
+                "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+                "values ('listed', '127.0.0.91', 'bras9', 'cisco', 'listed-secret', 'yes')"
+            )
+        )
     refreshed = render_with_clients(tmp_path / "raddb", RaddbOptions(conninfo=radius_conninfo(radius_server)))
     assert refreshed.fresh and refreshed.count is not None and refreshed.count >= 1
     written = (tmp_path / "raddb" / CLIENTS_FILE).read_text()

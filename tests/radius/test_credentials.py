@@ -59,8 +59,16 @@ def test_nt_password_known_vectors(password: str, nt_hash: str) -> None:
 
 @pytest.mark.parametrize(
     ("password", "ok"),
-    [("x", True), ("a" * 128, True), (" spaced out ~", True), ("", False), ("a" * 129, False),
-     ("tab\there", False), ("new\nline", False), ("caf\u00e9", False)],
+    [
+        ("x", True),
+        ("a" * 128, True),
+        (" spaced out ~", True),
+        ("", False),
+        ("a" * 129, False),
+        ("tab\there", False),
+        ("new\nline", False),
+        ("caf\u00e9", False),
+    ],
 )
 def test_password_rules(password: str, ok: bool) -> None:
     assert (provisioning.password_problem(password) is None) is ok
@@ -69,14 +77,17 @@ def test_password_rules(password: str, ok: bool) -> None:
 def _isp(db: Database, tenant: str, *, nt: bool = False) -> None:
     make_tenant(db, tenant)
     with db.platform() as s:
-        s.execute(text("update tenants set radius_password_type = :p where id = :t"),
-                  {"p": "nt_password" if nt else "cleartext", "t": tenant})
+        s.execute(
+            text("update tenants set radius_password_type = :p where id = :t"),
+            {"p": "nt_password" if nt else "cleartext", "t": tenant},
+        )
 
 
 def _credentials(admin: psycopg.Connection[Any], tenant: str) -> list[tuple[Any, ...]]:
     return admin.execute(
         "select username, attribute, value from radcheck where tenant_id = %s "
-        "and attribute in ('Cleartext-Password', 'NT-Password') order by username", (tenant,)
+        "and attribute in ('Cleartext-Password', 'NT-Password') order by username",
+        (tenant,),
     ).fetchall()
 
 
@@ -97,8 +108,9 @@ def test_create_and_patch_take_a_write_only_password(
     assert _credentials(admin, "isp-a") == [("alice", "Cleartext-Password", SECRET)]
     assert admin.execute("select count(*) from subscribers where pppoe_password is not null").fetchone() == (0,)
 
-    changed = client.patch(f"/api/v1/subscribers/{sid}", json={"pppoe_password": "n3w-one", "pppoe_username": "al"},
-                           headers=h)
+    changed = client.patch(
+        f"/api/v1/subscribers/{sid}", json={"pppoe_password": "n3w-one", "pppoe_username": "al"}, headers=h
+    )
     assert changed.status_code == 200, changed.text
     assert "pppoe_password" not in changed.json() and "n3w-one" not in changed.text
     assert _credentials(admin, "isp-a") == [("al", "Cleartext-Password", "n3w-one")]
@@ -110,8 +122,13 @@ def test_create_and_patch_take_a_write_only_password(
 
     # Nowhere in the API: the subscriber, lists, radcheck (masked), the audit trail.
     admin_h = auth("isp-a", "tenant_admin")
-    for url in (f"/api/v1/subscribers/{sid}", "/api/v1/subscribers", "/api/v1/subscribers?q=al",
-                "/api/v1/radcheck", "/api/v1/audit_events?entity=subscribers"):
+    for url in (
+        f"/api/v1/subscribers/{sid}",
+        "/api/v1/subscribers",
+        "/api/v1/subscribers?q=al",
+        "/api/v1/radcheck",
+        "/api/v1/audit_events?entity=subscribers",
+    ):
         body = client.get(url, headers=admin_h)
         assert body.status_code == 200, (url, body.text)
         for secret in (SECRET, "n3w-one", "third"):
@@ -181,8 +198,10 @@ def test_nt_password_tenant_and_switching_type(
     with db.platform() as s:
         s.execute(text("update tenants set radius_password_type = 'cleartext' where id = 'isp-a'"))
     assert _credentials(admin, "isp-a") == [("alice", "NT-Password", "0x8846F7EAEE8FB117AD06BDD830B7586C")]
-    assert client.post(f"/api/v1/subscribers/{sid}/password", json={"password": "clientPass"},
-                       headers=h).status_code == 204
+    assert (
+        client.post(f"/api/v1/subscribers/{sid}/password", json={"password": "clientPass"}, headers=h).status_code
+        == 204
+    )
     assert _credentials(admin, "isp-a") == [("alice", "Cleartext-Password", "clientPass")]
 
 
@@ -205,17 +224,26 @@ def test_rendered_attributes_cannot_be_edited_by_hand(
     sid = _create(client, auth("isp-a", "tenant_admin")).json()["id"]
     assert client.post(f"/api/v1/subscribers/{sid}/activate", headers=h).status_code == 200
     for table, attribute, value in [
-        ("radreply", "Mikrotik-Rate-Limit", "1M/1M"), ("radreply", "Cisco-AVPair", "ip:sub-qos-policy-in=X"),
-        ("radcheck", "Simultaneous-Use", "5"), ("radcheck", "Auth-Type", "Accept"),
+        ("radreply", "Mikrotik-Rate-Limit", "1M/1M"),
+        ("radreply", "Cisco-AVPair", "ip:sub-qos-policy-in=X"),
+        ("radcheck", "Simultaneous-Use", "5"),
+        ("radcheck", "Auth-Type", "Accept"),
     ]:
-        refused = client.post(f"/api/v1/{table}", json={"username": "alice", "subscriber_id": sid,
-                                                         "attribute": attribute, "value": value}, headers=h)
+        refused = client.post(
+            f"/api/v1/{table}",
+            json={"username": "alice", "subscriber_id": sid, "attribute": attribute, "value": value},
+            headers=h,
+        )
         assert refused.status_code == 422 and refused.json()["field"] == "attribute", refused.text
-    manual = client.post("/api/v1/radreply", json={"username": "alice", "subscriber_id": sid,
-                                                   "attribute": "Cisco-AVPair", "value": "ip:addr-pool=biz"}, headers=h)
+    manual = client.post(
+        "/api/v1/radreply",
+        json={"username": "alice", "subscriber_id": sid, "attribute": "Cisco-AVPair", "value": "ip:addr-pool=biz"},
+        headers=h,
+    )
     assert manual.status_code == 201, manual.text
-    turned = client.patch(f"/api/v1/radreply/{manual.json()['id']}", json={"value": "ip:sub-qos-policy-out=Y"},
-                          headers=h)
+    turned = client.patch(
+        f"/api/v1/radreply/{manual.json()['id']}", json={"value": "ip:sub-qos-policy-out=Y"}, headers=h
+    )
     assert turned.status_code == 422
     rendered = admin.execute("select id from radreply where attribute = 'Acct-Interim-Interval'").fetchone()
     assert rendered is not None
@@ -228,26 +256,39 @@ def test_api_lifecycle_keeps_radius_rows_in_step(
 ) -> None:
     _isp(db, "isp-a")
     h = auth("isp-a", "tenant_admin")
-    plans = [client.post("/api/v1/bandwidth_profiles", json={"name": n, "download_mbps": d, "upload_mbps": u},
-                         headers=h).json()["id"] for n, d, u in (("Home 20", 20, 5), ("Home 50", 50, 10))]
+    plans = [
+        client.post(
+            "/api/v1/bandwidth_profiles", json={"name": n, "download_mbps": d, "upload_mbps": u}, headers=h
+        ).json()["id"]
+        for n, d, u in (("Home 20", 20, 5), ("Home 50", 50, 10))
+    ]
     sid = _create(client, h, pppoe_password=SECRET, bandwidth_profile_id=plans[0]).json()["id"]
 
     def rate() -> list[str]:
-        return [r[0] for r in admin.execute(
-            "select value from radreply where username = 'alice' and attribute = 'Mikrotik-Rate-Limit'")]
+        return [
+            r[0]
+            for r in admin.execute(
+                "select value from radreply where username = 'alice' and attribute = 'Mikrotik-Rate-Limit'"
+            )
+        ]
 
     def auth_type() -> list[str]:
-        return [r[0] for r in admin.execute("select value from radcheck where username = 'alice' "
-                                            "and attribute = 'Auth-Type'")]
+        return [
+            r[0]
+            for r in admin.execute("select value from radcheck where username = 'alice' and attribute = 'Auth-Type'")
+        ]
 
     assert auth_type() == ["Reject"] and rate() == []  # pending
     assert client.post(f"/api/v1/subscribers/{sid}/activate", headers=h).status_code == 200
     assert auth_type() == [] and rate() == ["5M/20M 0/0 0/0 0/0 5"]
-    assert client.patch(f"/api/v1/subscribers/{sid}", json={"bandwidth_profile_id": plans[1]},
-                        headers=h).status_code == 200
+    assert (
+        client.patch(f"/api/v1/subscribers/{sid}", json={"bandwidth_profile_id": plans[1]}, headers=h).status_code
+        == 200
+    )
     assert rate() == ["10M/50M 0/0 0/0 0/0 5"]
-    assert client.patch(f"/api/v1/bandwidth_profiles/{plans[1]}", json={"download_mbps": 60},
-                        headers=h).status_code == 200
+    assert (
+        client.patch(f"/api/v1/bandwidth_profiles/{plans[1]}", json={"download_mbps": 60}, headers=h).status_code == 200
+    )
     assert rate() == ["10M/60M 0/0 0/0 0/0 5"]
     assert client.post(f"/api/v1/subscribers/{sid}/suspend", headers=h).status_code == 200
     assert auth_type() == ["Reject"] and rate() == [] and _credentials(admin, "isp-a") != []

@@ -22,8 +22,10 @@ SECRET = "dyn-secret-1"
 def add_nas(db: Database, tenant: str, address: str, shortname: str, secret: str = SECRET) -> None:
     with db.tenant(tenant) as s:
         s.execute(
-            text("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
-                 "values (:t, :a, :short, 'mikrotik', :secret, 'no')"),
+            text(
+                "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+                "values (:t, :a, :short, 'mikrotik', :secret, 'no')"
+            ),
             {"t": tenant, "a": address, "short": shortname, "secret": secret},
         )
 
@@ -34,9 +36,13 @@ def started(radius_db: Database, radiusd: FreeRadius) -> FreeRadius:
     for tenant in ("east", "west", "gone"):
         make_tenant(radius_db, tenant)
         with radius_db.tenant(tenant) as s:
-            s.execute(text("insert into radcheck (tenant_id, username, attribute, op, value) "
-                           "values (:t, 'alice', 'Cleartext-Password', ':=', :pw)"),
-                      {"t": tenant, "pw": f"{tenant}-pw"})
+            s.execute(
+                text(
+                    "insert into radcheck (tenant_id, username, attribute, op, value) "
+                    "values (:t, 'alice', 'Cleartext-Password', ':=', :pw)"
+                ),
+                {"t": tenant, "pw": f"{tenant}-pw"},
+            )
     add_nas(radius_db, "east", "127.0.0.30", "bras-static")
     radiusd.dynamic_clients = "127.0.0.0/8"  # off by default
     radiusd.start()
@@ -104,17 +110,18 @@ def test_the_lookup_returns_the_live_nas_of_the_address_only(
 
 
 def test_dynamic_clients_can_be_limited_or_turned_off(tmp_path: Path) -> None:
-    on = render(tmp_path / "on", RaddbOptions(conninfo="dbname=x", dynamic_clients="10.20.0.0/16",
-                                              client_lifetime=60))
+    on = render(tmp_path / "on", RaddbOptions(conninfo="dbname=x", dynamic_clients="10.20.0.0/16", client_lifetime=60))
     site = (on / "sites-enabled" / "ispops-clients").read_text()
     assert "ipaddr = 10.20.0.0/16" in site and "lifetime = 60" in site
     off = render(tmp_path / "off", RaddbOptions(conninfo="dbname=x", dynamic_clients=None))
     assert "dynamic_clients" not in (off / "sites-enabled" / "ispops-clients").read_text()
     default = render(tmp_path / "default", RaddbOptions(conninfo="dbname=x"))  # off: strangers cost lookups
     assert "dynamic_clients" not in (default / "sites-enabled" / "ispops-clients").read_text()
-    for bad, field in ((RaddbOptions(conninfo="dbname=x", dynamic_clients="10.0.0.1/32"), "dynamic_clients"),
-                       (RaddbOptions(conninfo="dbname=x", dynamic_clients="not-a-net"), "dynamic_clients"),
-                       (RaddbOptions(conninfo="dbname=x", client_lifetime=1), "client_lifetime")):
+    for bad, field in (
+        (RaddbOptions(conninfo="dbname=x", dynamic_clients="10.0.0.1/32"), "dynamic_clients"),
+        (RaddbOptions(conninfo="dbname=x", dynamic_clients="not-a-net"), "dynamic_clients"),
+        (RaddbOptions(conninfo="dbname=x", client_lifetime=1), "client_lifetime"),
+    ):
         with pytest.raises(ValidationFailed) as err:
             render(tmp_path / "bad", bad)
         assert err.value.field == field

@@ -111,9 +111,7 @@ def test_session_id_computed_like_the_full_call(radius: Conn, owner: Conn) -> No
     ).fetchall()
     assert len(updated) == 1
     owner.execute("select set_config('app.current_tenant_id', 'ia', false)")
-    assert owner.execute(
-        "select acctinputoctets from radacct where acctsessionid = 'sid-md5'"
-    ).fetchall() == [(7,)]
+    assert owner.execute("select acctinputoctets from radacct where acctsessionid = 'sid-md5'").fetchall() == [(7,)]
 
 
 def test_only_the_snapshot_skips_the_flush_wait(radius: Conn, owner: Conn) -> None:

@@ -50,8 +50,11 @@ def count(db: Database) -> int:
 
 def stopped(db: Database) -> int:
     with db.tenant("acme") as s:
-        return int(s.execute(text("select count(*) from radacct where acctsessionid like 'out-%' "
-                                  "and acctstoptime is not null")).scalar_one())
+        return int(
+            s.execute(
+                text("select count(*) from radacct where acctsessionid like 'out-%' and acctstoptime is not null")
+            ).scalar_one()
+        )
 
 
 def test_accounting_sent_while_the_database_is_down_is_replayed(
@@ -60,8 +63,13 @@ def test_accounting_sent_while_the_database_is_down_is_replayed(
     db = Database(server)
     make_tenant(db, "acme")
     with db.tenant("acme") as s:
-        s.execute(text("insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
-                       "values ('acme', '127.0.0.2', 'bras1', 'mikrotik', :s, 'no')"), {"s": SECRET})
+        s.execute(
+            text(
+                "insert into nas (tenant_id, nasname, shortname, type, secret, require_ma) "
+                "values ('acme', '127.0.0.2', 'bras1', 'mikrotik', :s, 'no')"
+            ),
+            {"s": SECRET},
+        )
     radius = FreeRadius(raddb=tmp_path / "raddb", conninfo=radius_conninfo(server))
     radius.start()
     try:
@@ -74,8 +82,14 @@ def test_accounting_sent_while_the_database_is_down_is_replayed(
             reply = nas.accounting("Start", User_Name=f"u{n}", Acct_Session_Id=f"out-{n}", Event_Timestamp=t0)
             assert reply is not None and reply.code == packet.AccountingResponse, radius.log_text()[-2000:]
         for n in range(10):
-            reply = nas.accounting("Stop", User_Name=f"u{n}", Acct_Session_Id=f"out-{n}", Event_Timestamp=t0 + 60,
-                                   Acct_Session_Time=60, Acct_Input_Octets=1000 + n)
+            reply = nas.accounting(
+                "Stop",
+                User_Name=f"u{n}",
+                Acct_Session_Id=f"out-{n}",
+                Event_Timestamp=t0 + 60,
+                Acct_Session_Time=60,
+                Acct_Input_Octets=1000 + n,
+            )
             assert reply is not None and reply.code == packet.AccountingResponse
         spool = radius.raddb / "spool"
         assert any(p.stat().st_size > 0 for p in spool.rglob("*detail*")), "nothing was spooled"

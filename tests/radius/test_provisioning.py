@@ -18,9 +18,15 @@ from tests.factories import make_tenant
 Row = tuple[str, str, str, str]  # (table, attribute, op, value)
 
 PLAN = {
-    "download_mbps": 50, "upload_mbps": 10, "download_burst_mbps": 100, "upload_burst_mbps": 20,
-    "burst_threshold_mbps": 40, "burst_time_seconds": 16, "priority": 5,
-    "fup_download_mbps": 4, "fup_upload_mbps": 1,
+    "download_mbps": 50,
+    "upload_mbps": 10,
+    "download_burst_mbps": 100,
+    "upload_burst_mbps": 20,
+    "burst_threshold_mbps": 40,
+    "burst_time_seconds": 16,
+    "priority": 5,
+    "fup_download_mbps": 4,
+    "fup_upload_mbps": 1,
 }
 
 # The rows of an active subscriber on PLAN, every vendor's rendering (the NAS picks its own at auth time).
@@ -64,23 +70,46 @@ def profile(db: Database, tenant: str, name: str = "Home 50", **values: Any) -> 
     names = ", ".join(cols)
     params = ", ".join(f":{c}" for c in cols)
     with db.tenant(tenant) as s:
-        return str(s.execute(
-            text(f"insert into bandwidth_profiles (tenant_id, name, {names}) values (:t, :name, {params}) "
-                 "returning id"),
-            {"t": tenant, "name": name, **cols},
-        ).scalar_one())
+        return str(
+            s.execute(
+                text(
+                    f"insert into bandwidth_profiles (tenant_id, name, {names}) values (:t, :name, {params}) "
+                    "returning id"
+                ),
+                {"t": tenant, "name": name, **cols},
+            ).scalar_one()
+        )
 
 
-def subscriber(db: Database, tenant: str, plan: str | None, username: str = "alice", *, status: str = "active",
-               pw: str | None = PASSWORD_ROW[3], **values: Any) -> str:
-    cols = {"subscriber_number": f"S-{username}", "service_type": "ftth", "status": status,
-            "pppoe_username": username, "bandwidth_profile_id": plan, **values}
+def subscriber(
+    db: Database,
+    tenant: str,
+    plan: str | None,
+    username: str = "alice",
+    *,
+    status: str = "active",
+    pw: str | None = PASSWORD_ROW[3],
+    **values: Any,
+) -> str:
+    cols = {
+        "subscriber_number": f"S-{username}",
+        "service_type": "ftth",
+        "status": status,
+        "pppoe_username": username,
+        "bandwidth_profile_id": plan,
+        **values,
+    }
     with db.tenant(tenant) as s:
-        sid = str(s.execute(
-            text(f"insert into subscribers (tenant_id, {', '.join(cols)}) values (:t, "
-                 + ", ".join(f":{c}" for c in cols) + ") returning id"),
-            {"t": tenant, **cols},
-        ).scalar_one())
+        sid = str(
+            s.execute(
+                text(
+                    f"insert into subscribers (tenant_id, {', '.join(cols)}) values (:t, "
+                    + ", ".join(f":{c}" for c in cols)
+                    + ") returning id"
+                ),
+                {"t": tenant, **cols},
+            ).scalar_one()
+        )
         if pw is not None:
             provisioning.set_password(s, tenant_id=tenant, subscriber_id=sid, password=pw)
     return sid
@@ -89,8 +118,10 @@ def subscriber(db: Database, tenant: str, plan: str | None, username: str = "ali
 def update(db: Database, tenant: str, table: str, key: str, **values: Any) -> None:
     sets = ", ".join(f"{c} = :{c}" for c in values)
     with db.tenant(tenant) as s:
-        s.execute(text(f"update {table} set {sets} where tenant_id = :t and id = cast(:id as uuid)"),
-                  {"t": tenant, "id": key, **values})
+        s.execute(
+            text(f"update {table} set {sets} where tenant_id = :t and id = cast(:id as uuid)"),
+            {"t": tenant, "id": key, **values},
+        )
 
 
 def rows(admin: psycopg.Connection[Any], tenant: str, username: str) -> set[Row]:
@@ -128,8 +159,15 @@ def test_plan_rendered_for_every_vendor(db: Database, admin: psycopg.Connection[
 def test_profile_policy_names_timeouts_and_simultaneous_use(
     db: Database, admin: psycopg.Connection[Any], isp: str
 ) -> None:
-    plan = profile(db, isp, cisco_policy_in="GOLD-IN", cisco_policy_out="GOLD-OUT", juniper_qos_profile="gold",
-                   session_timeout_seconds=86400, simultaneous_use=2)
+    plan = profile(
+        db,
+        isp,
+        cisco_policy_in="GOLD-IN",
+        cisco_policy_out="GOLD-OUT",
+        juniper_qos_profile="gold",
+        session_timeout_seconds=86400,
+        simultaneous_use=2,
+    )
     subscriber(db, isp, plan)
     got = rows(admin, isp, "alice")
     assert {r for r in got if r[1] in ("Cisco-AVPair", "ERX-Qos-Profile-Name")} == {
@@ -152,10 +190,21 @@ def test_profile_policy_names_timeouts_and_simultaneous_use(
     [
         ({"download_burst_mbps": None, "upload_burst_mbps": None}, "10M/50M 0/0 0/0 0/0 5"),
         ({"burst_threshold_mbps": None, "burst_time_seconds": None}, "10M/50M 20M/100M 10M/50M 1/1 5"),
-        ({"download_burst_mbps": 80, "upload_burst_mbps": None, "burst_threshold_mbps": 45, "priority": 10},
-         "10M/50M 10M/80M 9M/45M 16/16 8"),
-        ({"download_mbps": 30, "upload_mbps": 7, "download_burst_mbps": None, "upload_burst_mbps": 9,
-          "burst_threshold_mbps": 25, "priority": 1}, "7M/30M 9M/30M 5833k/25M 16/16 1"),
+        (
+            {"download_burst_mbps": 80, "upload_burst_mbps": None, "burst_threshold_mbps": 45, "priority": 10},
+            "10M/50M 10M/80M 9M/45M 16/16 8",
+        ),
+        (
+            {
+                "download_mbps": 30,
+                "upload_mbps": 7,
+                "download_burst_mbps": None,
+                "upload_burst_mbps": 9,
+                "burst_threshold_mbps": 25,
+                "priority": 1,
+            },
+            "7M/30M 9M/30M 5833k/25M 16/16 1",
+        ),
     ],
 )
 def test_mikrotik_rate_limit_format(
@@ -167,16 +216,36 @@ def test_mikrotik_rate_limit_format(
 
 
 def test_wispr_rates_are_capped_at_32_bits(db: Database, admin: psycopg.Connection[Any], isp: str) -> None:
-    subscriber(db, isp, profile(db, isp, download_mbps=10000, upload_mbps=5000, download_burst_mbps=None,
-                                upload_burst_mbps=None, burst_threshold_mbps=None), pw=None)
+    subscriber(
+        db,
+        isp,
+        profile(
+            db,
+            isp,
+            download_mbps=10000,
+            upload_mbps=5000,
+            download_burst_mbps=None,
+            upload_burst_mbps=None,
+            burst_threshold_mbps=None,
+        ),
+        pw=None,
+    )
     got = {r[1]: r[3] for r in rows(admin, isp, "alice") if r[1].startswith("WISPr")}
     assert got == {"WISPr-Bandwidth-Max-Up": "4294967295", "WISPr-Bandwidth-Max-Down": "4294967295"}
 
 
 def test_lifecycle_keeps_rows_exactly_in_step(db: Database, admin: psycopg.Connection[Any], isp: str) -> None:
     plan = profile(db, isp)
-    faster = profile(db, isp, name="Home 100", download_mbps=100, upload_mbps=20, download_burst_mbps=None,
-                     upload_burst_mbps=None, burst_threshold_mbps=None)
+    faster = profile(
+        db,
+        isp,
+        name="Home 100",
+        download_mbps=100,
+        upload_mbps=20,
+        download_burst_mbps=None,
+        upload_burst_mbps=None,
+        burst_threshold_mbps=None,
+    )
     sid = subscriber(db, isp, plan, status="pending")
     assert rows(admin, isp, "alice") == REJECT_ROWS | {PASSWORD_ROW}
 
@@ -205,7 +274,8 @@ def test_lifecycle_keeps_rows_exactly_in_step(db: Database, admin: psycopg.Conne
 def test_walled_garden_suspension(db: Database, admin: psycopg.Connection[Any], isp: str) -> None:
     admin.execute(
         "update tenants set radius_suspended_action = 'walled_garden', radius_walled_garden_download_kbps = 512, "
-        "radius_walled_garden_upload_kbps = 128, radius_walled_garden_list = 'unpaid' where id = %s", (isp,)
+        "radius_walled_garden_upload_kbps = 128, radius_walled_garden_list = 'unpaid' where id = %s",
+        (isp,),
     )
     sid = subscriber(db, isp, profile(db, isp), static_ip_address="203.0.113.9")
     update(db, isp, "subscribers", sid, status="suspended")
@@ -232,13 +302,20 @@ def test_username_change_renames_every_row_and_manual_rows_survive(
 ) -> None:
     plan = profile(db, isp)
     sid = subscriber(db, isp, plan)
-    manual = {("radreply", "Reply-Message", ":=", "Welcome"), ("radreply", "Cisco-AVPair", "+=", "ip:addr-pool=biz"),
-              ("radcheck", "Calling-Station-Id", "==", "00:11:22:33:44:55")}
+    manual = {
+        ("radreply", "Reply-Message", ":=", "Welcome"),
+        ("radreply", "Cisco-AVPair", "+=", "ip:addr-pool=biz"),
+        ("radcheck", "Calling-Station-Id", "==", "00:11:22:33:44:55"),
+    }
     with db.tenant(isp) as s:
         for table, attribute, op, value in manual:
-            s.execute(text(f"insert into {table} (tenant_id, subscriber_id, username, attribute, op, value) "
-                           "values (:t, cast(:sid as uuid), 'alice', :a, :o, :v)"),
-                      {"t": isp, "sid": sid, "a": attribute, "o": op, "v": value})
+            s.execute(
+                text(
+                    f"insert into {table} (tenant_id, subscriber_id, username, attribute, op, value) "
+                    "values (:t, cast(:sid as uuid), 'alice', :a, :o, :v)"
+                ),
+                {"t": isp, "sid": sid, "a": attribute, "o": op, "v": value},
+            )
     update(db, isp, "subscribers", sid, pppoe_username="alice2")
     assert rows(admin, isp, "alice") == set()
     assert rows(admin, isp, "alice2") == PLAN_ROWS | {PASSWORD_ROW} | manual
@@ -253,11 +330,15 @@ def test_username_change_renames_every_row_and_manual_rows_survive(
 def test_static_ip_set_and_cleared(db: Database, admin: psycopg.Connection[Any], isp: str) -> None:
     sid = subscriber(db, isp, profile(db, isp))
     update(db, isp, "subscribers", sid, static_ip_address="198.51.100.7")
-    assert rows(admin, isp, "alice") == PLAN_ROWS | {PASSWORD_ROW, ("radreply", "Framed-IP-Address", ":=",
-                                                                   "198.51.100.7")}
+    assert rows(admin, isp, "alice") == PLAN_ROWS | {
+        PASSWORD_ROW,
+        ("radreply", "Framed-IP-Address", ":=", "198.51.100.7"),
+    }
     update(db, isp, "subscribers", sid, static_ip_address="2001:db8::7")
-    assert rows(admin, isp, "alice") == PLAN_ROWS | {PASSWORD_ROW, ("radreply", "Framed-IPv6-Address", ":=",
-                                                                   "2001:db8::7")}
+    assert rows(admin, isp, "alice") == PLAN_ROWS | {
+        PASSWORD_ROW,
+        ("radreply", "Framed-IPv6-Address", ":=", "2001:db8::7"),
+    }
     update(db, isp, "subscribers", sid, static_ip_address=None)
     assert rows(admin, isp, "alice") == PLAN_ROWS | {PASSWORD_ROW}
 
@@ -266,15 +347,19 @@ def test_throttle_and_unthrottle(db: Database, admin: psycopg.Connection[Any], i
     plan = profile(db, isp)
     sid = subscriber(db, isp, plan)
     with db.tenant(isp) as s:
-        s.execute(text("update subscribers set throttled_until = now() + interval '1 day' "
-                       "where id = cast(:id as uuid)"), {"id": sid})
+        s.execute(
+            text("update subscribers set throttled_until = now() + interval '1 day' where id = cast(:id as uuid)"),
+            {"id": sid},
+        )
     assert rows(admin, isp, "alice") == THROTTLED_ROWS | {PASSWORD_ROW}
     update(db, isp, "subscribers", sid, throttled_until=None)
     assert rows(admin, isp, "alice") == PLAN_ROWS | {PASSWORD_ROW}
     # A throttle that has run out renders the plan; the usage job clears such throttles.
     with db.tenant(isp) as s:
-        s.execute(text("update subscribers set throttled_until = now() - interval '1 minute' "
-                       "where id = cast(:id as uuid)"), {"id": sid})
+        s.execute(
+            text("update subscribers set throttled_until = now() - interval '1 minute' where id = cast(:id as uuid)"),
+            {"id": sid},
+        )
     assert rows(admin, isp, "alice") == PLAN_ROWS | {PASSWORD_ROW}
     with db.tenant(isp) as s:
         assert provisioning.release_expired_throttles(s, tenant_id=isp) == 1
@@ -282,15 +367,19 @@ def test_throttle_and_unthrottle(db: Database, admin: psycopg.Connection[Any], i
     # A plan without FUP rates has nothing to throttle to: the plan's rates stay.
     update(db, isp, "bandwidth_profiles", plan, fup_download_mbps=None, fup_upload_mbps=None)
     with db.tenant(isp) as s:
-        s.execute(text("update subscribers set throttled_until = now() + interval '1 day' "
-                       "where id = cast(:id as uuid)"), {"id": sid})
+        s.execute(
+            text("update subscribers set throttled_until = now() + interval '1 day' where id = cast(:id as uuid)"),
+            {"id": sid},
+        )
     assert rows(admin, isp, "alice") == PLAN_ROWS | {PASSWORD_ROW}
 
 
 def test_subscriber_without_plan_gets_no_rates(db: Database, admin: psycopg.Connection[Any], isp: str) -> None:
     subscriber(db, isp, None)
     assert rows(admin, isp, "alice") == {
-        PASSWORD_ROW, ("radcheck", "Simultaneous-Use", ":=", "1"), ("radreply", "Acct-Interim-Interval", ":=", "300"),
+        PASSWORD_ROW,
+        ("radcheck", "Simultaneous-Use", ":=", "1"),
+        ("radreply", "Acct-Interim-Interval", ":=", "300"),
     }
 
 
@@ -309,8 +398,11 @@ def test_profile_edit_rerenders_its_subscribers_only_in_one_call(
     with admin.transaction():
         admin.execute("set local track_functions = 'all'")
         admin.execute("select set_config('app.current_tenant_id', %s, true)", (isp,))
-        admin.execute("update bandwidth_profiles set download_mbps = 60, download_burst_mbps = 120 "
-                      "where tenant_id = %s and id = %s", (isp, plan))
+        admin.execute(
+            "update bandwidth_profiles set download_mbps = 60, download_burst_mbps = 120 "
+            "where tenant_id = %s and id = %s",
+            (isp, plan),
+        )
         calls = admin.execute(
             "select pg_stat_get_xact_function_calls('ispops_radius_render(text,uuid[],uuid[])'::regprocedure)"
         ).fetchone()
@@ -321,10 +413,11 @@ def test_profile_edit_rerenders_its_subscribers_only_in_one_call(
         assert ("radreply", "Mikrotik-Rate-Limit", ":=", "10M/60M 20M/120M 6667k/40M 16/16 5") in got
         assert ("radreply", "WISPr-Bandwidth-Max-Down", ":=", "60000000") in got
         assert len(got) == len(PLAN_ROWS)
-    assert admin.execute("select id, value from radreply where username = 'untouched' order by id").fetchall() \
+    assert (
+        admin.execute("select id, value from radreply where username = 'untouched' order by id").fetchall()
         == before_other
-    assert admin.execute("select id, value from radreply where tenant_id = 'isp-b' order by id").fetchall() \
-        == before_b
+    )
+    assert admin.execute("select id, value from radreply where tenant_id = 'isp-b' order by id").fetchall() == before_b
     # An edit that changes nothing the NAS sees writes nothing.
     ids = admin.execute("select id from radreply where tenant_id = %s order by id", (isp,)).fetchall()
     update(db, isp, "bandwidth_profiles", plan, description="renamed in the catalogue")
@@ -334,12 +427,17 @@ def test_profile_edit_rerenders_its_subscribers_only_in_one_call(
 
 def test_triggers_are_statement_level(db: Database, admin: psycopg.Connection[Any]) -> None:
     # Transition tables: a bulk import or a plan edit renders in one pass (the tenants trigger is per row).
-    found = dict(admin.execute(
-        "select tgname, (tgtype & 1) = 1 from pg_trigger where tgname like '%radius%' and not tgisinternal"
-    ).fetchall())
+    found = dict(
+        admin.execute(
+            "select tgname, (tgtype & 1) = 1 from pg_trigger where tgname like '%radius%' and not tgisinternal"
+        ).fetchall()
+    )
     assert found == {
-        "subscribers_radius_insert": False, "subscribers_radius_update": False, "subscribers_radius_delete": False,
-        "bandwidth_profiles_radius_update": False, "tenants_radius_policy": True,
+        "subscribers_radius_insert": False,
+        "subscribers_radius_update": False,
+        "subscribers_radius_delete": False,
+        "bandwidth_profiles_radius_update": False,
+        "tenants_radius_policy": True,
     }
 
 
@@ -349,13 +447,22 @@ def test_a_failure_leaves_nothing_half_written(db: Database, admin: psycopg.Conn
     second = subscriber(db, isp, plan, "bob")
     # A manual row already holds the name "taken" for this attribute: renaming bob there must fail.
     with db.tenant(isp) as s:
-        s.execute(text("insert into radcheck (tenant_id, username, attribute, op, value) "
-                       "values (:t, 'taken', 'Cleartext-Password', ':=', 'x')"), {"t": isp})
+        s.execute(
+            text(
+                "insert into radcheck (tenant_id, username, attribute, op, value) "
+                "values (:t, 'taken', 'Cleartext-Password', ':=', 'x')"
+            ),
+            {"t": isp},
+        )
     before = {u: rows(admin, isp, u) for u in ("alice", "bob", "alice2", "taken")}
     with pytest.raises(Conflict), db.tenant(isp) as s:
-        s.execute(text("update subscribers set pppoe_username = case id when cast(:a as uuid) then 'alice2' "
-                       "else 'taken' end where id in (cast(:a as uuid), cast(:b as uuid))"),
-                  {"a": first, "b": second})
+        s.execute(
+            text(
+                "update subscribers set pppoe_username = case id when cast(:a as uuid) then 'alice2' "
+                "else 'taken' end where id in (cast(:a as uuid), cast(:b as uuid))"
+            ),
+            {"a": first, "b": second},
+        )
     assert {u: rows(admin, isp, u) for u in before} == before
     # And a failure later in the transaction undoes a render that succeeded.
     with pytest.raises(RuntimeError), db.tenant(isp) as s:
@@ -373,9 +480,14 @@ def test_tenant_policy_change_rerenders(db: Database, admin: psycopg.Connection[
 
     # The platform operator (no tenant set, no rights on tenant tables) changes the policy.
     with db.platform() as s:
-        s.execute(text("update tenants set radius_suspended_action = 'walled_garden', "
-                       "radius_walled_garden_download_kbps = 512, radius_walled_garden_upload_kbps = 128, "
-                       "radius_walled_garden_list = 'unpaid' where id = :t"), {"t": isp})
+        s.execute(
+            text(
+                "update tenants set radius_suspended_action = 'walled_garden', "
+                "radius_walled_garden_download_kbps = 512, radius_walled_garden_upload_kbps = 128, "
+                "radius_walled_garden_list = 'unpaid' where id = :t"
+            ),
+            {"t": isp},
+        )
     assert rows(admin, isp, "bob") == WALLED_ROWS | {PASSWORD_ROW}
     assert rows(admin, isp, "alice") == PLAN_ROWS | {PASSWORD_ROW}
 
@@ -392,9 +504,7 @@ def test_tenant_policy_change_rerenders(db: Database, admin: psycopg.Connection[
     assert PASSWORD_ROW in rows(admin, isp, "alice")
 
 
-def test_render_sets_and_restores_the_tenant_when_unset(
-    db: Database, admin: psycopg.Connection[Any], isp: str
-) -> None:
+def test_render_sets_and_restores_the_tenant_when_unset(db: Database, admin: psycopg.Connection[Any], isp: str) -> None:
     sid = subscriber(db, isp, profile(db, isp))
     with admin.transaction():
         admin.execute("update subscribers set status = 'suspended' where id = %s", (sid,))
@@ -406,23 +516,35 @@ def test_render_sets_and_restores_the_tenant_when_unset(
 def test_bulk_insert_renders_every_subscriber(db: Database, admin: psycopg.Connection[Any], isp: str) -> None:
     plan = profile(db, isp)
     with db.tenant(isp) as s:
-        s.execute(text("insert into subscribers (tenant_id, subscriber_number, service_type, status, pppoe_username, "
-                       "bandwidth_profile_id) select :t, 'B-' || i, 'ftth', 'active', 'bulk' || i, cast(:p as uuid) "
-                       "from generate_series(1, 50) i"), {"t": isp, "p": plan})
-    counts = admin.execute("select count(*), count(distinct username) from radreply where tenant_id = %s",
-                           (isp,)).fetchone()
+        s.execute(
+            text(
+                "insert into subscribers (tenant_id, subscriber_number, service_type, status, pppoe_username, "
+                "bandwidth_profile_id) select :t, 'B-' || i, 'ftth', 'active', 'bulk' || i, cast(:p as uuid) "
+                "from generate_series(1, 50) i"
+            ),
+            {"t": isp, "p": plan},
+        )
+    counts = admin.execute(
+        "select count(*), count(distinct username) from radreply where tenant_id = %s", (isp,)
+    ).fetchone()
     assert counts == (50 * (len(PLAN_ROWS) - 1), 50)
 
 
 def test_managed_sets_match_the_database(db: Database, admin: psycopg.Connection[Any]) -> None:
-    cases = [("radcheck", a, "") for a in provisioning.MANAGED_CHECK] + [
-        ("radreply", a, "") for a in provisioning.MANAGED_REPLY
-    ] + [
-        ("radcheck", "Cleartext-Password", "x"), ("radcheck", "Calling-Station-Id", "x"),
-        ("radreply", "Reply-Message", "x"), ("radreply", "Cisco-AVPair", "ip:sub-qos-policy-in=x"),
-        ("radreply", "Cisco-AVPair", "ip:sub-qos-policy-out=x"), ("radreply", "Cisco-AVPair", "ip:addr-pool=x"),
-        ("radreply", "Mikrotik-Group", "x"), ("radcheck", "Mikrotik-Rate-Limit", "x"),
-    ]
+    cases = (
+        [("radcheck", a, "") for a in provisioning.MANAGED_CHECK]
+        + [("radreply", a, "") for a in provisioning.MANAGED_REPLY]
+        + [
+            ("radcheck", "Cleartext-Password", "x"),
+            ("radcheck", "Calling-Station-Id", "x"),
+            ("radreply", "Reply-Message", "x"),
+            ("radreply", "Cisco-AVPair", "ip:sub-qos-policy-in=x"),
+            ("radreply", "Cisco-AVPair", "ip:sub-qos-policy-out=x"),
+            ("radreply", "Cisco-AVPair", "ip:addr-pool=x"),
+            ("radreply", "Mikrotik-Group", "x"),
+            ("radcheck", "Mikrotik-Rate-Limit", "x"),
+        ]
+    )
     for table, attribute, value in cases:
         got = admin.execute("select ispops_radius_managed(%s, %s, %s)", (table, attribute, value)).fetchone()
         assert got == (provisioning.is_managed(table, attribute, value),), (table, attribute, value)
@@ -433,8 +555,12 @@ def test_rows_are_tenant_confined(db: Database, admin: psycopg.Connection[Any], 
     sid = subscriber(db, isp, profile(db, isp))
     # Tenant B cannot render, see or touch tenant A's subscriber through the functions.
     with db.tenant("isp-b") as s:
-        assert s.execute(text("select count(*) from ispops_radius_rows('isp-b', array[cast(:id as uuid)])"),
-                         {"id": sid}).scalar_one() == 0
+        assert (
+            s.execute(
+                text("select count(*) from ispops_radius_rows('isp-b', array[cast(:id as uuid)])"), {"id": sid}
+            ).scalar_one()
+            == 0
+        )
         s.execute(text("update subscribers set status = 'terminated' where id = cast(:id as uuid)"), {"id": sid})
     # Calling the render for another tenant than the transaction's is refused.
     with pytest.raises(DBAPIError, match="acts for tenant isp-b, not isp-a"), db.tenant("isp-b") as s:

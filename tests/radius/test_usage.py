@@ -17,33 +17,58 @@ from tests.factories import make_tenant
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 
 
-def setup_subscriber(db: Database, tenant: str, *, daily: int | None = None, monthly: int | None = None,
-                     action: str = "throttle", cycle_day: int = 1) -> str:
+def setup_subscriber(
+    db: Database,
+    tenant: str,
+    *,
+    daily: int | None = None,
+    monthly: int | None = None,
+    action: str = "throttle",
+    cycle_day: int = 1,
+) -> str:
     with db.tenant(tenant) as s:
         plan = s.execute(
-            text("insert into bandwidth_profiles (tenant_id, name, download_mbps, upload_mbps, daily_data_cap_gb, "
-                 "monthly_data_cap_gb, cap_action, fup_download_mbps, fup_upload_mbps) "
-                 "values (:t, :n, 100, 20, :d, :m, :a, 2, 1) returning id"),
+            text(
+                "insert into bandwidth_profiles (tenant_id, name, download_mbps, upload_mbps, daily_data_cap_gb, "
+                "monthly_data_cap_gb, cap_action, fup_download_mbps, fup_upload_mbps) "
+                "values (:t, :n, 100, 20, :d, :m, :a, 2, 1) returning id"
+            ),
             {"t": tenant, "n": f"plan-{uuid.uuid4().hex[:6]}", "d": daily, "m": monthly, "a": action},
         ).scalar_one()
-        return str(s.execute(
-            text("insert into subscribers (tenant_id, subscriber_number, service_type, status, pppoe_username, "
-                 "bandwidth_profile_id, billing_cycle_day) values (:t, :n, 'ftth', 'active', :n, :p, :c) "
-                 "returning id"),
-            {"t": tenant, "n": f"sub-{uuid.uuid4().hex[:6]}", "p": plan, "c": cycle_day},
-        ).scalar_one())
+        return str(
+            s.execute(
+                text(
+                    "insert into subscribers (tenant_id, subscriber_number, service_type, status, pppoe_username, "
+                    "bandwidth_profile_id, billing_cycle_day) values (:t, :n, 'ftth', 'active', :n, :p, :c) "
+                    "returning id"
+                ),
+                {"t": tenant, "n": f"sub-{uuid.uuid4().hex[:6]}", "p": plan, "c": cycle_day},
+            ).scalar_one()
+        )
 
 
-def session(db: Database, tenant: str, sub: str, sid: str, *, start: dt.datetime, up: int, down: int,
-            update: dt.datetime | None = None, stop: dt.datetime | None = None) -> None:
+def session(
+    db: Database,
+    tenant: str,
+    sub: str,
+    sid: str,
+    *,
+    start: dt.datetime,
+    up: int,
+    down: int,
+    update: dt.datetime | None = None,
+    stop: dt.datetime | None = None,
+) -> None:
     with db.tenant(tenant) as s:
         s.execute(
-            text("insert into radacct (tenant_id, subscriber_id, acctsessionid, acctuniqueid, username, nasipaddress, "
-                 "acctstarttime, acctupdatetime, acctstoptime, acctinputoctets, acctoutputoctets) "
-                 "values (:t, :sub, :sid, :sid, 'u', '192.0.2.1', :start, :upd, :stop, :up, :down) "
-                 "on conflict (tenant_id, acctuniqueid, acctstarttime) do update set "
-                 "acctinputoctets = excluded.acctinputoctets, acctoutputoctets = excluded.acctoutputoctets, "
-                 "acctupdatetime = excluded.acctupdatetime, acctstoptime = excluded.acctstoptime"),
+            text(
+                "insert into radacct (tenant_id, subscriber_id, acctsessionid, acctuniqueid, username, nasipaddress, "
+                "acctstarttime, acctupdatetime, acctstoptime, acctinputoctets, acctoutputoctets) "
+                "values (:t, :sub, :sid, :sid, 'u', '192.0.2.1', :start, :upd, :stop, :up, :down) "
+                "on conflict (tenant_id, acctuniqueid, acctstarttime) do update set "
+                "acctinputoctets = excluded.acctinputoctets, acctoutputoctets = excluded.acctoutputoctets, "
+                "acctupdatetime = excluded.acctupdatetime, acctstoptime = excluded.acctstoptime"
+            ),
             {"t": tenant, "sub": sub, "sid": sid, "start": start, "upd": update, "stop": stop, "up": up, "down": down},
         )
 
@@ -55,14 +80,21 @@ def run(db: Database, tenant: str, now: dt.datetime = NOW) -> Any:
 
 def sub_row(db: Database, tenant: str, sub: str) -> Any:
     with db.tenant(tenant) as s:
-        return s.execute(text("select status, suspension_reason, throttled_until, monthly_data_usage_gb, "
-                              "last_usage_reset_date from subscribers where id = :id"), {"id": sub}).one()
+        return s.execute(
+            text(
+                "select status, suspension_reason, throttled_until, monthly_data_usage_gb, "
+                "last_usage_reset_date from subscribers where id = :id"
+            ),
+            {"id": sub},
+        ).one()
 
 
 def daily(db: Database, tenant: str, sub: str) -> dict[dt.date, tuple[int, int]]:
     with db.tenant(tenant) as s:
-        rows = s.execute(text("select day, input_octets, output_octets from subscriber_usage_daily "
-                              "where subscriber_id = :id"), {"id": sub}).all()
+        rows = s.execute(
+            text("select day, input_octets, output_octets from subscriber_usage_daily where subscriber_id = :id"),
+            {"id": sub},
+        ).all()
     return {day: (i, o) for day, i, o in rows}
 
 
@@ -122,8 +154,17 @@ def test_daily_cap_throttles_until_local_midnight_and_then_lifts(db: Database) -
     assert after.unthrottled == 1 and after.throttled == 0
     assert sub_row(db, "acme", sub).throttled_until is None
     with db.tenant("acme") as s:
-        actions = s.execute(text("select changes->>'action' from audit_events where entity_id = :id "
-                                 "and actor_kind = 'system' order by id"), {"id": sub}).scalars().all()
+        actions = (
+            s.execute(
+                text(
+                    "select changes->>'action' from audit_events where entity_id = :id "
+                    "and actor_kind = 'system' order by id"
+                ),
+                {"id": sub},
+            )
+            .scalars()
+            .all()
+        )
     assert actions == ["throttle", "unthrottle"]
 
 
@@ -152,8 +193,10 @@ def test_a_subscriber_suspended_by_staff_is_not_resumed_by_the_rollup(db: Databa
     make_tenant(db, "acme")
     sub = setup_subscriber(db, "acme", monthly=1, action="suspend")
     with db.tenant("acme") as s:
-        s.execute(text("update subscribers set status = 'suspended', suspension_reason = 'unpaid' where id = :id"),
-                  {"id": sub})
+        s.execute(
+            text("update subscribers set status = 'suspended', suspension_reason = 'unpaid' where id = :id"),
+            {"id": sub},
+        )
     assert run(db, "acme").resumed == 0
     assert sub_row(db, "acme", sub).status == "suspended"
 

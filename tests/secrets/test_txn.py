@@ -56,10 +56,12 @@ def test_failed_commit_deletes_new(db: Database, tenant: str, file_store: FileSe
     """A database error after the secret was written rolls the secret back too."""
     with pytest.raises(Conflict, match="already exists"), db.tenant(tenant) as session:
         secret_changes(session, file_store).put("new", b"2")
-        session.execute(text("insert into customers (tenant_id, customer_number, name) values (:t, 'C', 'x')"),
-                        {"t": tenant})
-        session.execute(text("insert into customers (tenant_id, customer_number, name) values (:t, 'C', 'y')"),
-                        {"t": tenant})
+        session.execute(
+            text("insert into customers (tenant_id, customer_number, name) values (:t, 'C', 'x')"), {"t": tenant}
+        )
+        session.execute(
+            text("insert into customers (tenant_id, customer_number, name) values (:t, 'C', 'y')"), {"t": tenant}
+        )
     assert not file_store.exists("new")
 
 

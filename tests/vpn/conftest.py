@@ -73,8 +73,16 @@ def add_pool(db: Database, tenant: str, net: str = "10.99.0.0/24", name: str = "
         return str(
             session.execute(
                 text(VPN_POOL),
-                {"t": tenant, "name": name, "net": net, "gw": str(hosts[0]), "start": str(hosts[1]),
-                 "end": str(hosts[-1]), "total": len(hosts) - 1, "type": pool_type},
+                {
+                    "t": tenant,
+                    "name": name,
+                    "net": net,
+                    "gw": str(hosts[0]),
+                    "start": str(hosts[1]),
+                    "end": str(hosts[-1]),
+                    "total": len(hosts) - 1,
+                    "type": pool_type,
+                },
             ).scalar_one()
         )
 

@@ -40,7 +40,11 @@ def tunnel_allocation(admin: psycopg.Connection[Any], tunnel_id: str) -> str:
 
 
 def test_a_tunnel_address_has_no_lease_and_survives_the_reclaim_job(
-    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, db: Database,
+    client: TestClient,
+    world: World,
+    store: FlakyStore,
+    auth: TokenFor,
+    db: Database,
     admin: psycopg.Connection[Any],
 ) -> None:
     leased_pool(db, world)
@@ -73,8 +77,10 @@ def test_a_lease_written_by_hand_on_a_tunnel_address_is_not_reclaimed(
     held = tunnel_allocation(admin, tunnel["id"])
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
     with db.tenant("tenant-a") as s:
-        s.execute(text("update ip_allocations set lease_start = :a, lease_end = :b where id = :i"),
-                  {"a": past, "b": past + dt.timedelta(hours=1), "i": held})
+        s.execute(
+            text("update ip_allocations set lease_start = :a, lease_end = :b where id = :i"),
+            {"a": past, "b": past + dt.timedelta(hours=1), "i": held},
+        )
 
     assert reclaim_all(db) == {}
     assert allocation(admin, held)[0] == "allocated"
@@ -93,8 +99,7 @@ def test_releasing_a_tunnels_address_is_a_409_naming_the_tunnel(
     assert allocation(admin, held)[0] == "allocated"
     # Any writer: the database refuses it too (the platform's 409, naming the tunnel).
     with pytest.raises(Conflict) as refused, db.tenant("tenant-a") as s:
-        s.execute(text("update ip_allocations set status = 'released', released_at = now() where id = :i"),
-                  {"i": held})
+        s.execute(text("update ip_allocations set status = 'released', released_at = now() where id = :i"), {"i": held})
     assert "wg-router-1" in refused.value.message
     assert allocation(admin, held)[0] == "allocated"
     # Deleting the tunnel still gives the address back.

@@ -95,8 +95,14 @@ def test_create_with_requested_address_and_pool_found_by_address(
     ],
 )
 def test_bad_input_names_the_field(
-    change: dict[str, Any], status: int, field: str, client: TestClient, world: World, store: FlakyStore,
-    auth: TokenFor, admin: psycopg.Connection[Any],
+    change: dict[str, Any],
+    status: int,
+    field: str,
+    client: TestClient,
+    world: World,
+    store: FlakyStore,
+    auth: TokenFor,
+    admin: psycopg.Connection[Any],
 ) -> None:
     before = snapshot(admin, "tenant-a")
     response = client.post(URL, json=tunnel_body(world, **change), headers=auth("tenant-a", "noc_engineer"))
@@ -107,7 +113,11 @@ def test_bad_input_names_the_field(
 
 
 def test_no_pool_named_takes_the_tenants_vpn_pool(
-    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, db: Database,
+    client: TestClient,
+    world: World,
+    store: FlakyStore,
+    auth: TokenFor,
+    db: Database,
     admin: psycopg.Connection[Any],
 ) -> None:
     noc = auth("tenant-a", "noc_engineer")
@@ -128,8 +138,7 @@ def test_no_pool_named_takes_the_tenants_vpn_pool(
 def test_no_vpn_pool_is_a_422_naming_ip_pool_id(
     client: TestClient, world: World, store: FlakyStore, auth: TokenFor, admin: psycopg.Connection[Any]
 ) -> None:
-    admin.execute("update ip_pools set pool_type = 'static' where tenant_id = 'tenant-a' and id = %s",
-                  (world.pool_a,))
+    admin.execute("update ip_pools set pool_type = 'static' where tenant_id = 'tenant-a' and id = %s", (world.pool_a,))
     body = tunnel_body(world)
     del body["ip_pool_id"]
     before = snapshot(admin, "tenant-a")
@@ -145,8 +154,9 @@ def test_a_vpn_pool_is_not_handed_to_subscribers(
 ) -> None:
     noc = auth("tenant-a", "noc_engineer")
     before = snapshot(admin, "tenant-a")
-    response = client.post(f"/api/v1/ip_pools/{world.pool_a}/allocate",
-                           json={"subscriber_id": world.a["subscribers"]}, headers=noc)
+    response = client.post(
+        f"/api/v1/ip_pools/{world.pool_a}/allocate", json={"subscriber_id": world.a["subscribers"]}, headers=noc
+    )
     assert (response.status_code, response.json()["field"]) == (409, "pool_type")
     assert "not handed to subscribers" in response.json()["detail"]
     assert snapshot(admin, "tenant-a") == before
@@ -155,21 +165,25 @@ def test_a_vpn_pool_is_not_handed_to_subscribers(
     assert response.status_code in (200, 201), response.text
     # ...which is not given to a subscriber afterwards either.
     before = snapshot(admin, "tenant-a")
-    patched = client.patch(f"/api/v1/ip_allocations/{response.json()['id']}",
-                           json={"subscriber_id": world.a["subscribers"]}, headers=noc)
+    patched = client.patch(
+        f"/api/v1/ip_allocations/{response.json()['id']}", json={"subscriber_id": world.a["subscribers"]}, headers=noc
+    )
     assert (patched.status_code, patched.json()["field"]) == (409, "pool_type"), patched.text
     assert "is vpn" in patched.json()["detail"]
     assert snapshot(admin, "tenant-a") == before
 
 
 def test_a_pool_subscribers_hold_addresses_in_does_not_become_vpn(
-    client: TestClient, world: World, store: FlakyStore, auth: TokenFor, db: Database,
+    client: TestClient,
+    world: World,
+    store: FlakyStore,
+    auth: TokenFor,
+    db: Database,
     admin: psycopg.Connection[Any],
 ) -> None:
     noc = auth("tenant-a", "noc_engineer")
     pool = add_pool(db, "tenant-a", "10.95.0.0/24", name="customers", pool_type="static")
-    held = client.post(f"/api/v1/ip_pools/{pool}/allocate", json={"subscriber_id": world.a["subscribers"]},
-                       headers=noc)
+    held = client.post(f"/api/v1/ip_pools/{pool}/allocate", json={"subscriber_id": world.a["subscribers"]}, headers=noc)
     assert held.status_code in (200, 201), held.text
     before = snapshot(admin, "tenant-a")
     for new_type in ("vpn", "reserved"):
@@ -258,7 +272,8 @@ def test_the_peer_config_is_given_once_per_key(
     assert client.get(f"{URL}/{tunnel['id']}", headers=noc).json()["config_downloaded_at"] == first
     downloads = admin.execute(
         "select count(*) from audit_events where entity = 'vpn_tunnels' and entity_id = %s "
-        "and changes->>'action' = 'download_config'", (tunnel["id"],),
+        "and changes->>'action' = 'download_config'",
+        (tunnel["id"],),
     ).fetchone()
     assert downloads == (1,)
     # A new key is a new config, given once again.
@@ -404,12 +419,8 @@ def test_handshakes_set_status_and_counters(
     assert client.post(url, json=body, headers=noc).json()["status"] == "disconnected"
 
 
-@pytest.mark.parametrize(
-    "dump", ["garbage", "", f"{HUB_KEY}\t(none)\t(none)\t(none)\tnever\t0\t0\toff\n"]
-)
-def test_malformed_dump_is_422(
-    dump: str, client: TestClient, world: World, store: FlakyStore, auth: TokenFor
-) -> None:
+@pytest.mark.parametrize("dump", ["garbage", "", f"{HUB_KEY}\t(none)\t(none)\t(none)\tnever\t0\t0\toff\n"])
+def test_malformed_dump_is_422(dump: str, client: TestClient, world: World, store: FlakyStore, auth: TokenFor) -> None:
     noc = auth("tenant-a", "noc_engineer")
     tunnel = create(client, noc, tunnel_body(world))
     response = client.post(f"{URL}/{tunnel['id']}/handshakes", json={"dump": dump}, headers=noc)
@@ -441,8 +452,13 @@ def test_patch_cannot_touch_keys_or_address(
 ) -> None:
     noc = auth("tenant-a", "noc_engineer")
     tunnel = create(client, noc, tunnel_body(world))
-    for field, value in [("public_key", HUB_KEY), ("private_key_vault_path", "x"), ("vpn_ip", "10.99.0.9"),
-                         ("status", "active"), ("ip_allocation_id", world.a["ip_allocations"])]:
+    for field, value in [
+        ("public_key", HUB_KEY),
+        ("private_key_vault_path", "x"),
+        ("vpn_ip", "10.99.0.9"),
+        ("status", "active"),
+        ("ip_allocation_id", world.a["ip_allocations"]),
+    ]:
         response = client.patch(f"{URL}/{tunnel['id']}", json={field: value}, headers=noc)
         assert response.status_code == 422, (field, response.text)
     response = client.patch(f"{URL}/{tunnel['id']}", json={"server_endpoint": "bad"}, headers=noc)
@@ -464,7 +480,13 @@ ROUTES = [
 
 @pytest.mark.parametrize(("method", "action", "body"), ROUTES)
 def test_other_tenant_gets_404_and_changes_nothing(
-    method: str, action: str, body: Any, client: TestClient, world: World, store: FlakyStore, auth: TokenFor,
+    method: str,
+    action: str,
+    body: Any,
+    client: TestClient,
+    world: World,
+    store: FlakyStore,
+    auth: TokenFor,
     admin: psycopg.Connection[Any],
 ) -> None:
     tunnel = create(client, auth("tenant-a", "noc_engineer"), tunnel_body(world))
@@ -480,12 +502,19 @@ def test_other_tenant_gets_404_and_changes_nothing(
 @pytest.mark.parametrize("role", ["support_agent", "field_tech"])
 @pytest.mark.parametrize(("method", "action", "body"), ROUTES)
 def test_only_admins_and_noc(
-    role: str, method: str, action: str, body: Any, client: TestClient, world: World, store: FlakyStore,
+    role: str,
+    method: str,
+    action: str,
+    body: Any,
+    client: TestClient,
+    world: World,
+    store: FlakyStore,
     auth: TokenFor,
 ) -> None:
     tunnel = create(client, auth("tenant-a", "tenant_admin"), tunnel_body(world))
-    response = client.request(method.upper(), f"{URL}/{tunnel['id']}/{action}", json=body,
-                              headers=auth("tenant-a", role))
+    response = client.request(
+        method.upper(), f"{URL}/{tunnel['id']}/{action}", json=body, headers=auth("tenant-a", role)
+    )
     assert response.status_code == 403, response.text
 
 

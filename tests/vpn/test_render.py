@@ -132,8 +132,22 @@ def test_endpoints(value: str, expected: Endpoint) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["", "host", "host:", "host:0", "host:65536", "host:x", "[::1]", "[nope]:1", "a b:1", "a\n:1",
-              "-a:1", "a..b:1", "host:\uff11"]
+    "value",
+    [
+        "",
+        "host",
+        "host:",
+        "host:0",
+        "host:65536",
+        "host:x",
+        "[::1]",
+        "[nope]:1",
+        "a b:1",
+        "a\n:1",
+        "-a:1",
+        "a..b:1",
+        "host:\uff11",
+    ],
 )
 def test_bad_endpoints(value: str) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the message varies by what is wrong

@@ -144,7 +144,12 @@ def base_query(spec: Resource, tenant_id: str, *, include_deleted: bool = False)
 
 
 async def load(
-    session: AsyncSession, spec: Resource, tenant_id: str, key: Any, *, include_deleted: bool = False,
+    session: AsyncSession,
+    spec: Resource,
+    tenant_id: str,
+    key: Any,
+    *,
+    include_deleted: bool = False,
     for_update: bool = False,
 ) -> Any:
     stmt = base_query(spec, tenant_id, include_deleted=include_deleted).where(spec.column(spec.key_column) == key)
@@ -185,8 +190,13 @@ async def write_audit(
     session: AsyncSession, spec: Resource, scope: TenantScope, obj: Any, action: str, changes: dict[str, Any]
 ) -> None:
     await record(
-        session, principal=scope.principal, meta=scope.meta, entity=spec.name,
-        entity_id=str(getattr(obj, spec.key_column)), action=action, changes=changes,
+        session,
+        principal=scope.principal,
+        meta=scope.meta,
+        entity=spec.name,
+        entity_id=str(getattr(obj, spec.key_column)),
+        action=action,
+        changes=changes,
     )
 
 
@@ -219,7 +229,8 @@ def build(router: APIRouter, spec: Resource) -> None:
     path = f"/api/v1/{spec.name}"
     # An integer key is a bigint: say so, so that a larger number is refused as input, not by the database.
     key_path = (
-        Path(description="the record's id", ge=-INT64, le=INT64) if spec.key_type is int
+        Path(description="the record's id", ge=-INT64, le=INT64)
+        if spec.key_type is int
         else Path(description="the record's id")
     )
     Key: Any = Annotated[spec.key_type, key_path]
@@ -252,8 +263,13 @@ def build(router: APIRouter, spec: Resource) -> None:
             return PageOf(items=items, total=int(total or 0), limit=params.limit, offset=params.offset)
 
         router.add_api_route(
-            path, list_items, methods=["GET"], response_model=PageOf, tags=tags,
-            summary=f"List {spec.name.replace('_', ' ')}", operation_id=f"list_{spec.name}",
+            path,
+            list_items,
+            methods=["GET"],
+            response_model=PageOf,
+            tags=tags,
+            summary=f"List {spec.name.replace('_', ' ')}",
+            operation_id=f"list_{spec.name}",
         )
 
     if "get" in spec.verbs:
@@ -263,7 +279,9 @@ def build(router: APIRouter, spec: Resource) -> None:
         get_live = get_any.where(table.c.deleted_at.is_(None)) if spec.soft_delete else get_any
 
         async def get_item(
-            key: Key, scope: Scope, include_deleted: Annotated[bool, Query(description="tenant admins only")] = False,
+            key: Key,
+            scope: Scope,
+            include_deleted: Annotated[bool, Query(description="tenant admins only")] = False,
         ) -> Any:
             permissions.require(scope.principal, spec.name, "read")
             if include_deleted:
@@ -280,8 +298,13 @@ def build(router: APIRouter, spec: Resource) -> None:
             return Response(content=body, media_type="application/json")
 
         router.add_api_route(
-            f"{path}/{{key}}", get_item, methods=["GET"], response_model=Read, tags=tags,
-            summary=f"Get one of {spec.name.replace('_', ' ')}", operation_id=f"get_{spec.name}",
+            f"{path}/{{key}}",
+            get_item,
+            methods=["GET"],
+            response_model=Read,
+            tags=tags,
+            summary=f"Get one of {spec.name.replace('_', ' ')}",
+            operation_id=f"get_{spec.name}",
             responses={404: {"description": "not found (or another tenant's)"}},
         )
 
@@ -303,10 +326,18 @@ def build(router: APIRouter, spec: Resource) -> None:
                 return to_read(obj)
 
         router.add_api_route(
-            path, create_item, methods=["POST"], response_model=Read, status_code=201, tags=tags,
-            summary=f"Create one of {spec.name.replace('_', ' ')}", operation_id=f"create_{spec.name}",
-            responses={409: {"description": "duplicate or quota exceeded"},
-                       422: {"description": "invalid input, or a reference to a missing or deleted record"}},
+            path,
+            create_item,
+            methods=["POST"],
+            response_model=Read,
+            status_code=201,
+            tags=tags,
+            summary=f"Create one of {spec.name.replace('_', ' ')}",
+            operation_id=f"create_{spec.name}",
+            responses={
+                409: {"description": "duplicate or quota exceeded"},
+                422: {"description": "invalid input, or a reference to a missing or deleted record"},
+            },
         )
 
     if "update" in spec.verbs:
@@ -341,8 +372,13 @@ def build(router: APIRouter, spec: Resource) -> None:
                 return to_read(obj)
 
         router.add_api_route(
-            f"{path}/{{key}}", update_item, methods=["PATCH"], response_model=Read, tags=tags,
-            summary=f"Change some fields of one of {spec.name.replace('_', ' ')}", operation_id=f"update_{spec.name}",
+            f"{path}/{{key}}",
+            update_item,
+            methods=["PATCH"],
+            response_model=Read,
+            tags=tags,
+            summary=f"Change some fields of one of {spec.name.replace('_', ' ')}",
+            operation_id=f"update_{spec.name}",
         )
 
     if "delete" in spec.verbs:
@@ -361,8 +397,13 @@ def build(router: APIRouter, spec: Resource) -> None:
             return Response(status_code=204)
 
         router.add_api_route(
-            f"{path}/{{key}}", delete_item, methods=["DELETE"], status_code=204, tags=tags,
-            summary=f"Delete one of {spec.name.replace('_', ' ')}", operation_id=f"delete_{spec.name}",
+            f"{path}/{{key}}",
+            delete_item,
+            methods=["DELETE"],
+            status_code=204,
+            tags=tags,
+            summary=f"Delete one of {spec.name.replace('_', ' ')}",
+            operation_id=f"delete_{spec.name}",
             response_class=Response,
             responses={409: {"description": "still used by live records (code in_use; used_by counts them)"}},
         )

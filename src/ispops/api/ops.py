@@ -16,11 +16,15 @@ from ispops.db.async_session import AsyncDatabase
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter(
-    "ispops_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"],
+    "ispops_http_requests_total",
+    "HTTP requests by route and status",
+    ["method", "route", "status"],
     registry=REGISTRY,
 )
 LATENCY = Histogram(
-    "ispops_http_request_duration_seconds", "HTTP request latency by route and status", ["method", "route", "status"],
+    "ispops_http_request_duration_seconds",
+    "HTTP request latency by route and status",
+    ["method", "route", "status"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
 )

@@ -39,8 +39,12 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "users": _m(read={ADMIN}),
     "audit_events": {"read": frozenset({ADMIN})},
     "customers": _m(write={SUPPORT}),
-    "subscribers": _m(write={NOC, SUPPORT}, suspend={NOC, SUPPORT}, update_installation={FIELD},
-                      test_credentials={NOC, SUPPORT, FIELD}),
+    "subscribers": _m(
+        write={NOC, SUPPORT},
+        suspend={NOC, SUPPORT},
+        update_installation={FIELD},
+        test_credentials={NOC, SUPPORT, FIELD},
+    ),
     "subscriber_usage_daily": {"read": frozenset({ADMIN, NOC, SUPPORT})},
     "bandwidth_profiles": _m(write=NETWORK),
     # reveal_secret: POST /api/v1/<name>/{id}/reveal-secret, the write-only credentials (ispops.api.reveal)
@@ -49,8 +53,11 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "radreply": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     # disconnect: POST /api/v1/radius/sessions/{radacctid}/disconnect (ispops.radius.coa_api);
     # close: POST /api/v1/radius/sessions/{radacctid}/close (ispops.radius.api), nothing sent to the NAS
-    "radacct": {"read": frozenset({ADMIN, NOC, SUPPORT}), "disconnect": frozenset({ADMIN, NOC, SUPPORT}),
-                "close": frozenset({ADMIN, NOC, SUPPORT})},
+    "radacct": {
+        "read": frozenset({ADMIN, NOC, SUPPORT}),
+        "disconnect": frozenset({ADMIN, NOC, SUPPORT}),
+        "close": frozenset({ADMIN, NOC, SUPPORT}),
+    },
     "radius_coa_attempts": {"read": frozenset({ADMIN, NOC, SUPPORT})},
     "ip_pools": _m(read={NOC, SUPPORT}, write=NETWORK, delete=NETWORK),
     # no delete: an allocation is released and kept as history (POST .../release), never deleted

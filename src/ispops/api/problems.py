@@ -87,8 +87,12 @@ def _message(error: dict[str, Any], body: Any) -> str:
         if pattern == VISIBLE_WITHOUT_CONTROL:
             return "must not be empty or only whitespace, nor contain control characters"
         return f"must match {pattern}"
-    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
-              "greater_than": ("greater than", "gt"), "less_than": ("less than", "lt")}
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "less_than_equal": ("at most", "le"),
+        "greater_than": ("greater than", "gt"),
+        "less_than": ("less than", "lt"),
+    }
     if kind in bounds:
         words, key = bounds[kind]
         return f"must be {words} {ctx.get(key)}"
@@ -104,8 +108,10 @@ def _message(error: dict[str, Any], body: Any) -> str:
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": "body" if e.get("type") == "json_invalid" else _field_of(e.get("loc", ())),
-         "message": _message(e, exc.body)}
+        {
+            "field": "body" if e.get("type") == "json_invalid" else _field_of(e.get("loc", ())),
+            "message": _message(e, exc.body),
+        }
         for e in exc.errors()
     ]
     first = errors[0] if errors else {"field": "body", "message": "invalid"}
@@ -130,8 +136,9 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error, request_id=%s", getattr(request.state, "request_id", None))
-    return problem(request, 500, "an unexpected error occurred; quote the request id when reporting it",
-                   code="internal_error")
+    return problem(
+        request, 500, "an unexpected error occurred; quote the request id when reporting it", code="internal_error"
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -98,7 +98,8 @@ class Users:
             listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
             raise InUse(
                 f"{label(self.parent.name, 1)} is used by {listed}; remove or reassign them first",
-                table=self.parent.name, used_by=used,
+                table=self.parent.name,
+                used_by=used,
             )
 
 
@@ -130,9 +131,7 @@ def users_of(parent: Table) -> Users:
         return Users(parent, (), None)
     names = tuple(sorted(conditions))
     counts = [
-        select(func.count()).where(lives[name], or_(*conditions[name])).scalar_subquery()
-        .label(name)
-        for name in names
+        select(func.count()).where(lives[name], or_(*conditions[name])).scalar_subquery().label(name) for name in names
     ]
     return Users(parent, names, select(*counts), tuple(sorted(params)), tuple(sorted(columns)))
 
@@ -165,9 +164,7 @@ def parent_checks(child: Table) -> tuple[ParentCheck, ...]:
     return tuple(out)
 
 
-async def require_live_parents(
-    session: AsyncSession, child: Table, tenant_id: str, data: Mapping[str, Any]
-) -> None:
+async def require_live_parents(session: AsyncSession, child: Table, tenant_id: str, data: Mapping[str, Any]) -> None:
     """422 naming the field when ``data`` points a reference at a row that is not a live row of the tenant."""
     for check in parent_checks(child):
         value = data.get(check.field)
@@ -177,5 +174,6 @@ async def require_live_parents(
         if found is None:
             raise ValidationFailed(
                 f"{child.name}.{check.field}: no such {label(check.parent, 1)} (missing or deleted)",
-                table=child.name, field=check.field,
+                table=child.name,
+                field=check.field,
             )

@@ -65,8 +65,14 @@ DeviceCookie = Annotated[
 
 @router.post("/login", summary="Sign in as a tenant's staff member")
 async def login(
-    body: LoginRequest, request: Request, response: Response, db: Db, settings: Config, meta: Meta,
-    device_header: DeviceHeader = None, device_cookie: DeviceCookie = None,
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    db: Db,
+    settings: Config,
+    meta: Meta,
+    device_header: DeviceHeader = None,
+    device_cookie: DeviceCookie = None,
 ) -> TokenResponse:
     # enforce_status=False here and in refresh/logout: the service refuses a suspended tenant or an ended
     # trial itself, only after the password (or refresh token) checked out, so nothing leaks without it.
@@ -85,8 +91,13 @@ async def login(
     tokens = _tokens(outcome)
     if tokens.device_token is not None:
         response.set_cookie(
-            device.COOKIE, tokens.device_token, max_age=device.LIFETIME_SECONDS, path="/api/v1/auth",
-            secure=request.url.scheme == "https", httponly=True, samesite="strict",
+            device.COOKIE,
+            tokens.device_token,
+            max_age=device.LIFETIME_SECONDS,
+            path="/api/v1/auth",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
         )
     return tokens
 

@@ -68,7 +68,7 @@ class TokenResponse(BaseModel):
         None,
         description="Sign-in only: this client's device token (also set as the ispops_device cookie). Send it "
         "back in the X-Ispops-Device header when signing in again: the account's failed-login lockout does "
-        "not apply to it (docs/api.md, \"Signing in\")",
+        'not apply to it (docs/api.md, "Signing in")',
     )
     lockouts: list[LockoutNotice] = Field(
         default_factory=list,

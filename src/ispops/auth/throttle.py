@@ -132,15 +132,31 @@ async def note_lockout(
     if failures != settings.login_failures_per_account_per_hour:
         return
     ips = await session.scalars(
-        select(func.host(LoginFailure.ip)).where(*recent, LoginFailure.ip.is_not(None))
-        .group_by(LoginFailure.ip).order_by(func.count().desc(), LoginFailure.ip).limit(MAX_LOCKOUT_IPS)
+        select(func.host(LoginFailure.ip))
+        .where(*recent, LoginFailure.ip.is_not(None))
+        .group_by(LoginFailure.ip)
+        .order_by(func.count().desc(), LoginFailure.ip)
+        .limit(MAX_LOCKOUT_IPS)
     )
-    session.add(AuditEvent(
-        tenant_id=tenant_id, actor_kind="system", actor_id=None, ip=valid_ip(meta.ip), request_id=meta.request_id,
-        entity="users", entity_id=str(user_id), action="action",
-        changes={"action": LOCKOUT_ACTION, "failures": failures, "window_seconds": ACCOUNT_WINDOW_SECONDS,
-                 "source_ips": list(ips), "locked_for": "clients without a device token of this user"},
-    ))
+    session.add(
+        AuditEvent(
+            tenant_id=tenant_id,
+            actor_kind="system",
+            actor_id=None,
+            ip=valid_ip(meta.ip),
+            request_id=meta.request_id,
+            entity="users",
+            entity_id=str(user_id),
+            action="action",
+            changes={
+                "action": LOCKOUT_ACTION,
+                "failures": failures,
+                "window_seconds": ACCOUNT_WINDOW_SECONDS,
+                "source_ips": list(ips),
+                "locked_for": "clients without a device token of this user",
+            },
+        )
+    )
     await session.flush()
 
 
@@ -149,8 +165,11 @@ async def lockouts_since(
 ) -> tuple[dict[str, Any], ...]:
     """The lockout events of the user after ``since`` (the previous sign-in), newest first (at most 10)."""
     stmt = select(AuditEvent.occurred_at, AuditEvent.changes).where(
-        AuditEvent.tenant_id == tenant_id, AuditEvent.entity == "users", AuditEvent.entity_id == str(user_id),
-        AuditEvent.actor_kind == "system", AuditEvent.changes["action"].astext == LOCKOUT_ACTION,
+        AuditEvent.tenant_id == tenant_id,
+        AuditEvent.entity == "users",
+        AuditEvent.entity_id == str(user_id),
+        AuditEvent.actor_kind == "system",
+        AuditEvent.changes["action"].astext == LOCKOUT_ACTION,
     )
     if since is not None:
         stmt = stmt.where(AuditEvent.occurred_at > since)

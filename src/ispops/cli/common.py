@@ -52,9 +52,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             if os.environ.get("ISPOPS_DEBUG"):
                 raise
-            raise fail(
-                f"unexpected {type(exc).__name__}: {exc} (set ISPOPS_DEBUG=1 for the traceback)"
-            ) from None
+            raise fail(f"unexpected {type(exc).__name__}: {exc} (set ISPOPS_DEBUG=1 for the traceback)") from None
 
     return wrapper
 
@@ -78,8 +76,7 @@ def open_database(settings: Settings | None = None) -> Iterator[Database]:
         head = migrate.head_revision()
         if current != head:
             raise fail(
-                f"the database is at revision {current or 'none'}, the code expects {head}: "
-                "run `ispops db upgrade`"
+                f"the database is at revision {current or 'none'}, the code expects {head}: run `ispops db upgrade`"
             )
         db = Database(server)
         try:

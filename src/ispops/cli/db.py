@@ -37,9 +37,7 @@ def upgrade(
 @app.command()
 @friendly_errors
 def downgrade(
-    revision: Annotated[
-        str, typer.Argument(help="Revision to go back to, e.g. 0014 ('base' removes everything).")
-    ],
+    revision: Annotated[str, typer.Argument(help="Revision to go back to, e.g. 0014 ('base' removes everything).")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Revert migrations down to REVISION. Dropping a phase drops its tables and their data.

@@ -54,7 +54,11 @@ def poll(
             with Progress(console=console, transient=True) as bar:
                 task = bar.add_task(f"{tid}: polling", total=_device_count(db, tid))
                 summary = jobs.poll_tenant(
-                    db, tid, settings=settings, concurrency=concurrency, timeout=timeout,
+                    db,
+                    tid,
+                    settings=settings,
+                    concurrency=concurrency,
+                    timeout=timeout,
                     progress=lambda task=task: bar.advance(task),  # type: ignore[misc]
                 )
             console.print(

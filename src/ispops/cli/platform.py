@@ -95,8 +95,10 @@ def up(
             _stop_worker(jobs)
         others = server.other_holders()  # processes that died without letting go are forgotten here
     if others:
-        console.print(f"Stopped. The embedded PostgreSQL keeps running for other ispops processes using it "
-                      f"(pids {', '.join(map(str, others))}); it stops when the last of them ends.")
+        console.print(
+            f"Stopped. The embedded PostgreSQL keeps running for other ispops processes using it "
+            f"(pids {', '.join(map(str, others))}); it stops when the last of them ends."
+        )
     else:
         console.print("Stopped.")
 
@@ -135,11 +137,24 @@ def _serve(settings: Settings, server: Server) -> None:
         # Each worker process builds the app from the same settings and attaches to the same database.
         console.print(f"API: http://{host}:{port} (OpenAPI at /docs), {settings.api_workers} workers")
         console.print("Running. Press Ctrl-C (or send SIGTERM) to stop.")
-        uvicorn.run("ispops.app:create_app", factory=True, host=host, port=port, workers=settings.api_workers,
-                    log_level="warning", proxy_headers=False)
+        uvicorn.run(
+            "ispops.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=settings.api_workers,
+            log_level="warning",
+            proxy_headers=False,
+        )
         return
-    config = uvicorn.Config(create_app(settings, server=server), host=host, port=port, log_level="warning",
-                            lifespan="on", proxy_headers=False)
+    config = uvicorn.Config(
+        create_app(settings, server=server),
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,
+    )
     api = uvicorn.Server(config)
 
     async def run() -> None:

@@ -20,8 +20,9 @@ from ispops.radius.config import (
     render_with_clients,
 )
 
-app = typer.Typer(help="RADIUS: FreeRADIUS configuration and process, sessions, credential tests.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="RADIUS: FreeRADIUS configuration and process, sessions, credential tests.", no_args_is_help=True
+)
 
 ListenOpt = Annotated[str, typer.Option(help="Address FreeRADIUS listens on ('*' for all).")]
 AuthPortOpt = Annotated[int, typer.Option(help="Authentication port.")]
@@ -30,26 +31,51 @@ CoaPortOpt = Annotated[int | None, typer.Option(help="Turn on the CoA listener o
 ThreadsOpt = Annotated[int, typer.Option(help="FreeRADIUS worker threads; the SQL pool is sized to match.")]
 UserOpt = Annotated[str | None, typer.Option(help="Drop privileges to this user after start (e.g. freerad).")]
 DynamicOpt = Annotated[
-    str, typer.Option(help="IPv4 network (your NAS management range) whose unknown sources are looked up as "
-                      "NASes added after start; 'off' (the default) reads the NASes at start only.")
+    str,
+    typer.Option(
+        help="IPv4 network (your NAS management range) whose unknown sources are looked up as "
+        "NASes added after start; 'off' (the default) reads the NASes at start only."
+    ),
 ]
 LifetimeOpt = Annotated[int, typer.Option(help="Seconds a NAS found that way stays a client before a new lookup.")]
 DbDownOpt = Annotated[
-    str, typer.Option(help="Access-Requests while the database is unreachable: 'drop' (no answer, the NAS fails "
-                      "over to its next RADIUS server; the default) or 'reject'.")
+    str,
+    typer.Option(
+        help="Access-Requests while the database is unreachable: 'drop' (no answer, the NAS fails "
+        "over to its next RADIUS server; the default) or 'reject'."
+    ),
 ]
 StatusPortOpt = Annotated[
     int, typer.Option(help="Status-Server port on 127.0.0.1 for `ispops radius stats` (0 turns it off).")
 ]
 
 
-def _options(server_conninfo: str, listen: str, auth_port: int, acct_port: int, coa_port: int | None,
-             threads: int, user: str | None, dynamic_clients: str, client_lifetime: int, db_down: str = "drop",
-             status_port: int = 18121) -> RaddbOptions:
-    return RaddbOptions(conninfo=server_conninfo, listen=listen, auth_port=auth_port, acct_port=acct_port,
-                        coa_port=coa_port, threads=threads, user=user, client_lifetime=client_lifetime,
-                        dynamic_clients=None if dynamic_clients == "off" else dynamic_clients,
-                        db_down=db_down, status_port=status_port or None)
+def _options(
+    server_conninfo: str,
+    listen: str,
+    auth_port: int,
+    acct_port: int,
+    coa_port: int | None,
+    threads: int,
+    user: str | None,
+    dynamic_clients: str,
+    client_lifetime: int,
+    db_down: str = "drop",
+    status_port: int = 18121,
+) -> RaddbOptions:
+    return RaddbOptions(
+        conninfo=server_conninfo,
+        listen=listen,
+        auth_port=auth_port,
+        acct_port=acct_port,
+        coa_port=coa_port,
+        threads=threads,
+        user=user,
+        client_lifetime=client_lifetime,
+        dynamic_clients=None if dynamic_clients == "off" else dynamic_clients,
+        db_down=db_down,
+        status_port=status_port or None,
+    )
 
 
 @app.command()
@@ -73,9 +99,22 @@ def config(
     Then: freeradius -XC -d OUT (check) and freeradius -f -d OUT (run), or `ispops radius run`.
     """
     with open_server_ctx() as server:
-        clients = render_with_clients(out, _options(radius_conninfo(server), listen, auth_port, acct_port, coa_port,
-                                                    threads, user, dynamic_clients, client_lifetime, db_down,
-                                                    status_port))
+        clients = render_with_clients(
+            out,
+            _options(
+                radius_conninfo(server),
+                listen,
+                auth_port,
+                acct_port,
+                coa_port,
+                threads,
+                user,
+                dynamic_clients,
+                client_lifetime,
+                db_down,
+                status_port,
+            ),
+        )
     console.print(clients.message)
     console.print(f"FreeRADIUS configuration written to {out.resolve()}")
     console.print(f"Check it with: freeradius -XC -d {out.resolve()}")
@@ -104,9 +143,22 @@ def run(
     settings = get_settings()
     raddb = settings.data_dir / "freeradius"
     with open_server_ctx() as server:
-        clients = render_with_clients(raddb, _options(radius_conninfo(server), listen, auth_port, acct_port,
-                                                      coa_port, threads, user, dynamic_clients, client_lifetime,
-                                                      db_down, status_port))
+        clients = render_with_clients(
+            raddb,
+            _options(
+                radius_conninfo(server),
+                listen,
+                auth_port,
+                acct_port,
+                coa_port,
+                threads,
+                user,
+                dynamic_clients,
+                client_lifetime,
+                db_down,
+                status_port,
+            ),
+        )
         console.print(clients.message)
         console.print(f"FreeRADIUS: {binary}, configuration in {raddb}, database: {server.description}")
         console.print(f"Listening on {listen} ports {auth_port}/{acct_port}; log in {raddb / 'log' / 'radius.log'}")
@@ -124,10 +176,16 @@ def run(
 @app.command()
 @friendly_errors
 def stats(
-    prometheus: Annotated[bool, typer.Option("--prometheus", help="Prometheus text format (node_exporter "
-                                             "textfile collector) instead of a table.")] = False,
-    raddb: Annotated[Path | None, typer.Option(help="The rendered raddb (default: the data directory's, as "
-                                               "`ispops radius run` writes it).")] = None,
+    prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--prometheus", help="Prometheus text format (node_exporter textfile collector) instead of a table."
+        ),
+    ] = False,
+    raddb: Annotated[
+        Path | None,
+        typer.Option(help="The rendered raddb (default: the data directory's, as `ispops radius run` writes it)."),
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Status-Server port (default: the raddb's).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write to this file (atomically) instead of stdout.")] = None,
 ) -> None:
@@ -195,14 +253,18 @@ def probe(
 
     with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         row = s.execute(
-            text("select nasname, secret from nas where tenant_id = :t and deleted_at is null and "
-                 "(nasname = :n or shortname = :n)"), {"t": tenant, "n": nas},
+            text(
+                "select nasname, secret from nas where tenant_id = :t and deleted_at is null and "
+                "(nasname = :n or shortname = :n)"
+            ),
+            {"t": tenant, "n": nas},
         ).first()
     if row is None:
         raise fail(f"No NAS {nas!r} in tenant {tenant!r}.")
     address, secret = row
-    result = probe_login(server=server, port=port, nas_address=address, secret=secret,
-                         username=username, password=password)
+    result = probe_login(
+        server=server, port=port, nas_address=address, secret=secret, username=username, password=password
+    )
     console.print(f"{result.verdict}")
     for attribute, value in result.attributes:
         console.print(f"  {attribute} = {value}")
@@ -224,8 +286,10 @@ def close_session(
 
     with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         row = close_by_staff(s, tenant, radacctid, actor_id=f"cli:{getpass.getuser()}")
-    console.print(f"Closed session {radacctid} of {row['username']} at {row['acctstoptime']:%Y-%m-%d %H:%M:%S %Z} "
-                  f"({row['acctterminatecause']}); the NAS was not told.")
+    console.print(
+        f"Closed session {radacctid} of {row['username']} at {row['acctstoptime']:%Y-%m-%d %H:%M:%S %Z} "
+        f"({row['acctterminatecause']}); the NAS was not told."
+    )
 
 
 def _duration(seconds: int) -> str:

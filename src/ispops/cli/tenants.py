@@ -102,8 +102,10 @@ def tenant_purge(
     with open_database() as db:
         report = purge_tenant(db, tenant)
     total = sum(report.rows.values())
-    console.print(f"Purged tenant {tenant}: {total} rows in {sum(1 for n in report.rows.values() if n)} tables, "
-                  f"{len(report.secrets_deleted)} secrets.")
+    console.print(
+        f"Purged tenant {tenant}: {total} rows in {sum(1 for n in report.rows.values() if n)} tables, "
+        f"{len(report.secrets_deleted)} secrets."
+    )
     for problem in report.secret_problems:
         console.print(f"[yellow]secret not deleted:[/yellow] {problem}")
 

@@ -38,9 +38,7 @@ def worker(
     Runs as many processes as you like, on any hosts: they share the queue in PostgreSQL. Every worker
     also keeps the periodic schedule (each run is queued once, whichever worker gets there first).
     """
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     for module in imports or []:
         importlib.import_module(module)
     specs = all_specs()
@@ -49,7 +47,11 @@ def worker(
         console.print(f"Jobs: {', '.join(names(specs)) or 'none'}")
         console.print(f"Worker: concurrency {concurrency}; stop with Ctrl-C or SIGTERM.")
         run_worker(
-            db.server, concurrency=concurrency, queues=queue, specs=specs, schedule=schedule,
+            db.server,
+            concurrency=concurrency,
+            queues=queue,
+            specs=specs,
+            schedule=schedule,
             shutdown_timeout=shutdown_timeout,
         )
     console.print("Worker stopped.")

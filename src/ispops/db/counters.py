@@ -36,10 +36,7 @@ class Drift:
     actual: int
 
     def __str__(self) -> str:
-        return (
-            f"{self.tenant_id}: {self.table}[{self.row_id}].{self.column} is {self.stored}, "
-            f"recomputed {self.actual}"
-        )
+        return f"{self.tenant_id}: {self.table}[{self.row_id}].{self.column} is {self.stored}, recomputed {self.actual}"
 
 
 def counter_sources(session: Session) -> list[CounterSource]:
@@ -66,8 +63,7 @@ def _check_tenant(session: Session, tenant_id: str, sources: list[CounterSource]
     for (target, column), members in sorted(groups.items()):
         if target == "tenants":
             parts = [
-                f"(select count(*) from {m.source} r where r.tenant_id = x.id and ({m.predicate}))"
-                for m in members
+                f"(select count(*) from {m.source} r where r.tenant_id = x.id and ({m.predicate}))" for m in members
             ]
             query = f"select x.id::text, x.{column}, {' + '.join(parts)} from tenants x where x.id = :t"
         else:

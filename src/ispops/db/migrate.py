@@ -108,9 +108,7 @@ def _reason(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _failure(
-    server: Server, script_location: Path, target: str, exc: Exception, *, upgrading: bool
-) -> Exception:
+def _failure(server: Server, script_location: Path, target: str, exc: Exception, *, upgrading: bool) -> Exception:
     """Turn a failure into one message: which revision failed, which one the database is at now."""
     try:
         now = current_revision(server.admin_url)

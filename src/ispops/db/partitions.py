@@ -84,9 +84,7 @@ def maintain(
                 continue
             savepoint = conn.begin_nested()
             try:
-                made = conn.execute(
-                    text("select ispops_radacct_ensure_partition(:m)"), {"m": month}
-                ).scalar_one()
+                made = conn.execute(text("select ispops_radacct_ensure_partition(:m)"), {"m": month}).scalar_one()
                 savepoint.commit()
             except DBAPIError as exc:
                 savepoint.rollback()

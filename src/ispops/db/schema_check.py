@@ -195,11 +195,7 @@ def check_schema(conn: Connection | Session) -> list[str]:
         "join pg_class c on c.relname = g.table_name join pg_namespace n on n.oid = c.relnamespace "
         f"where n.nspname = 'public' and c.relispartition and g.grantee <> '{OWNER_ROLE}'",
     ):
-        if (
-            grantee == RADIUS_ROLE
-            and privilege in RADIUS_PARTITION_PRIVILEGES
-            and MONTHLY_PARTITION.match(str(table))
-        ):
+        if grantee == RADIUS_ROLE and privilege in RADIUS_PARTITION_PRIVILEGES and MONTHLY_PARTITION.match(str(table)):
             continue
         problems.append(
             f"{table}: partition has grants to {grantee} ({privilege}; all access must go through the parent, "

@@ -132,8 +132,13 @@ def _seed_tenant_row(db: Database, isp: DemoIsp) -> bool:
 def _move_to_loopback(session: Session, isp: DemoIsp, t: str) -> None:
     """Data from seeds that used routable addresses: move exactly those demo values onto loopback."""
     session.execute(update(Nas).where(Nas.tenant_id == t, Nas.nasname == isp.old_nas_ip).values(nasname=isp.nas_ip))
-    moves = {isp.old_nas_ip: isp.nas_ip, "10.255.0.1": isp.mgmt(0, 1), "10.255.0.2": isp.mgmt(0, 2),
-             "10.255.1.1": isp.mgmt(1, 1), **{f"10.255.2.{n}": isp.mgmt(2, n) for n in (1, 2, 3)}}
+    moves = {
+        isp.old_nas_ip: isp.nas_ip,
+        "10.255.0.1": isp.mgmt(0, 1),
+        "10.255.0.2": isp.mgmt(0, 2),
+        "10.255.1.1": isp.mgmt(1, 1),
+        **{f"10.255.2.{n}": isp.mgmt(2, n) for n in (1, 2, 3)},
+    }
     for column in (Device.management_ip, Device.primary_ip):
         for old, new in moves.items():
             session.execute(update(Device).where(Device.tenant_id == t, column == old).values({column.key: new}))
@@ -142,76 +147,167 @@ def _move_to_loopback(session: Session, isp: DemoIsp, t: str) -> None:
 def _seed_network(session: Session, isp: DemoIsp, t: str) -> dict[str, Any]:
     _move_to_loopback(session, isp, t)
     router, _ = get_or_create(
-        session, Device, {"tenant_id": t, "name": "core-rtr-1"},
-        device_type="router", vendor="MikroTik", model="CCR2004-1G-12S+2XS", management_ip=isp.mgmt(0, 1),
-        primary_ip=isp.nas_ip, site_name="Core POP", status="active", operational_status="online",
-        snmp_version="v2c", port_count=14, location_lat=Decimal(str(isp.lat)), location_lng=Decimal(str(isp.lng)),
+        session,
+        Device,
+        {"tenant_id": t, "name": "core-rtr-1"},
+        device_type="router",
+        vendor="MikroTik",
+        model="CCR2004-1G-12S+2XS",
+        management_ip=isp.mgmt(0, 1),
+        primary_ip=isp.nas_ip,
+        site_name="Core POP",
+        status="active",
+        operational_status="online",
+        snmp_version="v2c",
+        port_count=14,
+        location_lat=Decimal(str(isp.lat)),
+        location_lng=Decimal(str(isp.lng)),
     )
     get_or_create(
-        session, Device, {"tenant_id": t, "name": "agg-sw-1"},
-        device_type="switch", vendor="Cisco", model="C9300-24T", management_ip=isp.mgmt(0, 2), site_name="Core POP",
-        status="active", operational_status="online", port_count=24,
+        session,
+        Device,
+        {"tenant_id": t, "name": "agg-sw-1"},
+        device_type="switch",
+        vendor="Cisco",
+        model="C9300-24T",
+        management_ip=isp.mgmt(0, 2),
+        site_name="Core POP",
+        status="active",
+        operational_status="online",
+        port_count=24,
     )
     get_or_create(
-        session, Nas, {"tenant_id": t, "nasname": isp.nas_ip},
-        shortname="bras-1", type="mikrotik", secret=secrets.token_urlsafe(18),
+        session,
+        Nas,
+        {"tenant_id": t, "nasname": isp.nas_ip},
+        shortname="bras-1",
+        type="mikrotik",
+        secret=secrets.token_urlsafe(18),
         description=f"{isp.name} PPPoE concentrator (core-rtr-1)",
     )
     dynamic, _ = get_or_create(
-        session, IpPool, {"tenant_id": t, "name": "cgnat-subscribers"},
-        network_cidr="100.64.0.0/22", gateway="100.64.0.1", dns_primary="1.1.1.1", dns_secondary="9.9.9.9",
-        start_ip="100.64.0.2", end_ip="100.64.3.254", total_ips=1021, pool_type="dynamic", vlan_id=100,
+        session,
+        IpPool,
+        {"tenant_id": t, "name": "cgnat-subscribers"},
+        network_cidr="100.64.0.0/22",
+        gateway="100.64.0.1",
+        dns_primary="1.1.1.1",
+        dns_secondary="9.9.9.9",
+        start_ip="100.64.0.2",
+        end_ip="100.64.3.254",
+        total_ips=1021,
+        pool_type="dynamic",
+        vlan_id=100,
     )
     static, _ = get_or_create(
-        session, IpPool, {"tenant_id": t, "name": "business-static"},
-        network_cidr="203.0.113.0/28", gateway="203.0.113.1", dns_primary="1.1.1.1",
-        start_ip="203.0.113.2", end_ip="203.0.113.14", total_ips=13, pool_type="static", vlan_id=200,
+        session,
+        IpPool,
+        {"tenant_id": t, "name": "business-static"},
+        network_cidr="203.0.113.0/28",
+        gateway="203.0.113.1",
+        dns_primary="1.1.1.1",
+        start_ip="203.0.113.2",
+        end_ip="203.0.113.14",
+        total_ips=13,
+        pool_type="static",
+        vlan_id=200,
     )
     get_or_create(  # WireGuard management tunnels take their addresses here (hub 10.254.0.1): only written
-        session, IpPool, {"tenant_id": t, "name": "wireguard-mgmt"},  # into tunnel configs, never contacted
-        network_cidr="10.254.0.0/24", gateway="10.254.0.1", start_ip="10.254.0.2", end_ip="10.254.0.254",
-        total_ips=253, pool_type="vpn",
+        session,
+        IpPool,
+        {"tenant_id": t, "name": "wireguard-mgmt"},  # into tunnel configs, never contacted
+        network_cidr="10.254.0.0/24",
+        gateway="10.254.0.1",
+        start_ip="10.254.0.2",
+        end_ip="10.254.0.254",
+        total_ips=253,
+        pool_type="vpn",
     )
     get_or_create(
-        session, AnsibleJob, {"tenant_id": t, "job_name": "nightly-config-backup"},
-        playbook_name="backup_routeros.yml", job_type="backup", target_device_id=router.id, status="success",
-        exit_code=0, changed_tasks=0, failed_tasks=0, triggered_by="system", trigger_source="scheduled",
+        session,
+        AnsibleJob,
+        {"tenant_id": t, "job_name": "nightly-config-backup"},
+        playbook_name="backup_routeros.yml",
+        job_type="backup",
+        target_device_id=router.id,
+        status="success",
+        exit_code=0,
+        changed_tasks=0,
+        failed_tasks=0,
+        triggered_by="system",
+        trigger_source="scheduled",
     )
     return {"dynamic": dynamic, "static": static}
 
 
 def _seed_ftth_plant(session: Session, isp: DemoIsp, t: str) -> tuple[Olt, list[Splitter]]:
     olt_device, _ = get_or_create(
-        session, Device, {"tenant_id": t, "name": "olt-1"},
-        device_type="olt", vendor="Huawei", model="MA5800-X7", management_ip=isp.mgmt(1, 1), site_name="Core POP",
-        status="active", operational_status="online", port_count=16,
-        location_lat=Decimal(str(isp.lat)), location_lng=Decimal(str(isp.lng)),
+        session,
+        Device,
+        {"tenant_id": t, "name": "olt-1"},
+        device_type="olt",
+        vendor="Huawei",
+        model="MA5800-X7",
+        management_ip=isp.mgmt(1, 1),
+        site_name="Core POP",
+        status="active",
+        operational_status="online",
+        port_count=16,
+        location_lat=Decimal(str(isp.lat)),
+        location_lng=Decimal(str(isp.lng)),
     )
     olt, _ = get_or_create(
-        session, Olt, {"tenant_id": t, "device_id": olt_device.id},
-        olt_type="gpon", max_pon_ports=16, active_pon_ports=1, total_onu_capacity=2048,
+        session,
+        Olt,
+        {"tenant_id": t, "device_id": olt_device.id},
+        olt_type="gpon",
+        max_pon_ports=16,
+        active_pon_ports=1,
+        total_onu_capacity=2048,
         management_protocol="snmp",
     )
     fdh_lat, fdh_lng = _offset(isp, 1)
     fdh, _ = get_or_create(
-        session, Splitter, {"tenant_id": t, "name": "FDH-01"},
-        olt_id=olt.id, split_ratio="1x8", splitter_type="plc",
-        installation_type="fdh", location_name="Market Street cabinet", location_lat=fdh_lat, location_lng=fdh_lng,
+        session,
+        Splitter,
+        {"tenant_id": t, "name": "FDH-01"},
+        olt_id=olt.id,
+        split_ratio="1x8",
+        splitter_type="plc",
+        installation_type="fdh",
+        location_name="Market Street cabinet",
+        location_lat=fdh_lat,
+        location_lng=fdh_lng,
     )
     naps = []
     for n in (1, 2):
         lat, lng = _offset(isp, 10 + n)
         nap, _ = get_or_create(
-            session, Splitter, {"tenant_id": t, "name": f"NAP-0{n}"},
-            olt_id=olt.id, split_ratio="1x8", installation_type="pole_mount",
-            parent_splitter_id=fdh.id, parent_output_port=n, location_lat=lat, location_lng=lng,
+            session,
+            Splitter,
+            {"tenant_id": t, "name": f"NAP-0{n}"},
+            olt_id=olt.id,
+            split_ratio="1x8",
+            installation_type="pole_mount",
+            parent_splitter_id=fdh.id,
+            parent_output_port=n,
+            location_lat=lat,
+            location_lng=lng,
         )
         naps.append(nap)
     get_or_create(
-        session, FiberCable, {"tenant_id": t, "cable_name": "FEEDER-01"},
-        cable_type="single_mode", fiber_count=48, start_device_id=olt_device.id, start_device_port="0/1/0",
-        end_location_name="FDH-01", end_location_lat=fdh_lat, end_location_lng=fdh_lng,
-        length_meters=Decimal("1850.00"), installation_method="duct",
+        session,
+        FiberCable,
+        {"tenant_id": t, "cable_name": "FEEDER-01"},
+        cable_type="single_mode",
+        fiber_count=48,
+        start_device_id=olt_device.id,
+        start_device_port="0/1/0",
+        end_location_name="FDH-01",
+        end_location_lat=fdh_lat,
+        end_location_lng=fdh_lng,
+        length_meters=Decimal("1850.00"),
+        installation_method="duct",
         geojson_path={"type": "LineString", "coordinates": [[isp.lng, isp.lat], [float(fdh_lng), float(fdh_lat)]]},
     )
     return olt, naps
@@ -220,22 +316,48 @@ def _seed_ftth_plant(session: Session, isp: DemoIsp, t: str) -> tuple[Olt, list[
 def _seed_wireless_plant(session: Session, isp: DemoIsp, t: str) -> list[WirelessSector]:
     lat, lng = _offset(isp, 20, spread=0.03)
     tower, _ = get_or_create(
-        session, WirelessTower, {"tenant_id": t, "name": "Hill Site"},
-        tower_type="monopole", height_meters=Decimal("30.00"), latitude=lat, longitude=lng,
-        power_type="grid", has_backup_power=True,
+        session,
+        WirelessTower,
+        {"tenant_id": t, "name": "Hill Site"},
+        tower_type="monopole",
+        height_meters=Decimal("30.00"),
+        latitude=lat,
+        longitude=lng,
+        power_type="grid",
+        has_backup_power=True,
     )
     sectors = []
     for n, azimuth in enumerate((0, 120, 240), start=1):
         ap, _ = get_or_create(
-            session, Device, {"tenant_id": t, "name": f"ap-hill-{n}"},
-            device_type="wireless_ap", vendor="Cambium", model="ePMP 4525", management_ip=isp.mgmt(2, n),
-            site_name="Hill Site", status="active", operational_status="online", location_lat=lat, location_lng=lng,
+            session,
+            Device,
+            {"tenant_id": t, "name": f"ap-hill-{n}"},
+            device_type="wireless_ap",
+            vendor="Cambium",
+            model="ePMP 4525",
+            management_ip=isp.mgmt(2, n),
+            site_name="Hill Site",
+            status="active",
+            operational_status="online",
+            location_lat=lat,
+            location_lng=lng,
         )
         sector, _ = get_or_create(
-            session, WirelessSector, {"tenant_id": t, "tower_id": tower.id, "name": f"Sector {n}"},
-            device_id=ap.id, sector_number=n, frequency_mhz=5180 + 40 * n, channel_width_mhz=40, azimuth=azimuth,
-            beamwidth_degrees=90, downtilt_degrees=2, max_range_km=Decimal("8.00"), max_subscribers=64,
-            max_capacity_mbps=400, tx_power_dbm=24, operational_status="online",
+            session,
+            WirelessSector,
+            {"tenant_id": t, "tower_id": tower.id, "name": f"Sector {n}"},
+            device_id=ap.id,
+            sector_number=n,
+            frequency_mhz=5180 + 40 * n,
+            channel_width_mhz=40,
+            azimuth=azimuth,
+            beamwidth_degrees=90,
+            downtilt_degrees=2,
+            max_range_km=Decimal("8.00"),
+            max_subscribers=64,
+            max_capacity_mbps=400,
+            tx_power_dbm=24,
+            operational_status="online",
         )
         sectors.append(sector)
     return sectors
@@ -246,8 +368,12 @@ def _seed_subscriber(
 ) -> Subscriber:
     first, last = FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[(i * 3) % len(LAST_NAMES)]
     customer, _ = get_or_create(
-        session, Customer, {"tenant_id": t, "customer_number": f"{isp.prefix}-C{i:04d}"},
-        name=f"{first} {last}", email=f"{first.lower()}.{last.lower()}@example.com", phone=f"+1555{i:07d}",
+        session,
+        Customer,
+        {"tenant_id": t, "customer_number": f"{isp.prefix}-C{i:04d}"},
+        name=f"{first} {last}",
+        email=f"{first.lower()}.{last.lower()}@example.com",
+        phone=f"+1555{i:07d}",
     )
     lat, lng = _offset(isp, i)
     username = f"{isp.prefix.lower()}{i:04d}"
@@ -255,26 +381,44 @@ def _seed_subscriber(
     installed = date(2025, 1 + i % 12, 1 + (i * 5) % 28)  # deterministic, in the past
     activated = datetime(installed.year, installed.month, installed.day, 15, 0, tzinfo=UTC)
     sub, made = get_or_create(
-        session, Subscriber, {"tenant_id": t, "subscriber_number": f"{isp.prefix}-{i:06d}"},
-        customer_id=customer.id, service_type=service, connection_type="pppoe",
-        status="suspended" if suspended else "active", suspension_reason="unpaid invoice" if suspended else None,
-        installation_date=installed, service_activated_at=activated,
+        session,
+        Subscriber,
+        {"tenant_id": t, "subscriber_number": f"{isp.prefix}-{i:06d}"},
+        customer_id=customer.id,
+        service_type=service,
+        connection_type="pppoe",
+        status="suspended" if suspended else "active",
+        suspension_reason="unpaid invoice" if suspended else None,
+        installation_date=installed,
+        service_activated_at=activated,
         service_suspended_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC) if suspended else None,
         service_address_line1=f"{10 + i} Lake Road",
         service_address_city="Kisumu" if isp.prefix == "LKF" else "Boulder",
-        service_location_lat=lat, service_location_lng=lng, installation_status="completed",
-        bandwidth_profile_id=profile.id, pppoe_username=username, billing_cycle_day=1 + i % 28,
+        service_location_lat=lat,
+        service_location_lng=lng,
+        installation_status="completed",
+        bandwidth_profile_id=profile.id,
+        pppoe_username=username,
+        billing_cycle_day=1 + i % 28,
     )
     if made:
         # The password goes into radcheck (the tenant's password type); the plan's reply rows are rendered
         # by the database when the subscriber is inserted (migration 0013).
         set_password(session, tenant_id=t, subscriber_id=sub.id, password=secrets.token_urlsafe(9))
-        session.add(ServiceActivation(tenant_id=t, subscriber_id=sub.id, activation_type="new_service",
-                                      workflow_status="completed", bandwidth_profile_id=profile.id,
-                                      steps_completed=["radius_provisioned", "cpe_activated"],
-                                      requested_at=activated - timedelta(minutes=30),
-                                      started_at=activated - timedelta(minutes=30), completed_at=activated,
-                                      duration_seconds=1800))
+        session.add(
+            ServiceActivation(
+                tenant_id=t,
+                subscriber_id=sub.id,
+                activation_type="new_service",
+                workflow_status="completed",
+                bandwidth_profile_id=profile.id,
+                steps_completed=["radius_provisioned", "cpe_activated"],
+                requested_at=activated - timedelta(minutes=30),
+                started_at=activated - timedelta(minutes=30),
+                completed_at=activated,
+                duration_seconds=1800,
+            )
+        )
         session.flush()
     return sub
 
@@ -284,17 +428,27 @@ def _seed_isp(db: Database, isp: DemoIsp) -> dict[str, int]:
     t = isp.slug
     with db.tenant(t, user_id="demo-seed", enforce_status=False) as session:
         _, made = get_or_create(
-            session, User, {"tenant_id": t, "email": f"admin@{t}.demo"},
-            full_name=f"{isp.name} Admin", roles=["tenant_admin"], is_verified=True,
+            session,
+            User,
+            {"tenant_id": t, "email": f"admin@{t}.demo"},
+            full_name=f"{isp.name} Admin",
+            roles=["tenant_admin"],
+            is_verified=True,
             password_hash=PASSWORD_HASHER.hash(DEMO_PASSWORD),
         )
         created += int(made)
         profiles = []
         for name, down, up, bdown, bup, cap in PROFILES:
             profile, made = get_or_create(
-                session, BandwidthProfile, {"tenant_id": t, "name": name},
-                download_mbps=down, upload_mbps=up, download_burst_mbps=bdown, upload_burst_mbps=bup,
-                burst_threshold_mbps=int(down * 0.75) if bdown else None, burst_time_seconds=16 if bdown else None,
+                session,
+                BandwidthProfile,
+                {"tenant_id": t, "name": name},
+                download_mbps=down,
+                upload_mbps=up,
+                download_burst_mbps=bdown,
+                upload_burst_mbps=bup,
+                burst_threshold_mbps=int(down * 0.75) if bdown else None,
+                burst_time_seconds=16 if bdown else None,
                 monthly_data_cap_gb=cap,
             )
             profiles.append(profile)
@@ -308,26 +462,50 @@ def _seed_isp(db: Database, isp: DemoIsp) -> dict[str, int]:
             sub = _seed_subscriber(session, isp, t, i, profile, "ftth" if ftth else "wireless")
             if ftth:
                 get_or_create(
-                    session, Onu, {"tenant_id": t, "serial_number": f"HWTC{isp.prefix}{i:05d}"},
-                    olt_id=olt.id, subscriber_id=sub.id, splitter_id=naps[i % 2].id, splitter_port=1 + i // 2,
-                    vendor="Huawei", model="HG8145V5", pon_port=0, onu_id=i, status="active", admin_status="enabled",
-                    operational_status="up", rx_power_dbm=Decimal("-19.5") - Decimal(i) / 4,
-                    tx_power_dbm=Decimal("2.10"), distance_meters=1200 + 90 * i, service_profile=profile.name,
+                    session,
+                    Onu,
+                    {"tenant_id": t, "serial_number": f"HWTC{isp.prefix}{i:05d}"},
+                    olt_id=olt.id,
+                    subscriber_id=sub.id,
+                    splitter_id=naps[i % 2].id,
+                    splitter_port=1 + i // 2,
+                    vendor="Huawei",
+                    model="HG8145V5",
+                    pon_port=0,
+                    onu_id=i,
+                    status="active",
+                    admin_status="enabled",
+                    operational_status="up",
+                    rx_power_dbm=Decimal("-19.5") - Decimal(i) / 4,
+                    tx_power_dbm=Decimal("2.10"),
+                    distance_meters=1200 + 90 * i,
+                    service_profile=profile.name,
                     vlan_id=100,
                 )
             else:
                 lat, lng = _offset(isp, i, spread=0.02)
                 get_or_create(
-                    session, WirelessSubscriber, {"tenant_id": t, "subscriber_id": sub.id},
-                    sector_id=sectors[i % 3].id, cpe_mac=f"00:04:56:{i:02x}:{1 if isp.prefix == 'LKF' else 2:02x}:01",
-                    cpe_model="Force 300-25", install_latitude=lat, install_longitude=lng,
-                    signal_strength_dbm=-58 - i, snr_db=32 - i, signal_quality_percent=90 - i,
-                    link_speed_mbps=300, status="active",
+                    session,
+                    WirelessSubscriber,
+                    {"tenant_id": t, "subscriber_id": sub.id},
+                    sector_id=sectors[i % 3].id,
+                    cpe_mac=f"00:04:56:{i:02x}:{1 if isp.prefix == 'LKF' else 2:02x}:01",
+                    cpe_model="Force 300-25",
+                    install_latitude=lat,
+                    install_longitude=lng,
+                    signal_strength_dbm=-58 - i,
+                    snr_db=32 - i,
+                    signal_quality_percent=90 - i,
+                    link_speed_mbps=300,
+                    status="active",
                 )
             if profile.name == "Business 100":
                 get_or_create(
-                    session, IpAllocation, {"tenant_id": t, "subscriber_id": sub.id, "ip_pool_id": pools["static"].id},
-                    ip_address=f"203.0.113.{1 + i // 5}", status="active",
+                    session,
+                    IpAllocation,
+                    {"tenant_id": t, "subscriber_id": sub.id, "ip_pool_id": pools["static"].id},
+                    ip_address=f"203.0.113.{1 + i // 5}",
+                    status="active",
                 )
     return {"created": created}
 

@@ -43,19 +43,27 @@ log = structlog.get_logger(__name__)
 
 # devices.snmp_community varchar(100): write-only (ispops.api.reveal).
 SNMP_EXTRA: dict[str, Any] = {
-    "snmp_community": (write_only(Annotated[Str, Field(max_length=100)] | None, "SNMP v1/v2c community; write-only"),
-                       None),
+    "snmp_community": (
+        write_only(Annotated[Str, Field(max_length=100)] | None, "SNMP v1/v2c community; write-only"),
+        None,
+    ),
 }
 DEVICES = Resource(
-    "devices", Device, tag="devices",
+    "devices",
+    Device,
+    tag="devices",
     filters=("device_type", "status", "operational_status", "vendor", "site_name", "name"),
     search=("name", "serial_number", "site_name", "model"),
     sort=("created_at", "name", "device_type", "status"),
     # Written by polls and backups (ispops.devices). The community is write-only; POST
     # /api/v1/devices/{id}/reveal-secret shows it (ispops.api.reveal).
     read_only=service.OBSERVED_FIELDS,
-    create_hook=service.create_hook, update_check=service.check_update,
-    hidden=frozenset({"snmp_community"}), reveal=("snmp_community",), create_extra=SNMP_EXTRA, update_extra=SNMP_EXTRA,
+    create_hook=service.create_hook,
+    update_check=service.check_update,
+    hidden=frozenset({"snmp_community"}),
+    reveal=("snmp_community",),
+    create_extra=SNMP_EXTRA,
+    update_extra=SNMP_EXTRA,
 )
 RESOURCES: list[Resource] = [DEVICES]
 
@@ -183,16 +191,23 @@ async def _poll_read(s: AsyncSession, tenant_id: str, key: uuid.UUID) -> PollRea
     device = await _live_device(s, tenant_id, key)
     interfaces = (await s.scalars(service.interfaces_query(tenant_id, key))).all()
     return PollRead(
-        id=device.id, name=device.name,
+        id=device.id,
+        name=device.name,
         operational_status=DeviceOperationalStatus(device.operational_status) if device.operational_status else None,
-        last_seen=device.last_seen, last_polled_at=device.last_polled_at, last_poll_error=device.last_poll_error,
-        sys_name=device.sys_name, sys_descr=device.sys_descr, sys_uptime_seconds=device.sys_uptime_seconds,
+        last_seen=device.last_seen,
+        last_polled_at=device.last_polled_at,
+        last_poll_error=device.last_poll_error,
+        sys_name=device.sys_name,
+        sys_descr=device.sys_descr,
+        sys_uptime_seconds=device.sys_uptime_seconds,
         interfaces=[InterfaceRead.model_validate(i) for i in interfaces],
     )
 
 
 @router.get(
-    "/api/v1/devices/near", response_model=NearPage, operation_id="devices_near",
+    "/api/v1/devices/near",
+    response_model=NearPage,
+    operation_id="devices_near",
     summary="Devices within a radius of a point, nearest first (for the map)",
 )
 async def near(
@@ -212,15 +227,20 @@ async def near(
                 break
             rows.append(row)
     points = [(float(r.location_lat), float(r.location_lng)) for r in rows]
-    found = [
-        (km, r) for km, r in zip(geo.distances_km(lat, lng, points), rows, strict=True) if km <= radius_km
-    ]
+    found = [(km, r) for km, r in zip(geo.distances_km(lat, lng, points), rows, strict=True) if km <= radius_km]
     found.sort(key=lambda pair: pair[0])
     items = [
         NearDevice(
-            id=r.id, name=r.name, device_type=r.device_type, status=r.status, operational_status=r.operational_status,
-            site_name=r.site_name, location_lat=float(r.location_lat), location_lng=float(r.location_lng),
-            last_seen=r.last_seen, distance_km=round(km, 4),
+            id=r.id,
+            name=r.name,
+            device_type=r.device_type,
+            status=r.status,
+            operational_status=r.operational_status,
+            site_name=r.site_name,
+            location_lat=float(r.location_lat),
+            location_lng=float(r.location_lng),
+            last_seen=r.last_seen,
+            distance_km=round(km, 4),
         )
         for km, r in found[:limit]
     ]
@@ -228,8 +248,11 @@ async def near(
 
 
 @router.get(
-    "/api/v1/devices/{key}/interfaces", response_model=PollRead, responses=NOT_FOUND,
-    operation_id="device_interfaces", summary="A device's SNMP state and interface table as last polled",
+    "/api/v1/devices/{key}/interfaces",
+    response_model=PollRead,
+    responses=NOT_FOUND,
+    operation_id="device_interfaces",
+    summary="A device's SNMP state and interface table as last polled",
 )
 async def interfaces(key: Key, scope: Scope) -> PollRead:
     permissions.require(scope.principal, "devices", "read")
@@ -239,7 +262,10 @@ async def interfaces(key: Key, scope: Scope) -> PollRead:
 
 
 @router.post(
-    "/api/v1/devices/{key}/poll", response_model=PollRead, responses=NOT_FOUND, operation_id="poll_device",
+    "/api/v1/devices/{key}/poll",
+    response_model=PollRead,
+    responses=NOT_FOUND,
+    operation_id="poll_device",
     summary="Poll a device over SNMP now (a device that does not answer is recorded offline)",
 )
 async def poll_now(key: Key, scope: Scope, request: Request) -> PollRead:
@@ -256,27 +282,35 @@ async def poll_now(key: Key, scope: Scope, request: Request) -> PollRead:
             await s.execute(service.poll_error_statement(tenant, key, str(exc), dt.datetime.now(dt.UTC)))
         raise ValidationFailed(f"devices.{exc.field}: {exc}", table="devices", field=exc.field) from None
     result = await poll_device(
-        target, timeout=settings.snmp_timeout_seconds, retries=settings.snmp_retries,
+        target,
+        timeout=settings.snmp_timeout_seconds,
+        retries=settings.snmp_retries,
         deadline=settings.snmp_device_deadline_seconds,
     )
     async with scope.session() as s:
         for stmt in service.poll_result_statements(tenant, key, result):
             await s.execute(stmt)
         await record(
-            s, principal=scope.principal, meta=scope.meta, entity="devices", entity_id=str(key), action="action",
+            s,
+            principal=scope.principal,
+            meta=scope.meta,
+            entity="devices",
+            entity_id=str(key),
+            action="action",
             changes={"action": "poll", "operational_status": result.status.value, "error": result.error},
         )
         return await _poll_read(s, tenant, key)
 
 
 @router.put(
-    "/api/v1/devices/{key}/credentials", status_code=204, response_class=Response, responses=NOT_FOUND,
+    "/api/v1/devices/{key}/credentials",
+    status_code=204,
+    response_class=Response,
+    responses=NOT_FOUND,
     operation_id="set_device_credentials",
     summary="Store the device's SNMP/SSH credentials in the secret store (write-only)",
 )
-async def set_credentials(
-    key: Key, body: service.CredentialsBody, scope: Scope, request: Request
-) -> Response:
+async def set_credentials(key: Key, body: service.CredentialsBody, scope: Scope, request: Request) -> Response:
     permissions.require(scope.principal, "devices", "update")
     tenant = scope.tenant_id
     path = service.new_credentials_path(tenant, key)
@@ -290,22 +324,32 @@ async def set_credentials(
         if "ssh_host_key" not in body.model_fields_set and before:
             # New credentials keep the pinned host key unless they say otherwise ("ssh_host_key": null
             # unpins): a password change must not open the door to whatever key is presented next.
-            body = body.model_copy(update={"ssh_host_key": await run_in_threadpool(
-                service.pinned_host_key, store, tenant, str(before))})
+            body = body.model_copy(
+                update={"ssh_host_key": await run_in_threadpool(service.pinned_host_key, store, tenant, str(before))}
+            )
         changes = secret_changes(s, store)
         await run_in_threadpool(changes.put, path, service.encode_credentials(body))
         device.credentials_vault_path = path
         await s.flush()
         await record(
-            s, principal=scope.principal, meta=scope.meta, entity="devices", entity_id=str(key), action="update",
+            s,
+            principal=scope.principal,
+            meta=scope.meta,
+            entity="devices",
+            entity_id=str(key),
+            action="update",
             changes={"credentials_vault_path": [before, path], "credentials": sent},
         )
     return Response(status_code=204)
 
 
 @router.delete(
-    "/api/v1/devices/{key}/credentials", status_code=204, response_class=Response, responses=NOT_FOUND,
-    operation_id="delete_device_credentials", summary="Forget the device's credentials",
+    "/api/v1/devices/{key}/credentials",
+    status_code=204,
+    response_class=Response,
+    responses=NOT_FOUND,
+    operation_id="delete_device_credentials",
+    summary="Forget the device's credentials",
 )
 async def delete_credentials(key: Key, scope: Scope, request: Request) -> Response:
     permissions.require(scope.principal, "devices", "update")
@@ -316,15 +360,23 @@ async def delete_credentials(key: Key, scope: Scope, request: Request) -> Respon
         device.credentials_vault_path = None  # what the API wrote goes after the commit; a hand-set path stays
         await s.flush()
         await record(
-            s, principal=scope.principal, meta=scope.meta, entity="devices", entity_id=str(key), action="update",
+            s,
+            principal=scope.principal,
+            meta=scope.meta,
+            entity="devices",
+            entity_id=str(key),
+            action="update",
             changes={"credentials_vault_path": [before, None]},
         )
     return Response(status_code=204)
 
 
 @router.post(
-    "/api/v1/devices/{key}/backup", response_model=BackupResult, responses=NOT_FOUND,
-    operation_id="backup_device", summary="Back up the device's configuration now (SSH)",
+    "/api/v1/devices/{key}/backup",
+    response_model=BackupResult,
+    responses=NOT_FOUND,
+    operation_id="backup_device",
+    summary="Back up the device's configuration now (SSH)",
 )
 async def backup_now(key: Key, scope: Scope, request: Request) -> BackupResult:
     permissions.require(scope.principal, "devices", "update")
@@ -335,11 +387,17 @@ async def backup_now(key: Key, scope: Scope, request: Request) -> BackupResult:
     if not device.credentials_vault_path:
         raise ValidationFailed(
             "devices.credentials_vault_path: the device has no credentials to log in with",
-            table="devices", field="credentials_vault_path",
+            table="devices",
+            field="credentials_vault_path",
         )
     outcome = await run_in_threadpool(
-        backup_one, device, tenant, store=_store(request), storage=BackupStorage(settings.backup_dir),
-        timeout=settings.backup_timeout_seconds, accept_new_host_key=settings.backup_accept_new_host_keys,
+        backup_one,
+        device,
+        tenant,
+        store=_store(request),
+        storage=BackupStorage(settings.backup_dir),
+        timeout=settings.backup_timeout_seconds,
+        accept_new_host_key=settings.backup_accept_new_host_keys,
     )
     pinned = None
     if outcome.pin is not None:
@@ -349,14 +407,22 @@ async def backup_now(key: Key, scope: Scope, request: Request) -> BackupResult:
             service.backup_result_statement(tenant, key, at=outcome.at, path=outcome.path, error=outcome.error)
         )
         await record(
-            s, principal=scope.principal, meta=scope.meta, entity="devices", entity_id=str(key), action="action",
+            s,
+            principal=scope.principal,
+            meta=scope.meta,
+            entity="devices",
+            entity_id=str(key),
+            action="action",
             changes={"action": "backup", "changed": outcome.changed, "error": outcome.error}
             | ({"ssh_host_key_pinned": pinned} if pinned else {}),
         )
     name = outcome.path.rsplit("/", 1)[-1].removesuffix(".cfg") if outcome.path else None
     return BackupResult(
-        ok=outcome.error is None, changed=outcome.changed, name=name,
-        last_config_backup=outcome.at if outcome.error is None else None, error=outcome.error,
+        ok=outcome.error is None,
+        changed=outcome.changed,
+        name=name,
+        last_config_backup=outcome.at if outcome.error is None else None,
+        error=outcome.error,
         ssh_host_key_pinned=pinned,
     )
 
@@ -369,18 +435,30 @@ async def _pin(scope: TenantScope, store: SecretStore, request: service.PinReque
         async with scope.session() as s:
             pinned = await s.run_sync(service.pin_host_key, store, tenant, request, audit_as=None)
             if pinned is not None:
-                await record(s, principal=scope.principal, meta=scope.meta, entity="devices",
-                             entity_id=str(request.device_id),
-                             action="action", changes=service.pin_changes(request, pinned))
+                await record(
+                    s,
+                    principal=scope.principal,
+                    meta=scope.meta,
+                    entity="devices",
+                    entity_id=str(request.device_id),
+                    action="action",
+                    changes=service.pin_changes(request, pinned),
+                )
     except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
-        log.warning("devices.ssh_host_key_not_pinned", tenant=tenant, device=str(request.device_id),
-                    error=getattr(exc, "message", str(exc)))
+        log.warning(
+            "devices.ssh_host_key_not_pinned",
+            tenant=tenant,
+            device=str(request.device_id),
+            error=getattr(exc, "message", str(exc)),
+        )
         return None
     return log_pinned(tenant, request) if pinned is not None else None
 
 
 @router.get(
-    "/api/v1/devices/{key}/ssh-host-key", response_model=HostKeyRead, responses=NOT_FOUND,
+    "/api/v1/devices/{key}/ssh-host-key",
+    response_model=HostKeyRead,
+    responses=NOT_FOUND,
     operation_id="get_device_ssh_host_key",
     summary="The SSH host key pinned in the device's credentials (public: compare it out of band)",
 )
@@ -407,8 +485,11 @@ async def _check_device(scope: TenantScope, key: uuid.UUID) -> str:
 
 
 @router.get(
-    "/api/v1/devices/{key}/backups", response_model=list[BackupRead], responses=NOT_FOUND,
-    operation_id="list_device_backups", summary="Stored configuration backups, newest first",
+    "/api/v1/devices/{key}/backups",
+    response_model=list[BackupRead],
+    responses=NOT_FOUND,
+    operation_id="list_device_backups",
+    summary="Stored configuration backups, newest first",
 )
 async def list_backups(key: Key, scope: Scope, request: Request) -> list[BackupRead]:
     permissions.require(scope.principal, "devices", "read")
@@ -419,7 +500,9 @@ async def list_backups(key: Key, scope: Scope, request: Request) -> list[BackupR
 
 
 @router.get(
-    "/api/v1/devices/{key}/backups/latest/diff", response_class=Response, responses=NOT_FOUND,
+    "/api/v1/devices/{key}/backups/latest/diff",
+    response_class=Response,
+    responses=NOT_FOUND,
     operation_id="latest_device_backup_diff",
     summary="Unified diff of the latest backup against the one before it (text/x-diff)",
 )
@@ -437,11 +520,16 @@ async def latest_diff(key: Key, scope: Scope, request: Request) -> Response:
 
 
 @router.get(
-    "/api/v1/devices/{key}/backups/{name}", response_class=Response, responses=NOT_FOUND,
-    operation_id="get_device_backup", summary="One stored configuration (text/plain)",
+    "/api/v1/devices/{key}/backups/{name}",
+    response_class=Response,
+    responses=NOT_FOUND,
+    operation_id="get_device_backup",
+    summary="One stored configuration (text/plain)",
 )
 async def get_backup(
-    key: Key, scope: Scope, request: Request,
+    key: Key,
+    scope: Scope,
+    request: Request,
     name: Annotated[str, Path(pattern=r"^(latest|\d{8}T\d{6}\.\d{6}Z)$")],
 ) -> Response:
     permissions.require(scope.principal, "devices", "update")

@@ -133,17 +133,29 @@ def fetch_config(
         raise BackupFailed(f"device_type {creds.device_type!r} would send the password in clear: use an SSH driver")
     device_type, command = connection_profile(host, vendor, creds)
     params: dict[str, Any] = {
-        "device_type": device_type, "host": host, "port": creds.ssh_port, "username": creds.username,
-        "password": creds.password or "", "secret": creds.enable_secret or "", "conn_timeout": min(timeout, 30),
-        "auth_timeout": min(timeout, 30), "banner_timeout": min(timeout, 30), "timeout": timeout,
-        "allow_agent": False, "use_keys": False,
+        "device_type": device_type,
+        "host": host,
+        "port": creds.ssh_port,
+        "username": creds.username,
+        "password": creds.password or "",
+        "secret": creds.enable_secret or "",
+        "conn_timeout": min(timeout, 30),
+        "auth_timeout": min(timeout, 30),
+        "banner_timeout": min(timeout, 30),
+        "timeout": timeout,
+        "allow_agent": False,
+        "use_keys": False,
     }
     if creds.private_key:
         params["pkey"] = _private_key(creds.private_key)  # netmiko hands it to paramiko as is
     with tempfile.TemporaryDirectory(prefix="ispops-ssh-") as folder:
         if creds.ssh_host_key is not None:  # only this key; anything else is rejected before authenticating
-            params.update(ssh_strict=True, system_host_keys=False, alt_host_keys=True,
-                          alt_key_file=_known_hosts(folder, host, creds.ssh_port, creds.ssh_host_key))
+            params.update(
+                ssh_strict=True,
+                system_host_keys=False,
+                alt_host_keys=True,
+                alt_key_file=_known_hosts(folder, host, creds.ssh_port, creds.ssh_host_key),
+            )
         output, presented = _session(params, command, bool(creds.enable_secret), timeout)
     if creds.ssh_host_key is not None and presented != creds.ssh_host_key:  # paramiko checked; say it twice
         raise BackupFailed(f"ssh_host_key: the device presented {fingerprint(presented)}, not the pinned key")
@@ -239,8 +251,10 @@ class BackupStorage:
         if previous is not None and old is not None:
             diff = "".join(
                 difflib.unified_diff(
-                    old.splitlines(keepends=True), config.splitlines(keepends=True),
-                    fromfile=f"{previous.name}.cfg", tofile=f"{name}.cfg",
+                    old.splitlines(keepends=True),
+                    config.splitlines(keepends=True),
+                    fromfile=f"{previous.name}.cfg",
+                    tofile=f"{name}.cfg",
                 )
             )
             diff_path = path.with_suffix(".diff")

@@ -48,11 +48,21 @@ def near_query(tenant_id: str, lat: float, lng: float) -> Select[Any]:
     degrees = location().op("<->", return_type=Float)(here)
     return (
         select(
-            Device.id, Device.name, Device.device_type, Device.status, Device.operational_status,
-            Device.site_name, Device.location_lat, Device.location_lng, Device.last_seen, degrees.label("degrees"),
+            Device.id,
+            Device.name,
+            Device.device_type,
+            Device.status,
+            Device.operational_status,
+            Device.site_name,
+            Device.location_lat,
+            Device.location_lng,
+            Device.last_seen,
+            degrees.label("degrees"),
         )
         .where(
-            Device.tenant_id == tenant_id, Device.deleted_at.is_(None), Device.location_lat.is_not(None),
+            Device.tenant_id == tenant_id,
+            Device.deleted_at.is_(None),
+            Device.location_lat.is_not(None),
             Device.location_lng.is_not(None),
         )
         .order_by(degrees)

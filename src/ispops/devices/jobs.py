@@ -76,8 +76,13 @@ def _store(settings: Settings, store: SecretStore | None) -> SecretStore | None:
 
 
 async def poll_targets(
-    targets: list[tuple[uuid.UUID, SnmpTarget]], *, concurrency: int, timeout: float, retries: int,
-    deadline: float, on_result: Callable[[uuid.UUID, PollResult], None] | None = None,
+    targets: list[tuple[uuid.UUID, SnmpTarget]],
+    *,
+    concurrency: int,
+    timeout: float,
+    retries: int,
+    deadline: float,
+    on_result: Callable[[uuid.UUID, PollResult], None] | None = None,
 ) -> dict[uuid.UUID, PollResult]:
     """Poll many devices, at most ``concurrency`` at a time. Community devices share one SNMP engine;
     each v3 device gets its own (USM users of different devices may share a name, not keys).
@@ -162,15 +167,23 @@ def poll_tenant(
     if targets:
         _run(
             lambda: poll_targets(
-                targets, concurrency=concurrency or cfg.snmp_concurrency, timeout=timeout or cfg.snmp_timeout_seconds,
+                targets,
+                concurrency=concurrency or cfg.snmp_concurrency,
+                timeout=timeout or cfg.snmp_timeout_seconds,
                 retries=cfg.snmp_retries if retries is None else retries,
-                deadline=deadline or cfg.snmp_device_deadline_seconds, on_result=record,
+                deadline=deadline or cfg.snmp_device_deadline_seconds,
+                on_result=record,
             )
         )
     summary.seconds = time.monotonic() - started
     log.info(
-        "devices.poll", tenant=tenant_id, online=summary.online, degraded=summary.degraded, offline=summary.offline,
-        skipped=summary.skipped, seconds=round(summary.seconds, 3),
+        "devices.poll",
+        tenant=tenant_id,
+        online=summary.online,
+        degraded=summary.degraded,
+        offline=summary.offline,
+        skipped=summary.skipped,
+        seconds=round(summary.seconds, 3),
     )
     return summary
 
@@ -202,7 +215,12 @@ class BackupOutcome:
 
 
 def backup_one(
-    device: DeviceRef, tenant_id: str, *, store: SecretStore | None, storage: BackupStorage, timeout: float,
+    device: DeviceRef,
+    tenant_id: str,
+    *,
+    store: SecretStore | None,
+    storage: BackupStorage,
+    timeout: float,
     accept_new_host_key: bool = True,
 ) -> BackupOutcome:
     """Fetch and store one device's configuration (module ``backup``); the outcome says which SSH host key
@@ -217,8 +235,9 @@ def backup_one(
         if store is None:
             raise BackupFailed("no secret store configured")
         creds = service.read_credentials(store, tenant_id, device.credentials_vault_path)
-        fetched = fetch_config(device.host, device.vendor, creds, timeout=timeout,
-                               accept_new_host_key=accept_new_host_key)
+        fetched = fetch_config(
+            device.host, device.vendor, creds, timeout=timeout, accept_new_host_key=accept_new_host_key
+        )
         saved = storage.save(tenant_id, device.id, fetched.config, at)
     except SecretNotFound:
         return BackupOutcome(at, error=f"credentials: nothing at {device.credentials_vault_path}")
@@ -226,8 +245,12 @@ def backup_one(
         return BackupOutcome(at, error=f"credentials: {exc.message}")
     except (BackupFailed, OSError) as exc:
         return BackupOutcome(at, error=str(exc) or type(exc).__name__)
-    return BackupOutcome(at, path=str(saved.path), changed=saved.changed,
-                         pin=service.pin_request(tenant_id, device, creds, fetched.host_key))
+    return BackupOutcome(
+        at,
+        path=str(saved.path),
+        changed=saved.changed,
+        pin=service.pin_request(tenant_id, device, creds, fetched.host_key),
+    )
 
 
 def pin(db: Database, tenant_id: str, store: SecretStore, request: service.PinRequest) -> str | None:
@@ -237,8 +260,12 @@ def pin(db: Database, tenant_id: str, store: SecretStore, request: service.PinRe
         with db.tenant(tenant_id, enforce_status=False) as s:
             pinned = service.pin_host_key(s, store, tenant_id, request)
     except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
-        log.warning("devices.ssh_host_key_not_pinned", tenant=tenant_id, device=str(request.device_id),
-                    error=getattr(exc, "message", str(exc)))
+        log.warning(
+            "devices.ssh_host_key_not_pinned",
+            tenant=tenant_id,
+            device=str(request.device_id),
+            error=getattr(exc, "message", str(exc)),
+        )
         return None
     return log_pinned(tenant_id, request) if pinned is not None else None
 
@@ -269,7 +296,11 @@ def backup_tenant(
 
     def run(device: DeviceRef) -> tuple[DeviceRef, BackupOutcome]:
         return device, backup_one(
-            device, tenant_id, store=secrets, storage=storage, timeout=cfg.backup_timeout_seconds,
+            device,
+            tenant_id,
+            store=secrets,
+            storage=storage,
+            timeout=cfg.backup_timeout_seconds,
             accept_new_host_key=cfg.backup_accept_new_host_keys,
         )
 
@@ -283,9 +314,14 @@ def backup_tenant(
             else:
                 summary.unchanged += 1
             _record(
-                db, tenant_id, device,
-                [service.backup_result_statement(tenant_id, device.id, at=outcome.at, path=outcome.path,
-                                                 error=outcome.error)],
+                db,
+                tenant_id,
+                device,
+                [
+                    service.backup_result_statement(
+                        tenant_id, device.id, at=outcome.at, path=outcome.path, error=outcome.error
+                    )
+                ],
             )
             if outcome.pin is not None and secrets is not None:
                 pin(db, tenant_id, secrets, outcome.pin)
@@ -293,7 +329,11 @@ def backup_tenant(
                 progress()
     summary.seconds = time.monotonic() - started
     log.info(
-        "devices.backup", tenant=tenant_id, changed=summary.changed, unchanged=summary.unchanged,
-        failed=summary.failed, seconds=round(summary.seconds, 3),
+        "devices.backup",
+        tenant=tenant_id,
+        changed=summary.changed,
+        unchanged=summary.unchanged,
+        failed=summary.failed,
+        seconds=round(summary.seconds, 3),
     )
     return summary

@@ -119,7 +119,8 @@ def check_vault_path(tenant_id: str, path: str | None) -> None:
     if path is not None and not path.startswith(f"tenants/{tenant_id}/"):
         raise ValidationFailed(
             f"devices.credentials_vault_path: must be under tenants/{tenant_id}/",
-            table="devices", field="credentials_vault_path",
+            table="devices",
+            field="credentials_vault_path",
         )
 
 
@@ -127,20 +128,33 @@ def check_hand_set_path(tenant_id: str, device_id: uuid.UUID | None, path: str |
     """A path set by hand (create, PATCH) must not be one the API keeps for another device: that device's
     next credentials change would delete it from under this one. (This device's own is fine.)"""
     check_vault_path(tenant_id, path)
-    if path is not None and path.startswith(tenant_path(tenant_id, "devices") + "/") and not (
-        device_id is not None and is_own_credentials_path(tenant_id, device_id, path)
+    if (
+        path is not None
+        and path.startswith(tenant_path(tenant_id, "devices") + "/")
+        and not (device_id is not None and is_own_credentials_path(tenant_id, device_id, path))
     ):
         raise ValidationFailed(
             "devices.credentials_vault_path: that path holds the credentials the API keeps for a device; "
             "store credentials with PUT .../credentials, or point at a path of your own",
-            table="devices", field="credentials_vault_path",
+            table="devices",
+            field="credentials_vault_path",
         )
 
 
 # Columns only polls and backups write: read-only in the API.
 OBSERVED_FIELDS = frozenset(
-    {"operational_status", "last_seen", "sys_name", "sys_descr", "sys_uptime_seconds", "last_polled_at",
-     "last_poll_error", "config_backup_path", "last_config_backup", "last_config_backup_error"}
+    {
+        "operational_status",
+        "last_seen",
+        "sys_name",
+        "sys_descr",
+        "sys_uptime_seconds",
+        "last_polled_at",
+        "last_poll_error",
+        "config_backup_path",
+        "last_config_backup",
+        "last_config_backup_error",
+    }
 )
 MASK = "********"
 
@@ -177,7 +191,8 @@ def read_credentials(store: SecretStore, tenant_id: str, path: str) -> DeviceCre
         kind = type(exc).__name__
         raise ValidationFailed(
             f"devices.credentials_vault_path: the secret is not a credentials object ({kind})",
-            table="devices", field="credentials_vault_path",
+            table="devices",
+            field="credentials_vault_path",
         ) from None
 
 
@@ -211,7 +226,9 @@ def pinned_host_key(store: SecretStore, tenant_id: str, path: str) -> str | None
     except ValidationFailed as exc:
         raise ValidationFailed(
             f"ssh_host_key: the current credentials cannot be read to keep their pinned host key ({exc.message}); "
-            "send ssh_host_key, or null to unpin", table="devices", field="ssh_host_key",
+            "send ssh_host_key, or null to unpin",
+            table="devices",
+            field="ssh_host_key",
         ) from None
 
 
@@ -236,9 +253,11 @@ def pin_request(tenant_id: str, device: DeviceRef, read: DeviceCredentials, host
 
 def _live_path(tenant_id: str, device_id: uuid.UUID) -> Select[Any]:
     """The device's credentials path, its row locked: a concurrent ``PUT .../credentials`` waits (or wins)."""
-    return (select(Device.credentials_vault_path)
-            .where(Device.tenant_id == tenant_id, Device.id == device_id, Device.deleted_at.is_(None))
-            .with_for_update())
+    return (
+        select(Device.credentials_vault_path)
+        .where(Device.tenant_id == tenant_id, Device.id == device_id, Device.deleted_at.is_(None))
+        .with_for_update()
+    )
 
 
 def _pinned_secret(store: SecretStore, tenant_id: str, pin: PinRequest) -> bytes | None:
@@ -249,8 +268,11 @@ def _pinned_secret(store: SecretStore, tenant_id: str, pin: PinRequest) -> bytes
 
 
 def _repoint(tenant_id: str, pin: PinRequest, path: str) -> Update:
-    return (update(Device).where(Device.tenant_id == tenant_id, Device.id == pin.device_id)
-            .values(credentials_vault_path=path))
+    return (
+        update(Device)
+        .where(Device.tenant_id == tenant_id, Device.id == pin.device_id)
+        .values(credentials_vault_path=path)
+    )
 
 
 def pin_host_key(
@@ -273,15 +295,27 @@ def pin_host_key(
     session.execute(_repoint(tenant_id, pin, path))
     changes.delete_after_commit(pin.path)
     if audit_as is not None:
-        session.add(AuditEvent(tenant_id=tenant_id, actor_kind="system", actor_id=audit_as, entity="devices",
-                               entity_id=str(pin.device_id), action="action", changes=pin_changes(pin, path)))
+        session.add(
+            AuditEvent(
+                tenant_id=tenant_id,
+                actor_kind="system",
+                actor_id=audit_as,
+                entity="devices",
+                entity_id=str(pin.device_id),
+                action="action",
+                changes=pin_changes(pin, path),
+            )
+        )
     return path
 
 
 def pin_changes(pin: PinRequest, path: str) -> dict[str, Any]:
     """The audit event's ``changes`` for a pin (the key's fingerprint; the paths, never the secret)."""
-    return {"action": "pin_ssh_host_key", "fingerprint": fingerprint(pin.host_key),
-            "credentials_vault_path": [pin.path, path]}
+    return {
+        "action": "pin_ssh_host_key",
+        "fingerprint": fingerprint(pin.host_key),
+        "credentials_vault_path": [pin.path, path],
+    }
 
 
 def is_clear_text_driver(device_type: str | None) -> bool:
@@ -338,14 +372,18 @@ def device_refs_query(
     """Live devices of a tenant; unless ``include_inactive``, not those marked inactive (periodic polls
     and backups skip them)."""
     columns: list[Any] = [
-        Device.id, Device.name, Device.device_type, Device.vendor, Device.management_ip, Device.primary_ip,
-        Device.snmp_version, Device.snmp_port, Device.snmp_community, Device.credentials_vault_path,
+        Device.id,
+        Device.name,
+        Device.device_type,
+        Device.vendor,
+        Device.management_ip,
+        Device.primary_ip,
+        Device.snmp_version,
+        Device.snmp_port,
+        Device.snmp_community,
+        Device.credentials_vault_path,
     ]
-    stmt = (
-        select(*columns)
-        .where(Device.tenant_id == tenant_id, Device.deleted_at.is_(None))
-        .order_by(Device.name)
-    )
+    stmt = select(*columns).where(Device.tenant_id == tenant_id, Device.deleted_at.is_(None)).order_by(Device.name)
     if not include_inactive:
         stmt = stmt.where(Device.status != DeviceStatus.INACTIVE)
     if device_ids is not None:
@@ -355,9 +393,14 @@ def device_refs_query(
 
 def device_ref(row: Any) -> DeviceRef:
     return DeviceRef(
-        id=row.id, name=row.name, device_type=row.device_type, vendor=row.vendor,
-        host=_host(row.management_ip) or _host(row.primary_ip), snmp_version=row.snmp_version,
-        snmp_port=row.snmp_port, snmp_community=row.snmp_community,
+        id=row.id,
+        name=row.name,
+        device_type=row.device_type,
+        vendor=row.vendor,
+        host=_host(row.management_ip) or _host(row.primary_ip),
+        snmp_version=row.snmp_version,
+        snmp_port=row.snmp_port,
+        snmp_community=row.snmp_community,
         credentials_vault_path=row.credentials_vault_path,
     )
 
@@ -389,17 +432,23 @@ def snmp_target(device: DeviceRef, store: SecretStore | None, tenant_id: str) ->
             raise NotPollable(f"credentials: {exc.message}", path_field) from None
     if device.snmp_version == "v3":
         if secret is None or not secret.snmp_user:
-            raise NotPollable("SNMP v3 needs snmp_user in the device's credentials (credentials_vault_path)",
-                              path_field)
+            raise NotPollable(
+                "SNMP v3 needs snmp_user in the device's credentials (credentials_vault_path)", path_field
+            )
         creds = SnmpCredentials(
-            "v3", user=secret.snmp_user, auth_protocol=secret.snmp_auth_protocol, auth_key=secret.snmp_auth_key,
-            priv_protocol=secret.snmp_priv_protocol, priv_key=secret.snmp_priv_key,
+            "v3",
+            user=secret.snmp_user,
+            auth_protocol=secret.snmp_auth_protocol,
+            auth_key=secret.snmp_auth_key,
+            priv_protocol=secret.snmp_priv_protocol,
+            priv_key=secret.snmp_priv_key,
         )
     else:
         community = (secret.snmp_community if secret else None) or device.snmp_community
         if not community:
-            raise NotPollable(f"SNMP {device.snmp_version} needs a community (credentials or snmp_community)",
-                              "snmp_community")
+            raise NotPollable(
+                f"SNMP {device.snmp_version} needs a community (credentials or snmp_community)", "snmp_community"
+            )
         creds = SnmpCredentials(device.snmp_version, community=community)
     return SnmpTarget(device.host, device.snmp_port, creds)
 
@@ -425,10 +474,20 @@ def _interface_values(tenant_id: str, device_id: uuid.UUID, i: InterfaceSample, 
         return None if v is None or v < 0 else min(v, 2**63 - 1)
 
     return {
-        "tenant_id": tenant_id, "device_id": device_id, "if_index": i.if_index, "name": i.name, "alias": i.alias,
-        "if_type": i.if_type, "speed_mbps": small(i.speed_mbps), "admin_status": i.admin_status,
-        "oper_status": i.oper_status, "in_octets": octets(i.in_octets), "out_octets": octets(i.out_octets),
-        "in_errors": small(i.in_errors), "out_errors": small(i.out_errors), "hc_counters": i.hc_counters,
+        "tenant_id": tenant_id,
+        "device_id": device_id,
+        "if_index": i.if_index,
+        "name": i.name,
+        "alias": i.alias,
+        "if_type": i.if_type,
+        "speed_mbps": small(i.speed_mbps),
+        "admin_status": i.admin_status,
+        "oper_status": i.oper_status,
+        "in_octets": octets(i.in_octets),
+        "out_octets": octets(i.out_octets),
+        "in_errors": small(i.in_errors),
+        "out_errors": small(i.out_errors),
+        "hc_counters": i.hc_counters,
         "polled_at": at,
     }
 
@@ -446,7 +505,9 @@ def poll_result_statements(tenant_id: str, device_id: uuid.UUID, result: PollRes
     }
     if result.reachable:
         values.update(
-            last_seen=result.polled_at, sys_name=result.sys_name, sys_descr=result.sys_descr,
+            last_seen=result.polled_at,
+            sys_name=result.sys_name,
+            sys_descr=result.sys_descr,
             sys_uptime_seconds=result.sys_uptime_seconds,
         )
     stmts: list[Statement] = [
@@ -459,7 +520,8 @@ def poll_result_statements(tenant_id: str, device_id: uuid.UUID, result: PollRes
     seen = [i.if_index for i in result.interfaces]
     stmts.append(
         delete(DeviceInterface).where(
-            DeviceInterface.tenant_id == tenant_id, DeviceInterface.device_id == device_id,
+            DeviceInterface.tenant_id == tenant_id,
+            DeviceInterface.device_id == device_id,
             DeviceInterface.if_index.not_in(seen),
         )
     )

@@ -321,17 +321,17 @@ async def poll_device(
         )
     except TimeoutError:
         return PollResult(
-            status=DeviceOperationalStatus.OFFLINE, polled_at=dt.datetime.now(dt.UTC),
-            error=f"no complete answer within {deadline:g} s", seconds=time.monotonic() - started,
+            status=DeviceOperationalStatus.OFFLINE,
+            polled_at=dt.datetime.now(dt.UTC),
+            error=f"no complete answer within {deadline:g} s",
+            seconds=time.monotonic() - started,
         )
     finally:
         if own:
             snmp.close_dispatcher()
 
 
-async def _poll(
-    engine: SnmpEngine, target: SnmpTarget, *, timeout: float, retries: int, started: float
-) -> PollResult:
+async def _poll(engine: SnmpEngine, target: SnmpTarget, *, timeout: float, retries: int, started: float) -> PollResult:
     now = dt.datetime.now(dt.UTC)
     try:
         auth = target.credentials.auth_data()
@@ -343,7 +343,9 @@ async def _poll(
         )
     except Exception as exc:  # an unresolvable host, a refused socket, a pysnmp error: still just offline
         return PollResult(
-            status=DeviceOperationalStatus.OFFLINE, polled_at=now, error=f"{type(exc).__name__}: {exc}",
+            status=DeviceOperationalStatus.OFFLINE,
+            polled_at=now,
+            error=f"{type(exc).__name__}: {exc}",
             seconds=time.monotonic() - started,
         )
     interfaces: list[InterfaceSample] | None
@@ -354,6 +356,12 @@ async def _poll(
     except Exception as exc:
         interfaces, error = None, f"interface table: {exc}"
     return PollResult(
-        status=classify(reachable=True, interfaces=interfaces), polled_at=now, sys_name=name, sys_descr=descr,
-        sys_uptime_seconds=uptime, interfaces=interfaces, error=error, seconds=time.monotonic() - started,
+        status=classify(reachable=True, interfaces=interfaces),
+        polled_at=now,
+        sys_name=name,
+        sys_descr=descr,
+        sys_uptime_seconds=uptime,
+        interfaces=interfaces,
+        error=error,
+        seconds=time.monotonic() - started,
     )

@@ -55,9 +55,14 @@ async def create_allocation(session: AsyncSession, tenant_id: str, body: BaseMod
     fields = body.model_dump(exclude_unset=True)
     return await session.run_sync(
         lambda s: service.allocate(
-            s, tenant_id=tenant_id, pool_id=fields["ip_pool_id"], ip_address=fields.get("ip_address"),
-            subscriber_id=fields.get("subscriber_id"), mac_address=fields.get("mac_address"),
-            lease_seconds=fields.get("lease_seconds"), status=fields.get("status") or "allocated",
+            s,
+            tenant_id=tenant_id,
+            pool_id=fields["ip_pool_id"],
+            ip_address=fields.get("ip_address"),
+            subscriber_id=fields.get("subscriber_id"),
+            mac_address=fields.get("mac_address"),
+            lease_seconds=fields.get("lease_seconds"),
+            status=fields.get("status") or "allocated",
         )
     )
 
@@ -66,21 +71,30 @@ def check_allocation_update(allocation: Any, changes: dict[str, Any]) -> None:
     """PATCH /api/v1/ip_allocations/{id}: history (released rows) is not edited."""
     if allocation.status == "released" and changes:
         raise Conflict(
-            "ip_allocations: a released allocation is history and cannot change", table="ip_allocations",
+            "ip_allocations: a released allocation is history and cannot change",
+            table="ip_allocations",
             field="status",
         )
 
 
 ALLOCATION_CREATE_EXTRA: dict[str, Any] = {
-    "ip_address": (Inet | None, Field(None, description="a free address (or delegated prefix) of the pool; "
-                                      "omitted: the pool's next free one")),
+    "ip_address": (
+        Inet | None,
+        Field(None, description="a free address (or delegated prefix) of the pool; omitted: the pool's next free one"),
+    ),
     "status": (Literal["allocated", "active", "reserved"], "allocated"),
-    "lease_seconds": (LeaseSeconds | None, Field(None, description="a DHCP-style lease ending this long from "
-                                                  "now (default: the pool's default_lease_seconds)")),
+    "lease_seconds": (
+        LeaseSeconds | None,
+        Field(
+            None, description="a DHCP-style lease ending this long from now (default: the pool's default_lease_seconds)"
+        ),
+    ),
 }
 POOL_CREATE_EXTRA: dict[str, Any] = {
-    "start_ip": (Inet | None, Field(None, description="first address handed out (default: the first usable "
-                                    "address after the gateway)")),
+    "start_ip": (
+        Inet | None,
+        Field(None, description="first address handed out (default: the first usable address after the gateway)"),
+    ),
     "end_ip": (Inet | None, Field(None, description="last address handed out (default: the last usable one)")),
 }
 
@@ -126,23 +140,34 @@ class UtilisationRead(BaseModel):
 
 
 POOLS = Resource(
-    "ip_pools", IpPool, tag="ipam",
-    filters=("pool_type", "is_active", "name", "vlan_id", "warning"), search=("name", "description"),
+    "ip_pools",
+    IpPool,
+    tag="ipam",
+    filters=("pool_type", "is_active", "name", "vlan_id", "warning"),
+    search=("name", "description"),
     sort=("created_at", "name", "utilisation_percent"),
     # counters and what the database derives from them (migration 0018: maintained, no longer generated)
-    read_only=frozenset({"allocated_ips", "total_ips", "next_ip", "available_ips", "utilisation_percent",
-                         "warning"}),
+    read_only=frozenset({"allocated_ips", "total_ips", "next_ip", "available_ips", "utilisation_percent", "warning"}),
     create_only=frozenset({"network_cidr", "start_ip", "end_ip", "delegated_prefix_length"}),
-    create_hook=create_pool, update_check=check_pool_update, create_extra=POOL_CREATE_EXTRA,
+    create_hook=create_pool,
+    update_check=check_pool_update,
+    create_extra=POOL_CREATE_EXTRA,
 )
 # Allocations are history: released, never deleted.
 ALLOCATIONS = Resource(
-    "ip_allocations", IpAllocation, tag="ipam", verbs=frozenset({"list", "get", "create", "update"}),
-    filters=("ip_pool_id", "subscriber_id", "status", "ip_address"), search=("ip_address", "mac_address"),
-    sort=("allocated_at", "ip_address", "created_at", "lease_end"), default_sort="-allocated_at",
+    "ip_allocations",
+    IpAllocation,
+    tag="ipam",
+    verbs=frozenset({"list", "get", "create", "update"}),
+    filters=("ip_pool_id", "subscriber_id", "status", "ip_address"),
+    search=("ip_address", "mac_address"),
+    sort=("allocated_at", "ip_address", "created_at", "lease_end"),
+    default_sort="-allocated_at",
     read_only=frozenset({"status", "lease_start", "lease_end", "allocated_at", "released_at"}),
     create_only=frozenset({"ip_pool_id", "ip_address"}),
-    create_hook=create_allocation, update_check=check_allocation_update, create_extra=ALLOCATION_CREATE_EXTRA,
+    create_hook=create_allocation,
+    update_check=check_allocation_update,
+    create_extra=ALLOCATION_CREATE_EXTRA,
 )
 RESOURCES: list[Resource] = [POOLS, ALLOCATIONS]
 
@@ -158,11 +183,20 @@ def register(router: APIRouter) -> None:
 
     async def audit(s: AsyncSession, scope: TenantScope, made: IpAllocation, what: str) -> Any:
         await record(
-            s, principal=scope.principal, meta=scope.meta, entity=allocations.name, entity_id=str(made.id),
+            s,
+            principal=scope.principal,
+            meta=scope.meta,
+            entity=allocations.name,
+            entity_id=str(made.id),
             action="create" if what in ("allocate", "reserve") else "action",
-            changes={"action": what, "ip_pool_id": str(made.ip_pool_id), "ip_address": made.ip_address,
-                     "subscriber_id": str(made.subscriber_id) if made.subscriber_id else None,
-                     "status": made.status, "lease_end": made.lease_end},
+            changes={
+                "action": what,
+                "ip_pool_id": str(made.ip_pool_id),
+                "ip_address": made.ip_address,
+                "subscriber_id": str(made.subscriber_id) if made.subscriber_id else None,
+                "status": made.status,
+                "lease_end": made.lease_end,
+            },
         )
         return allocation_read.model_validate(made)
 
@@ -170,21 +204,34 @@ def register(router: APIRouter) -> None:
         permissions.require(scope.principal, allocations.name, "create")
         b = body or AllocateBody()
         async with scope.session() as s:
-            made = await s.run_sync(partial(
-                service.allocate, tenant_id=scope.tenant_id, pool_id=key, ip_address=b.ip_address,
-                subscriber_id=b.subscriber_id, mac_address=b.mac_address, lease_seconds=b.lease_seconds,
-                status=b.status,
-            ))
+            made = await s.run_sync(
+                partial(
+                    service.allocate,
+                    tenant_id=scope.tenant_id,
+                    pool_id=key,
+                    ip_address=b.ip_address,
+                    subscriber_id=b.subscriber_id,
+                    mac_address=b.mac_address,
+                    lease_seconds=b.lease_seconds,
+                    status=b.status,
+                )
+            )
             return await audit(s, scope, made, "allocate")
 
     async def reserve(key: Key, scope: Scope, body: ReserveBody | None = None) -> Any:
         permissions.require(scope.principal, allocations.name, "create")
         b = body or ReserveBody()
         async with scope.session() as s:
-            made = await s.run_sync(partial(
-                service.reserve, tenant_id=scope.tenant_id, pool_id=key, ip_address=b.ip_address,
-                subscriber_id=b.subscriber_id, lease_seconds=b.lease_seconds,
-            ))
+            made = await s.run_sync(
+                partial(
+                    service.reserve,
+                    tenant_id=scope.tenant_id,
+                    pool_id=key,
+                    ip_address=b.ip_address,
+                    subscriber_id=b.subscriber_id,
+                    lease_seconds=b.lease_seconds,
+                )
+            )
             return await audit(s, scope, made, "reserve")
 
     async def utilisation(key: Key, scope: Scope) -> Any:
@@ -203,35 +250,68 @@ def register(router: APIRouter) -> None:
         permissions.require(scope.principal, allocations.name, "update")
         seconds = body.lease_seconds if body else None
         async with scope.session() as s:
-            made = await s.run_sync(partial(
-                service.renew, tenant_id=scope.tenant_id, allocation_id=key, lease_seconds=seconds,
-            ))
+            made = await s.run_sync(
+                partial(
+                    service.renew,
+                    tenant_id=scope.tenant_id,
+                    allocation_id=key,
+                    lease_seconds=seconds,
+                )
+            )
             return await audit(s, scope, made, "renew")
 
     conflict: dict[int | str, dict[str, Any]] = {
         409: {"description": "the pool is exhausted, inactive or reserved, or the address is taken"}
     }
     router.add_api_route(
-        f"{pools_path}/{{key}}/allocate", allocate, methods=["POST"], response_model=allocation_read, status_code=201,
-        tags=["ipam"], summary="Allocate the pool's next free address (or a given one)",
-        operation_id="allocate_ip", responses={**not_found, **conflict},
-    )
-    router.add_api_route(
-        f"{pools_path}/{{key}}/reserve", reserve, methods=["POST"], response_model=allocation_read, status_code=201,
-        tags=["ipam"], summary="Reserve an address of the pool (held, not provisioned)", operation_id="reserve_ip",
+        f"{pools_path}/{{key}}/allocate",
+        allocate,
+        methods=["POST"],
+        response_model=allocation_read,
+        status_code=201,
+        tags=["ipam"],
+        summary="Allocate the pool's next free address (or a given one)",
+        operation_id="allocate_ip",
         responses={**not_found, **conflict},
     )
     router.add_api_route(
-        f"{pools_path}/{{key}}/utilisation", utilisation, methods=["GET"], response_model=UtilisationRead,
-        tags=["ipam"], summary="How full a pool is", operation_id="ip_pool_utilisation", responses=not_found,
+        f"{pools_path}/{{key}}/reserve",
+        reserve,
+        methods=["POST"],
+        response_model=allocation_read,
+        status_code=201,
+        tags=["ipam"],
+        summary="Reserve an address of the pool (held, not provisioned)",
+        operation_id="reserve_ip",
+        responses={**not_found, **conflict},
     )
     router.add_api_route(
-        f"{allocations_path}/{{key}}/release", release, methods=["POST"], response_model=allocation_read, tags=["ipam"],
-        summary="Give an address back to its pool", operation_id="release_ip",
+        f"{pools_path}/{{key}}/utilisation",
+        utilisation,
+        methods=["GET"],
+        response_model=UtilisationRead,
+        tags=["ipam"],
+        summary="How full a pool is",
+        operation_id="ip_pool_utilisation",
+        responses=not_found,
+    )
+    router.add_api_route(
+        f"{allocations_path}/{{key}}/release",
+        release,
+        methods=["POST"],
+        response_model=allocation_read,
+        tags=["ipam"],
+        summary="Give an address back to its pool",
+        operation_id="release_ip",
         responses={**not_found, 409: {"description": "already released"}},
     )
     router.add_api_route(
-        f"{allocations_path}/{{key}}/renew", renew, methods=["POST"], response_model=allocation_read, tags=["ipam"],
-        summary="Extend a lease", operation_id="renew_ip_lease",
+        f"{allocations_path}/{{key}}/renew",
+        renew,
+        methods=["POST"],
+        response_model=allocation_read,
+        tags=["ipam"],
+        summary="Extend a lease",
+        operation_id="renew_ip_lease",
         responses={**not_found, 409: {"description": "already released"}},
     )

@@ -21,8 +21,11 @@ def expired_leases(tenant_id: str, now: dt.datetime) -> tuple[ColumnElement[bool
     """The live allocations of the tenant whose lease has ended by ``now`` (what the reclaim releases)."""
     held_by_tunnel = (
         select(VpnTunnel.id)
-        .where(VpnTunnel.tenant_id == tenant_id, VpnTunnel.ip_allocation_id == IpAllocation.id,
-               VpnTunnel.deleted_at.is_(None))
+        .where(
+            VpnTunnel.tenant_id == tenant_id,
+            VpnTunnel.ip_allocation_id == IpAllocation.id,
+            VpnTunnel.deleted_at.is_(None),
+        )
         .exists()
     )
     return (

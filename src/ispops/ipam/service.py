@@ -26,21 +26,18 @@ from ispops.models import IpAllocation, IpPool
 LIVE_STATUSES = ("allocated", "active", "reserved")
 MAX_LEASE_SECONDS = 10 * 366 * 24 * 3600
 
-ALLOCATE = (
-    select(IpAllocation)
-    .from_statement(
-        text(
-            "SELECT * FROM ipam_allocate(:tenant, :pool, :ip, :subscriber, :status, :mac, :lease_seconds, :now)"
-        ).bindparams(
-            bindparam("tenant", type_=String),
-            bindparam("pool", type_=UUID(as_uuid=True)),
-            bindparam("ip", type_=INET),
-            bindparam("subscriber", type_=UUID(as_uuid=True)),
-            bindparam("status", type_=String),
-            bindparam("mac", type_=String),
-            bindparam("lease_seconds"),
-            bindparam("now"),
-        )
+ALLOCATE = select(IpAllocation).from_statement(
+    text(
+        "SELECT * FROM ipam_allocate(:tenant, :pool, :ip, :subscriber, :status, :mac, :lease_seconds, :now)"
+    ).bindparams(
+        bindparam("tenant", type_=String),
+        bindparam("pool", type_=UUID(as_uuid=True)),
+        bindparam("ip", type_=INET),
+        bindparam("subscriber", type_=UUID(as_uuid=True)),
+        bindparam("status", type_=String),
+        bindparam("mac", type_=String),
+        bindparam("lease_seconds"),
+        bindparam("now"),
     )
 )
 
@@ -72,13 +69,22 @@ OVERLAP = text(
      ORDER BY p.name LIMIT 1
     """
 ).bindparams(
-    bindparam("start", type_=INET), bindparam("end", type_=INET), bindparam("gw", type_=INET),
-    bindparam("net", type_=INET), bindparam("id", type_=UUID(as_uuid=True)),
+    bindparam("start", type_=INET),
+    bindparam("end", type_=INET),
+    bindparam("gw", type_=INET),
+    bindparam("net", type_=INET),
+    bindparam("id", type_=UUID(as_uuid=True)),
 )
 
 
 def _check_overlap(
-    session: Session, *, tenant_id: str, pool_id: uuid.UUID | None, network_cidr: str, start_ip: str, end_ip: str,
+    session: Session,
+    *,
+    tenant_id: str,
+    pool_id: uuid.UUID | None,
+    network_cidr: str,
+    start_ip: str,
+    end_ip: str,
     gateway: str | None,
 ) -> None:
     """409 naming the field, with the pool it collides with (the trigger is the guarantee; this explains)."""
@@ -118,18 +124,32 @@ def create_pool(
     vlan_id, is_active, default_lease_seconds, warning_threshold_percent).
     """
     plan = plan_pool(
-        network_cidr=network_cidr, gateway=gateway, start_ip=start_ip, end_ip=end_ip,
+        network_cidr=network_cidr,
+        gateway=gateway,
+        start_ip=start_ip,
+        end_ip=end_ip,
         delegated_prefix_length=delegated_prefix_length,
     )
     _lock_tenant_pools(session, tenant_id)
     _check_overlap(
-        session, tenant_id=tenant_id, pool_id=None, network_cidr=plan.network_cidr, start_ip=plan.start_ip,
-        end_ip=plan.end_ip, gateway=plan.gateway,
+        session,
+        tenant_id=tenant_id,
+        pool_id=None,
+        network_cidr=plan.network_cidr,
+        start_ip=plan.start_ip,
+        end_ip=plan.end_ip,
+        gateway=plan.gateway,
     )
     pool = IpPool(
-        tenant_id=tenant_id, name=name, network_cidr=plan.network_cidr, gateway=plan.gateway,
-        start_ip=plan.start_ip, end_ip=plan.end_ip, total_ips=plan.total_ips,
-        delegated_prefix_length=plan.delegated_prefix_length, **fields,
+        tenant_id=tenant_id,
+        name=name,
+        network_cidr=plan.network_cidr,
+        gateway=plan.gateway,
+        start_ip=plan.start_ip,
+        end_ip=plan.end_ip,
+        total_ips=plan.total_ips,
+        delegated_prefix_length=plan.delegated_prefix_length,
+        **fields,
     )
     session.add(pool)
     session.flush()
@@ -161,11 +181,13 @@ def _why_not(session: Session, *, tenant_id: str, pool_id: uuid.UUID, subscriber
         return Conflict(
             f"ip_pools: pool {pool.name!r} is {pool.pool_type}: its addresses are not handed to subscribers "
             f"({use}, or use a dynamic or static pool)",
-            table="ip_pools", field="pool_type",
+            table="ip_pools",
+            field="pool_type",
         )
     return Conflict(
         f"ip_pools: pool {pool.name!r} is exhausted ({pool.allocated_ips} of {pool.total_ips} addresses in use)",
-        table="ip_pools", field="ip_pool_id",
+        table="ip_pools",
+        field="ip_pool_id",
     )
 
 
@@ -199,14 +221,24 @@ def allocate(
     if ip_address is not None:
         pool = load_pool(session, tenant_id=tenant_id, pool_id=pool_id)
         requested = requested_slot(
-            value=ip_address, network_cidr=pool.network_cidr, start_ip=pool.start_ip, end_ip=pool.end_ip,
-            delegated_prefix_length=pool.delegated_prefix_length, pool=repr(pool.name),
+            value=ip_address,
+            network_cidr=pool.network_cidr,
+            start_ip=pool.start_ip,
+            end_ip=pool.end_ip,
+            delegated_prefix_length=pool.delegated_prefix_length,
+            pool=repr(pool.name),
         )
     made: IpAllocation | None = session.scalars(
         ALLOCATE,
         {
-            "tenant": tenant_id, "pool": pool_id, "ip": requested, "subscriber": subscriber_id, "status": status,
-            "mac": mac_address, "lease_seconds": lease_seconds, "now": now or dt.datetime.now(dt.UTC),
+            "tenant": tenant_id,
+            "pool": pool_id,
+            "ip": requested,
+            "subscriber": subscriber_id,
+            "status": status,
+            "mac": mac_address,
+            "lease_seconds": lease_seconds,
+            "now": now or dt.datetime.now(dt.UTC),
         },
     ).first()
     if made is None:
@@ -226,8 +258,14 @@ def reserve(
 ) -> IpAllocation:
     """Hold an address (``status = 'reserved'``): not handed out, not provisioned; release to free it."""
     return allocate(
-        session, tenant_id=tenant_id, pool_id=pool_id, ip_address=ip_address, subscriber_id=subscriber_id,
-        lease_seconds=lease_seconds, status="reserved", now=now,
+        session,
+        tenant_id=tenant_id,
+        pool_id=pool_id,
+        ip_address=ip_address,
+        subscriber_id=subscriber_id,
+        lease_seconds=lease_seconds,
+        status="reserved",
+        now=now,
     )
 
 
@@ -286,7 +324,8 @@ def renew(
     if lease_seconds is None or not 0 < lease_seconds <= MAX_LEASE_SECONDS:
         raise ValidationFailed(
             f"lease_seconds: between 1 and {MAX_LEASE_SECONDS} (the pool has no default lease)",
-            table="ip_allocations", field="lease_seconds",
+            table="ip_allocations",
+            field="lease_seconds",
         )
     start = now or dt.datetime.now(dt.UTC)
     allocation.lease_start = allocation.lease_start or start
@@ -320,14 +359,21 @@ def utilisation(session: Session, *, tenant_id: str, pool_id: uuid.UUID, now: dt
     ).all()
     expired = session.scalar(
         select(func.count()).where(
-            IpAllocation.tenant_id == tenant_id, IpAllocation.ip_pool_id == pool_id, live,
+            IpAllocation.tenant_id == tenant_id,
+            IpAllocation.ip_pool_id == pool_id,
+            live,
             IpAllocation.lease_end <= (now or dt.datetime.now(dt.UTC)),
         )
     )
     return Utilisation(
-        pool_id=pool.id, name=pool.name, total_ips=pool.total_ips, allocated_ips=pool.allocated_ips,
-        available_ips=pool.available_ips, utilisation_percent=float(pool.utilisation_percent),
-        warning_threshold_percent=pool.warning_threshold_percent, warning=pool.warning,
+        pool_id=pool.id,
+        name=pool.name,
+        total_ips=pool.total_ips,
+        allocated_ips=pool.allocated_ips,
+        available_ips=pool.available_ips,
+        utilisation_percent=float(pool.utilisation_percent),
+        warning_threshold_percent=pool.warning_threshold_percent,
+        warning=pool.warning,
         by_status=dict.fromkeys(LIVE_STATUSES, 0) | {str(s): int(n) for s, n in rows},
         leases_expired=int(expired or 0),
     )

@@ -110,9 +110,7 @@ async def fan_out(context: JobContext, job: str, timestamp: int | None = None) -
     queued = 0
     for tenant_id in tenant_ids:
         try:
-            await context.app.configure_task(spec.name, **job_options(spec, tenant_id)).defer_async(
-                tenant_id=tenant_id
-            )
+            await context.app.configure_task(spec.name, **job_options(spec, tenant_id)).defer_async(tenant_id=tenant_id)
             queued += 1
         except exceptions.AlreadyEnqueued:
             continue
@@ -174,8 +172,14 @@ def create_app(
         )(_runner(spec))
         if spec.cron and schedule:
             if spec.scope == "tenant":
-                _schedule(app, fan_out_task(app), spec.cron, spec.name, task_kwargs={"job": spec.name},
-                          queueing_lock=f"{FAN_OUT}:{spec.name}")
+                _schedule(
+                    app,
+                    fan_out_task(app),
+                    spec.cron,
+                    spec.name,
+                    task_kwargs={"job": spec.name},
+                    queueing_lock=f"{FAN_OUT}:{spec.name}",
+                )
             else:
                 _schedule(app, task, spec.cron, "", **job_options(spec, None))
     fan_out_task(app)

@@ -43,9 +43,7 @@ def radacct_maintenance(db: Database, *, months_ahead: int, retention_months: in
         elif action == "dropped":
             report.dropped.append(name)
         else:
-            report.problems.append(
-                f"{detail} (rows for that month are in {DEFAULT_PARTITION}; move them out first)"
-            )
+            report.problems.append(f"{detail} (rows for that month are in {DEFAULT_PARTITION}; move them out first)")
     add_default_rows(db, report)
     return report
 

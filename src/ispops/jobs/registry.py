@@ -137,8 +137,13 @@ CATALOGUE: tuple[JobSpec, ...] = (
         unique=True,
         description="back up the configuration of the tenant's devices",
     ),
-    JobSpec("radius.close_stale_sessions", "ispops.radius.sessions:close_stale_job", cron="*/5 * * * *", unique=True,
-            description="close RADIUS sessions with no accounting for N x their interim interval"),
+    JobSpec(
+        "radius.close_stale_sessions",
+        "ispops.radius.sessions:close_stale_job",
+        cron="*/5 * * * *",
+        unique=True,
+        description="close RADIUS sessions with no accounting for N x their interim interval",
+    ),
     JobSpec(
         "radius.drain_coa_queue",
         "ispops.radius.jobs:drain_coa_queue",

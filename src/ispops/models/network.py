@@ -133,8 +133,7 @@ class IpPool(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
 
     allocations: Mapped[list[IpAllocation]] = relationship(
         back_populates="pool",
-        primaryjoin="and_(IpPool.tenant_id == IpAllocation.tenant_id, "
-        "IpPool.id == foreign(IpAllocation.ip_pool_id))",
+        primaryjoin="and_(IpPool.tenant_id == IpAllocation.tenant_id, IpPool.id == foreign(IpAllocation.ip_pool_id))",
         lazy="raise",
         # ON DELETE CASCADE: loaded children are deleted with the parent, the database does the rest.
         cascade="save-update, merge, delete",
@@ -169,8 +168,7 @@ class IpAllocation(ParentTenantMixin, AuditMixin, Base):
 
     pool: Mapped[IpPool] = relationship(
         back_populates="allocations",
-        primaryjoin="and_(IpPool.tenant_id == IpAllocation.tenant_id, "
-        "IpPool.id == foreign(IpAllocation.ip_pool_id))",
+        primaryjoin="and_(IpPool.tenant_id == IpAllocation.tenant_id, IpPool.id == foreign(IpAllocation.ip_pool_id))",
         lazy="raise",
     )
 
@@ -318,7 +316,6 @@ class VpnTunnel(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     key_rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     device: Mapped[Device | None] = relationship(
-        primaryjoin="and_(Device.tenant_id == VpnTunnel.tenant_id, "
-        "Device.id == foreign(VpnTunnel.device_id))",
+        primaryjoin="and_(Device.tenant_id == VpnTunnel.tenant_id, Device.id == foreign(VpnTunnel.device_id))",
         lazy="raise",
     )

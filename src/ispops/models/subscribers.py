@@ -133,8 +133,7 @@ class Subscriber(TenantMixin, AuditMixin, SoftDeleteMixin, Base):
     # Joins carry tenant_id, but only the *_id column is written through the relationship: the
     # tenant of a row never changes because of what it points at.
     customer: Mapped[Customer | None] = relationship(
-        primaryjoin="and_(Customer.tenant_id == Subscriber.tenant_id, "
-        "Customer.id == foreign(Subscriber.customer_id))",
+        primaryjoin="and_(Customer.tenant_id == Subscriber.tenant_id, Customer.id == foreign(Subscriber.customer_id))",
         lazy="raise",
     )
     bandwidth_profile: Mapped[BandwidthProfile | None] = relationship(

@@ -66,49 +66,82 @@ TIME_RANGE = {"started_after": (dt.datetime | None, None), "started_before": (dt
 
 RESOURCES: list[Resource] = [
     Resource(
-        "nas", Nas, tag="radius", key_type=int,
-        filters=("type", "nasname", "shortname"), search=("nasname", "shortname", "description"),
+        "nas",
+        Nas,
+        tag="radius",
+        key_type=int,
+        filters=("type", "nasname", "shortname"),
+        search=("nasname", "shortname", "description"),
         sort=("created_at", "nasname", "shortname"),
         # One canonical host address, the platform's virtual server (ispops.radius.nas, migration 0024).
-        create_hook=radius_nas.create_hook, update_check=radius_nas.check_update,
+        create_hook=radius_nas.create_hook,
+        update_check=radius_nas.check_update,
         # Credentials are write-only; POST /api/v1/nas/{id}/reveal-secret shows them (ispops.api.reveal).
-        hidden=frozenset({"secret", "coa_secret", "community"}), reveal=("secret", "coa_secret", "community"),
+        hidden=frozenset({"secret", "coa_secret", "community"}),
+        reveal=("secret", "coa_secret", "community"),
         create_extra={"secret": (write_only(NAS_SECRET, "RADIUS shared secret; write-only"), ...), **NAS_EXTRA},
         update_extra={"secret": (write_only(NAS_SECRET, "RADIUS shared secret; write-only"), None), **NAS_EXTRA},
     ),
     Resource(
-        "radcheck", RadCheck, tag="radius", key_type=int,
-        filters=("username", "subscriber_id", "attribute"), sort=("created_at", "username", "attribute"),
-        search=("username", "attribute"), search_with=attributes.radcheck_value_search,
+        "radcheck",
+        RadCheck,
+        tag="radius",
+        key_type=int,
+        filters=("username", "subscriber_id", "attribute"),
+        sort=("created_at", "username", "attribute"),
+        search=("username", "attribute"),
+        search_with=attributes.radcheck_value_search,
         create_only=frozenset({"attribute", "username", "subscriber_id"}),
-        create_hook=attributes.create_radcheck, update_check=attributes.check_radcheck_update,
+        create_hook=attributes.create_radcheck,
+        update_check=attributes.check_radcheck_update,
         serialize=attributes.masked,
     ),
     Resource(
-        "radreply", RadReply, tag="radius", key_type=int,
-        filters=("username", "subscriber_id", "attribute"), sort=("created_at", "username", "attribute"),
+        "radreply",
+        RadReply,
+        tag="radius",
+        key_type=int,
+        filters=("username", "subscriber_id", "attribute"),
+        sort=("created_at", "username", "attribute"),
         search=("username", "attribute", "value"),
         create_only=frozenset({"username", "subscriber_id"}),
-        create_hook=attributes.create_radreply, update_check=attributes.check_radreply_update,
+        create_hook=attributes.create_radreply,
+        update_check=attributes.check_radreply_update,
     ),
     Resource(
-        "radacct", RadAcct, tag="radius", key_type=int, key_column="radacctid",
+        "radacct",
+        RadAcct,
+        tag="radius",
+        key_type=int,
+        key_column="radacctid",
         verbs=frozenset({"list", "get"}),
         filters=("username", "subscriber_id", "nasipaddress", "acctsessionid"),
         search=("username", "acctsessionid", "callingstationid", "framedipaddress"),
-        sort=("acctstarttime", "acctstoptime", "acctupdatetime"), default_sort="-acctstarttime",
-        extra_query={"active": (bool | None, None), **TIME_RANGE}, extra_filters=_radacct_filters,
+        sort=("acctstarttime", "acctstoptime", "acctupdatetime"),
+        default_sort="-acctstarttime",
+        extra_query={"active": (bool | None, None), **TIME_RANGE},
+        extra_filters=_radacct_filters,
     ),
     Resource(
         # Every CoA-Request / Disconnect-Request sent to a NAS and its answer (ispops.radius.jobs).
-        "radius_coa_attempts", RadiusCoaAttempt, tag="radius", key_type=int, verbs=frozenset({"list", "get"}),
+        "radius_coa_attempts",
+        RadiusCoaAttempt,
+        tag="radius",
+        key_type=int,
+        verbs=frozenset({"list", "get"}),
         filters=("subscriber_id", "nas_id", "result", "kind", "reason", "username", "acctsessionid"),
-        search=("username", "acctsessionid", "detail"), sort=("created_at",),
+        search=("username", "acctsessionid", "detail"),
+        sort=("created_at",),
     ),
     Resource(
         # Daily usage rolled up from accounting (ispops.radius.usage); input = upload, output = download.
-        "subscriber_usage_daily", SubscriberUsageDaily, tag="radius", key_type=int,
-        verbs=frozenset({"list", "get"}), filters=("subscriber_id", "day"), sort=("day", "updated_at"),
+        "subscriber_usage_daily",
+        SubscriberUsageDaily,
+        tag="radius",
+        key_type=int,
+        verbs=frozenset({"list", "get"}),
+        filters=("subscriber_id", "day"),
+        sort=("day", "updated_at"),
         default_sort="-day",
     ),
 ]
@@ -136,7 +169,8 @@ class Session(BaseModel):
     download_octets: int
     terminate_cause: str | None
     closed_by: str | None = Field(
-        None, description="stale, disconnect or staff when the platform closed the session; null when the NAS did")
+        None, description="stale, disconnect or staff when the platform closed the session; null when the NAS did"
+    )
 
 
 class SessionPage(BaseModel):
@@ -146,9 +180,13 @@ class SessionPage(BaseModel):
     offset: int
 
 
-@router.get("/api/v1/radius/sessions", response_model=SessionPage, tags=["radius"],
-            summary="RADIUS sessions with live duration and bytes (active only by default)",
-            operation_id="list_radius_sessions")
+@router.get(
+    "/api/v1/radius/sessions",
+    response_model=SessionPage,
+    tags=["radius"],
+    summary="RADIUS sessions with live duration and bytes (active only by default)",
+    operation_id="list_radius_sessions",
+)
 async def list_sessions(
     scope: Scope,
     active: Annotated[bool, Query(description="only sessions still open")] = True,
@@ -185,53 +223,84 @@ async def list_sessions(
     async with scope.session() as s:
         total = (await s.execute(text(f"SELECT count(*) FROM radacct WHERE {condition}"), params)).scalar_one()
         rows = (
-            await s.execute(
-                text(
-                    "SELECT radacctid, subscriber_id, username, host(nasipaddress) AS nas_ip, "
-                    "host(framedipaddress) AS framed_ip, acctsessionid, acctstarttime, acctstoptime, "
-                    "acctupdatetime, CASE WHEN acctstoptime IS NULL "
-                    "THEN greatest(extract(epoch FROM now() - acctstarttime)::bigint, coalesce(acctsessiontime, 0)) "
-                    "ELSE coalesce(acctsessiontime, 0) END AS duration, acctinputoctets, acctoutputoctets, "
-                    f"acctterminatecause, closed_by FROM radacct WHERE {condition} "
-                    "ORDER BY acctstarttime DESC, radacctid DESC LIMIT :limit OFFSET :offset"
-                ),
-                params,
+            (
+                await s.execute(
+                    text(
+                        "SELECT radacctid, subscriber_id, username, host(nasipaddress) AS nas_ip, "
+                        "host(framedipaddress) AS framed_ip, acctsessionid, acctstarttime, acctstoptime, "
+                        "acctupdatetime, CASE WHEN acctstoptime IS NULL "
+                        "THEN greatest(extract(epoch FROM now() - acctstarttime)::bigint, "
+                        "coalesce(acctsessiontime, 0)) "
+                        "ELSE coalesce(acctsessiontime, 0) END AS duration, acctinputoctets, acctoutputoctets, "
+                        f"acctterminatecause, closed_by FROM radacct WHERE {condition} "
+                        "ORDER BY acctstarttime DESC, radacctid DESC LIMIT :limit OFFSET :offset"
+                    ),
+                    params,
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     items = [
         Session(
-            radacctid=r["radacctid"], subscriber_id=r["subscriber_id"], username=r["username"], nas_ip=r["nas_ip"],
-            framed_ip=r["framed_ip"], acctsessionid=r["acctsessionid"], started_at=r["acctstarttime"],
-            stopped_at=r["acctstoptime"], last_update_at=r["acctupdatetime"], duration_seconds=int(r["duration"]),
-            upload_octets=int(r["acctinputoctets"]), download_octets=int(r["acctoutputoctets"]),
-            terminate_cause=r["acctterminatecause"], closed_by=r["closed_by"],
+            radacctid=r["radacctid"],
+            subscriber_id=r["subscriber_id"],
+            username=r["username"],
+            nas_ip=r["nas_ip"],
+            framed_ip=r["framed_ip"],
+            acctsessionid=r["acctsessionid"],
+            started_at=r["acctstarttime"],
+            stopped_at=r["acctstoptime"],
+            last_update_at=r["acctupdatetime"],
+            duration_seconds=int(r["duration"]),
+            upload_octets=int(r["acctinputoctets"]),
+            download_octets=int(r["acctoutputoctets"]),
+            terminate_cause=r["acctterminatecause"],
+            closed_by=r["closed_by"],
         )
         for r in rows
     ]
     return SessionPage(items=items, total=int(total), limit=limit, offset=offset)
 
 
-@router.post("/api/v1/radius/sessions/{radacctid}/close", response_model=Session, tags=["radius"],
-             summary="Close an open session in radacct (a lost Stop); sends nothing to the NAS",
-             operation_id="close_radius_session",
-             responses={409: {"description": "the session has already ended (field acctstoptime)"}})
-async def close_session(
-    radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)], scope: Scope
-) -> Session:
+@router.post(
+    "/api/v1/radius/sessions/{radacctid}/close",
+    response_model=Session,
+    tags=["radius"],
+    summary="Close an open session in radacct (a lost Stop); sends nothing to the NAS",
+    operation_id="close_radius_session",
+    responses={409: {"description": "the session has already ended (field acctstoptime)"}},
+)
+async def close_session(radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)], scope: Scope) -> Session:
     """Stop time now, terminate cause Admin-Reset, ``closed_by`` staff. The NAS is not told: use the
     disconnect route to end the session on the NAS. A Stop the NAS sends later replaces the stop time."""
     permissions.require(scope.principal, "radacct", "close")
     tenant_id = scope.tenant_id
     async with scope.session() as s:
         r = await s.run_sync(close_by_staff, tenant_id, radacctid, actor_id=None)
-        await record(s, principal=scope.principal, meta=scope.meta, entity="radacct", entity_id=str(radacctid),
-                     action="action", changes=audit_changes(r))
+        await record(
+            s,
+            principal=scope.principal,
+            meta=scope.meta,
+            entity="radacct",
+            entity_id=str(radacctid),
+            action="action",
+            changes=audit_changes(r),
+        )
     return Session(
-        radacctid=r["radacctid"], subscriber_id=r["subscriber_id"], username=r["username"], nas_ip=r["nas_ip"],
-        framed_ip=r["framed_ip"], acctsessionid=r["acctsessionid"], started_at=r["acctstarttime"],
-        stopped_at=r["acctstoptime"], last_update_at=r["acctupdatetime"],
-        duration_seconds=int(r["acctsessiontime"] or 0), upload_octets=int(r["acctinputoctets"]),
-        download_octets=int(r["acctoutputoctets"]), terminate_cause=r["acctterminatecause"],
+        radacctid=r["radacctid"],
+        subscriber_id=r["subscriber_id"],
+        username=r["username"],
+        nas_ip=r["nas_ip"],
+        framed_ip=r["framed_ip"],
+        acctsessionid=r["acctsessionid"],
+        started_at=r["acctstarttime"],
+        stopped_at=r["acctstoptime"],
+        last_update_at=r["acctupdatetime"],
+        duration_seconds=int(r["acctsessiontime"] or 0),
+        upload_octets=int(r["acctinputoctets"]),
+        download_octets=int(r["acctoutputoctets"]),
+        terminate_cause=r["acctterminatecause"],
         closed_by=r["closed_by"],
     )
 
@@ -253,8 +322,13 @@ class Usage(BaseModel):
     days: list[UsageDay]
 
 
-@router.get("/api/v1/subscribers/{key}/usage", response_model=Usage, tags=["subscribers"],
-            summary="Daily usage of a subscriber and the billing period's total", operation_id="subscriber_usage")
+@router.get(
+    "/api/v1/subscribers/{key}/usage",
+    response_model=Usage,
+    tags=["subscribers"],
+    summary="Daily usage of a subscriber and the billing period's total",
+    operation_id="subscriber_usage",
+)
 async def subscriber_usage(
     key: Annotated[uuid.UUID, Path()],
     scope: Scope,
@@ -271,37 +345,49 @@ async def subscriber_usage(
         raise ValidationFailed("from: at most 800 days at a time", field="from")
     async with scope.session() as s:
         sub = (
-            await s.execute(
-                text(
-                    "SELECT s.id, s.monthly_data_usage_gb, s.throttled_until, b.monthly_data_cap_gb, "
-                    "b.daily_data_cap_gb, ispops_billing_period_start(s.billing_cycle_day, current_date) AS period "
-                    "FROM subscribers s LEFT JOIN bandwidth_profiles b ON b.tenant_id = s.tenant_id "
-                    "AND b.id = s.bandwidth_profile_id "
-                    "WHERE s.tenant_id = :t AND s.id = :id AND s.deleted_at IS NULL"
-                ),
-                {"t": tenant_id, "id": key},
+            (
+                await s.execute(
+                    text(
+                        "SELECT s.id, s.monthly_data_usage_gb, s.throttled_until, b.monthly_data_cap_gb, "
+                        "b.daily_data_cap_gb, ispops_billing_period_start(s.billing_cycle_day, current_date) AS period "
+                        "FROM subscribers s LEFT JOIN bandwidth_profiles b ON b.tenant_id = s.tenant_id "
+                        "AND b.id = s.bandwidth_profile_id "
+                        "WHERE s.tenant_id = :t AND s.id = :id AND s.deleted_at IS NULL"
+                    ),
+                    {"t": tenant_id, "id": key},
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if sub is None:
             raise NotFound("subscribers: no such record", table="subscribers")
         days = (
             await s.execute(
-                text("SELECT day, input_octets, output_octets FROM subscriber_usage_daily "
-                     "WHERE tenant_id = :t AND subscriber_id = :id AND day >= :since AND day <= :until ORDER BY day"),
+                text(
+                    "SELECT day, input_octets, output_octets FROM subscriber_usage_daily "
+                    "WHERE tenant_id = :t AND subscriber_id = :id AND day >= :since AND day <= :until ORDER BY day"
+                ),
                 {"t": tenant_id, "id": key, "since": since, "until": until},
             )
         ).all()
         period_octets = (
             await s.execute(
-                text("SELECT coalesce(sum(input_octets + output_octets), 0) FROM subscriber_usage_daily "
-                     "WHERE tenant_id = :t AND subscriber_id = :id AND day >= :p"),
+                text(
+                    "SELECT coalesce(sum(input_octets + output_octets), 0) FROM subscriber_usage_daily "
+                    "WHERE tenant_id = :t AND subscriber_id = :id AND day >= :p"
+                ),
                 {"t": tenant_id, "id": key, "p": sub["period"]},
             )
         ).scalar_one()
     return Usage(
-        subscriber_id=key, period_start=sub["period"], period_octets=int(period_octets),
-        monthly_data_usage_gb=float(sub["monthly_data_usage_gb"]), monthly_data_cap_gb=sub["monthly_data_cap_gb"],
-        daily_data_cap_gb=sub["daily_data_cap_gb"], throttled_until=sub["throttled_until"],
+        subscriber_id=key,
+        period_start=sub["period"],
+        period_octets=int(period_octets),
+        monthly_data_usage_gb=float(sub["monthly_data_usage_gb"]),
+        monthly_data_cap_gb=sub["monthly_data_cap_gb"],
+        daily_data_cap_gb=sub["daily_data_cap_gb"],
+        throttled_until=sub["throttled_until"],
         days=[UsageDay(day=d, upload_octets=int(i), download_octets=int(o)) for d, i, o in days],
     )
 
@@ -324,8 +410,13 @@ class CredentialResult(BaseModel):
     reply: list[ReplyAttribute] = Field(description="what an Access-Accept would carry to this NAS")
 
 
-@router.post("/api/v1/subscribers/{key}/test-credentials", response_model=CredentialResult, tags=["subscribers"],
-             summary="Would RADIUS accept this password from this NAS?", operation_id="test_subscriber_credentials")
+@router.post(
+    "/api/v1/subscribers/{key}/test-credentials",
+    response_model=CredentialResult,
+    tags=["subscribers"],
+    summary="Would RADIUS accept this password from this NAS?",
+    operation_id="test_subscriber_credentials",
+)
 async def test_credentials(
     key: Annotated[uuid.UUID, Path()],
     body: CredentialTest,
@@ -336,21 +427,31 @@ async def test_credentials(
     async with scope.session() as s:
         params = {"t": tenant_id, "id": key}
         username = (
-            await s.execute(text("SELECT pppoe_username FROM subscribers WHERE tenant_id = :t AND id = :id "
-                                 "AND deleted_at IS NULL"), params)
+            await s.execute(
+                text("SELECT pppoe_username FROM subscribers WHERE tenant_id = :t AND id = :id AND deleted_at IS NULL"),
+                params,
+            )
         ).first()
         if username is None:
             raise NotFound("subscribers: no such record", table="subscribers")
         nas_type = (
-            await s.execute(text("SELECT type FROM nas WHERE tenant_id = :t AND id = :n AND deleted_at IS NULL"),
-                            {"t": tenant_id, "n": body.nas_id})
+            await s.execute(
+                text("SELECT type FROM nas WHERE tenant_id = :t AND id = :n AND deleted_at IS NULL"),
+                {"t": tenant_id, "n": body.nas_id},
+            )
         ).scalar_one_or_none()
         if nas_type is None:
             raise ValidationFailed("nas_id: no such NAS", table="subscribers", field="nas_id")
         result = await _evaluate(s, tenant_id, username[0], body.password, nas_type)
-        await record(s, principal=scope.principal, meta=scope.meta, entity="subscribers", entity_id=str(key),
-                     action="action",
-                     changes={"action": "test_credentials", "nas_id": body.nas_id, "result": result.result})
+        await record(
+            s,
+            principal=scope.principal,
+            meta=scope.meta,
+            entity="subscribers",
+            entity_id=str(key),
+            action="action",
+            changes={"action": "test_credentials", "nas_id": body.nas_id, "result": result.result},
+        )
     return result
 
 
@@ -365,7 +466,8 @@ async def _evaluate(s: Any, tenant_id: str, username: str | None, password: str,
         return reject(f"the tenant is {status}: its NASes get Access-Reject")
     params = {"t": tenant_id, "u": username}
     result = await s.execute(
-        text("SELECT attribute, value FROM radcheck WHERE tenant_id = :t AND username = :u ORDER BY id"), params)
+        text("SELECT attribute, value FROM radcheck WHERE tenant_id = :t AND username = :u ORDER BY id"), params
+    )
     checks: dict[str, str] = {row[0]: row[1] for row in result}
     if checks.get("Auth-Type") == "Reject":
         return reject("the subscriber's service is not active (Auth-Type := Reject)")
@@ -384,9 +486,13 @@ async def _evaluate(s: Any, tenant_id: str, username: str | None, password: str,
         open_sessions = (await s.execute(text("SELECT ispops_radius_simul_count(:t, :u)"), params)).scalar_one()
         if open_sessions >= int(limit):
             return reject(f"already online: {open_sessions} open session(s), Simultaneous-Use is {limit}")
-    rows = (await s.execute(text(
-        "SELECT attribute, op, value FROM radreply WHERE tenant_id = :t AND username = :u ORDER BY id"), params)).all()
-    reply = [ReplyAttribute(attribute=a, op=op, value=v) for a, (op, v) in
-             vendors.for_nas([(a, (op, v)) for a, op, v in rows], nas_type)]
+    rows = (
+        await s.execute(
+            text("SELECT attribute, op, value FROM radreply WHERE tenant_id = :t AND username = :u ORDER BY id"), params
+        )
+    ).all()
+    reply = [
+        ReplyAttribute(attribute=a, op=op, value=v)
+        for a, (op, v) in vendors.for_nas([(a, (op, v)) for a, op, v in rows], nas_type)
+    ]
     return CredentialResult(result="accept", reason="password and policy accepted", nas_type=nas_type, reply=reply)
-

@@ -90,9 +90,7 @@ def reply_attributes(rows: Iterable[tuple[str, str, str]], nas_type: str) -> tup
     Returns the (attribute, value) pairs to send and the attributes left out (unknown to the dictionary,
     or a value that does not encode).
     """
-    chosen = for_nas(
-        [(attribute, value) for attribute, op, value in rows if op in REPLY_OPERATORS], nas_type
-    )
+    chosen = for_nas([(attribute, value) for attribute, op, value in rows if op in REPLY_OPERATORS], nas_type)
     out: list[tuple[str, Any]] = []
     skipped: list[str] = []
     for attribute, value in chosen:
@@ -131,8 +129,12 @@ def send(
     """Send one CoA-Request or Disconnect-Request and classify the answer."""
     attributes = _as_json(pairs)
     client = Client(
-        server=nas.address, coaport=nas.port, secret=nas.secret.encode(), dict=dictionary(),
-        retries=retransmits, timeout=timeout,
+        server=nas.address,
+        coaport=nas.port,
+        secret=nas.secret.encode(),
+        dict=dictionary(),
+        retries=retransmits,
+        timeout=timeout,
     )
     try:
         request = client.CreateCoAPacket(code=CODES[kind], message_authenticator=True)
@@ -140,8 +142,13 @@ def send(
             request.AddAttribute(name, value)
         reply = client.SendPacket(request)
     except Timeout:
-        return Outcome(kind, CoaResult.TIMEOUT, attributes, retryable=True,
-                       detail=f"no answer from {nas.address}:{nas.port} after {retransmits} x {timeout:g}s")
+        return Outcome(
+            kind,
+            CoaResult.TIMEOUT,
+            attributes,
+            retryable=True,
+            detail=f"no answer from {nas.address}:{nas.port} after {retransmits} x {timeout:g}s",
+        )
     except OSError as exc:
         return Outcome(kind, CoaResult.ERROR, attributes, retryable=True, detail=f"{type(exc).__name__}: {exc}")
     except (ValueError, KeyError, TypeError) as exc:

@@ -38,9 +38,7 @@ class DisconnectQueued(BaseModel):
     operation_id="disconnect_radius_session",
     responses={409: {"description": "the session has already ended"}},
 )
-async def disconnect_session(
-    radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)], scope: Scope
-) -> DisconnectQueued:
+async def disconnect_session(radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)], scope: Scope) -> DisconnectQueued:
     permissions.require(scope.principal, "radacct", "disconnect")
     tenant_id = scope.tenant_id
     async with scope.session() as s:
@@ -59,21 +57,32 @@ async def disconnect_session(
         # A second click while the first is still waiting returns the same item.
         queue_id = await s.scalar(
             select(RadiusCoaQueue.id).where(
-                RadiusCoaQueue.tenant_id == tenant_id, RadiusCoaQueue.radacctid == radacctid,
-                RadiusCoaQueue.reason == CoaReason.MANUAL, RadiusCoaQueue.attempts == 0,
+                RadiusCoaQueue.tenant_id == tenant_id,
+                RadiusCoaQueue.radacctid == radacctid,
+                RadiusCoaQueue.reason == CoaReason.MANUAL,
+                RadiusCoaQueue.attempts == 0,
             )
         )
         if queue_id is None:
             item = RadiusCoaQueue(
-                tenant_id=tenant_id, subscriber_id=subscriber_id, username=username, radacctid=radacctid,
-                kind=CoaKind.DISCONNECT, reason=CoaReason.MANUAL,
+                tenant_id=tenant_id,
+                subscriber_id=subscriber_id,
+                username=username,
+                radacctid=radacctid,
+                kind=CoaKind.DISCONNECT,
+                reason=CoaReason.MANUAL,
             )
             s.add(item)
             await s.flush()
             queue_id = item.id
             await s.execute(select(func.pg_notify("ispops_radius_coa", tenant_id)))
             await record(
-                s, principal=scope.principal, meta=scope.meta, entity="radacct", entity_id=str(radacctid),
-                action="action", changes={"action": "disconnect", "queue_id": queue_id, "username": username},
+                s,
+                principal=scope.principal,
+                meta=scope.meta,
+                entity="radacct",
+                entity_id=str(radacctid),
+                action="action",
+                changes={"action": "disconnect", "queue_id": queue_id, "username": username},
             )
     return DisconnectQueued(queue_id=queue_id, radacctid=radacctid)

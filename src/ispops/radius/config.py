@@ -73,19 +73,22 @@ class RaddbOptions:
             if not 1 <= port <= 65535:
                 raise ValidationFailed(f"radius config: {name} must be 1-65535", field=name)
         if len(set(ports.values())) != len(ports):
-            raise ValidationFailed("radius config: acct_port: the auth, accounting, CoA and status ports must differ",
-                                   field="acct_port")
+            raise ValidationFailed(
+                "radius config: acct_port: the auth, accounting, CoA and status ports must differ", field="acct_port"
+            )
         if not 1 <= self.threads <= 256:
             raise ValidationFailed("radius config: threads must be 1-256", field="threads")
         if self.dynamic_clients is not None:
             try:
                 network = ipaddress.IPv4Network(self.dynamic_clients)
             except ValueError:
-                raise ValidationFailed("radius config: dynamic_clients must be an IPv4 network such as 10.0.0.0/8",
-                                       field="dynamic_clients") from None
+                raise ValidationFailed(
+                    "radius config: dynamic_clients must be an IPv4 network such as 10.0.0.0/8", field="dynamic_clients"
+                ) from None
             if network.prefixlen == 32:
-                raise ValidationFailed("radius config: dynamic_clients must be a network, not one address",
-                                       field="dynamic_clients")
+                raise ValidationFailed(
+                    "radius config: dynamic_clients must be a network, not one address", field="dynamic_clients"
+                )
         if not 10 <= self.client_lifetime <= 86400:
             raise ValidationFailed("radius config: client_lifetime must be 10-86400 seconds", field="client_lifetime")
         if self.db_down not in DB_DOWN_ACTIONS:
@@ -93,8 +96,9 @@ class RaddbOptions:
         if self.status_secret is not None and (
             len(self.status_secret) < 8 or not all(c.isalnum() or c in "-_." for c in self.status_secret)
         ):
-            raise ValidationFailed("radius config: status_secret must be 8 or more letters, digits, '-', '_', '.'",
-                                   field="status_secret")
+            raise ValidationFailed(
+                "radius config: status_secret must be 8 or more letters, digits, '-', '_', '.'", field="status_secret"
+            )
         if '"' in self.conninfo or "\n" in self.conninfo:
             raise ValidationFailed("radius config: the connection string cannot contain quotes", field="conninfo")
 
@@ -148,7 +152,7 @@ def _template_files() -> list[tuple[str, str]]:
 OPTIONAL = {
     "COA": "# CoA listener off (ispops radius config --coa-port PORT turns it on).\n",
     "DYNAMIC": "# Dynamic clients off (the default; --dynamic-clients NETWORK turns them on): a new NAS needs a\n"
-               "# new client list (ispops radius config) and a FreeRADIUS restart.\n",
+    "# new client list (ispops radius config) and a FreeRADIUS restart.\n",
     "STATUS": "# Status-Server off (ispops radius config --status-port PORT turns it on).\n",
 }
 # Rendered files that hold a secret (mode 0600): the SQL module (database password), the status server.
@@ -164,7 +168,7 @@ def render_text(text: str, values: dict[str, str], *, on: dict[str, bool]) -> st
     for key, value in values.items():
         text = text.replace(f"@@{key}@@", value)
     if "@@" in text:
-        raise RuntimeError(f"unfilled placeholder in FreeRADIUS template: {text[text.index('@@'):][:40]}")
+        raise RuntimeError(f"unfilled placeholder in FreeRADIUS template: {text[text.index('@@') :][:40]}")
     return text
 
 
@@ -225,8 +229,11 @@ def render(out: Path, options: RaddbOptions, clients: Sequence[RadiusClient] | N
     for rel, text in _template_files():
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        on = {"COA": options.coa_port is not None, "DYNAMIC": options.dynamic_clients is not None,
-              "STATUS": options.status_port is not None}
+        on = {
+            "COA": options.coa_port is not None,
+            "DYNAMIC": options.dynamic_clients is not None,
+            "STATUS": options.status_port is not None,
+        }
         target.write_text(render_text(text, values, on=on), encoding="utf-8")
         os.chmod(target, 0o600 if rel.startswith(SECRET_FILES) else 0o644)
     return out

@@ -108,8 +108,13 @@ class DrainReport:
     results: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in CoaResult})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"items": self.items, "superseded": self.superseded, "retried": self.retried,
-                "given_up": self.given_up, **self.results}
+        return {
+            "items": self.items,
+            "superseded": self.superseded,
+            "retried": self.retried,
+            "given_up": self.given_up,
+            **self.results,
+        }
 
     def add(self, other: DrainReport) -> None:
         self.items += other.items
@@ -131,10 +136,14 @@ def _sessions(s: OrmSession, tenant_id: str, item: dict[str, Any]) -> list[tuple
 def _read_work(s: OrmSession, tenant_id: str, item: dict[str, Any]) -> list[_Work]:
     rows = _sessions(s, tenant_id, item)
     addresses = sorted({r[3] for r in rows})
-    nases = {
-        r[0]: NasTarget(id=int(r[1]), address=str(r[2]), port=int(r[3]), secret=str(r[4]), type=str(r[5]))
-        for r in s.execute(NAS_BY_ADDRESS, {"t": tenant_id, "addresses": addresses})
-    } if addresses else {}
+    nases = (
+        {
+            r[0]: NasTarget(id=int(r[1]), address=str(r[2]), port=int(r[3]), secret=str(r[4]), type=str(r[5]))
+            for r in s.execute(NAS_BY_ADDRESS, {"t": tenant_id, "addresses": addresses})
+        }
+        if addresses
+        else {}
+    )
     replies: dict[str, list[tuple[str, str, str]]] = {}
     work = []
     for radacctid, acctsessionid, username, nasip, framed, subscriber_id in rows:
@@ -160,8 +169,9 @@ def _superseded(s: OrmSession, tenant_id: str, item: dict[str, Any]) -> bool:
     return wanted is not None and wanted != item["kind"]
 
 
-def _claim(db: Database, tenant_id: str, report: DrainReport, *, max_attempts: int, timeout: float,
-           retransmits: int) -> _Claimed | str | None:
+def _claim(
+    db: Database, tenant_id: str, report: DrainReport, *, max_attempts: int, timeout: float, retransmits: int
+) -> _Claimed | str | None:
     """Step 1. None: nothing ready; SKIPPED: an item was settled without sending (look again)."""
     with db.tenant(tenant_id, enforce_status=False) as s:
         row = s.execute(CLAIM, {"t": tenant_id}).mappings().first()
@@ -194,37 +204,71 @@ def _send(claimed: _Claimed, *, timeout: float, retransmits: int) -> list[list[O
     results = []
     for one in claimed.work:
         if one.nas is None:
-            results.append([Outcome(kind, CoaResult.ERROR, detail=(
-                f"no NAS with address {one.session.nasipaddress} in this tenant (nas.nasname)"))])
+            results.append(
+                [
+                    Outcome(
+                        kind,
+                        CoaResult.ERROR,
+                        detail=(f"no NAS with address {one.session.nasipaddress} in this tenant (nas.nasname)"),
+                    )
+                ]
+            )
             continue
-        results.append(deliver(one.nas, one.session, kind, one.reply, timeout=timeout, retransmits=retransmits,
-                               skipped=one.skipped))
+        results.append(
+            deliver(
+                one.nas, one.session, kind, one.reply, timeout=timeout, retransmits=retransmits, skipped=one.skipped
+            )
+        )
         one.answered_at = datetime.now(UTC)
     return results
 
 
-def _record(db: Database, tenant_id: str, claimed: _Claimed, outcomes: list[list[Outcome]], report: DrainReport,
-            *, max_attempts: int, retry_delays: Sequence[float]) -> None:
+def _record(
+    db: Database,
+    tenant_id: str,
+    claimed: _Claimed,
+    outcomes: list[list[Outcome]],
+    report: DrainReport,
+    *,
+    max_attempts: int,
+    retry_delays: Sequence[float],
+) -> None:
     """Step 3."""
     item = claimed.item
     with db.tenant(tenant_id, user_id=item["created_by"], enforce_status=False) as s:
         retry: list[_Work] = []
         for one, sent in zip(claimed.work, outcomes, strict=True):
             for outcome in sent:
-                s.add(RadiusCoaAttempt(
-                    tenant_id=tenant_id, subscriber_id=one.subscriber_id, nas_id=one.nas.id if one.nas else None,
-                    username=one.session.username, acctsessionid=one.session.acctsessionid, kind=outcome.kind,
-                    reason=item["reason"], attributes=outcome.attributes, attempt=claimed.round,
-                    result=outcome.result, error_cause=outcome.error_cause, detail=outcome.detail,
-                    created_by=item["created_by"],
-                ))
+                s.add(
+                    RadiusCoaAttempt(
+                        tenant_id=tenant_id,
+                        subscriber_id=one.subscriber_id,
+                        nas_id=one.nas.id if one.nas else None,
+                        username=one.session.username,
+                        acctsessionid=one.session.acctsessionid,
+                        kind=outcome.kind,
+                        reason=item["reason"],
+                        attributes=outcome.attributes,
+                        attempt=claimed.round,
+                        result=outcome.result,
+                        error_cause=outcome.error_cause,
+                        detail=outcome.detail,
+                        created_by=item["created_by"],
+                    )
+                )
                 report.results[outcome.result] += 1
             if sent[-1].retryable:
                 retry.append(one)
             elif sent[-1].kind == CoaKind.DISCONNECT and sent[-1].result == CoaResult.ACK:
                 # The NAS ended the session: close it now (its own Stop, when it comes, still lands on it).
-                close_session(s, tenant_id, one.session.radacctid, closed_by=RadacctClosedBy.DISCONNECT,
-                              cause=DISCONNECT_CAUSE, at=one.answered_at)
+                close_session(
+                    s,
+                    tenant_id,
+                    one.session.radacctid,
+                    closed_by=RadacctClosedBy.DISCONNECT,
+                    cause=DISCONNECT_CAUSE,
+                    at=one.answered_at,
+                )
         s.execute(DELETE, {"t": tenant_id, "id": item["id"]})
         report.items += 1
         if not retry:
@@ -234,19 +278,33 @@ def _record(db: Database, tenant_id: str, claimed: _Claimed, outcomes: list[list
             return
         if claimed.round >= max_attempts:
             report.given_up += len(retry)
-            log.warning("CoA %s/%s for %s in %s: no answer after %s rounds", item["kind"], item["reason"],
-                        item["username"], tenant_id, max_attempts)
+            log.warning(
+                "CoA %s/%s for %s in %s: no answer after %s rounds",
+                item["kind"],
+                item["reason"],
+                item["username"],
+                tenant_id,
+                max_attempts,
+            )
             return
         delay = retry_delays[min(claimed.round, len(retry_delays)) - 1] if retry_delays else 0.0
         for one, sent in zip(claimed.work, outcomes, strict=True):
             if one not in retry:
                 continue
-            s.add(RadiusCoaQueue(
-                tenant_id=tenant_id, subscriber_id=item["subscriber_id"], username=one.session.username,
-                radacctid=one.session.radacctid, kind=item["kind"], reason=item["reason"],
-                attempts=claimed.round, not_before=func.now() + timedelta(seconds=delay),
-                last_error=sent[-1].detail, created_by=item["created_by"],
-            ))
+            s.add(
+                RadiusCoaQueue(
+                    tenant_id=tenant_id,
+                    subscriber_id=item["subscriber_id"],
+                    username=one.session.username,
+                    radacctid=one.session.radacctid,
+                    kind=item["kind"],
+                    reason=item["reason"],
+                    attempts=claimed.round,
+                    not_before=func.now() + timedelta(seconds=delay),
+                    last_error=sent[-1].detail,
+                    created_by=item["created_by"],
+                )
+            )
             report.retried += 1
 
 
@@ -287,8 +345,17 @@ def drain_coa_queue(
     parallel (items are claimed with SKIP LOCKED and leased). Returns counts for the job log."""
     total = DrainReport()
     for tid in [tenant_id] if tenant_id else list_tenant_ids(db):
-        total.add(drain_tenant(db, tid, max_items=max_items, max_attempts=max_attempts, retry_delays=retry_delays,
-                               timeout=timeout, retransmits=retransmits))
+        total.add(
+            drain_tenant(
+                db,
+                tid,
+                max_items=max_items,
+                max_attempts=max_attempts,
+                retry_delays=retry_delays,
+                timeout=timeout,
+                retransmits=retransmits,
+            )
+        )
     return total.as_dict()
 
 

@@ -23,8 +23,9 @@ class ProbeResult:
     attributes: list[tuple[str, str]]
 
 
-def probe_login(*, server: str, port: int, nas_address: str, secret: str, username: str, password: str,
-                timeout: float = 3.0) -> ProbeResult:
+def probe_login(
+    *, server: str, port: int, nas_address: str, secret: str, username: str, password: str, timeout: float = 3.0
+) -> ProbeResult:
     client = Client(server=server, authport=port, secret=secret.encode(), dict=Dictionary(str(DICTIONARY)))
     client.timeout, client.retries = timeout, 1
     try:

@@ -33,9 +33,17 @@ from ispops.models import Subscriber
 # subscriber (manual rows made through /api/v1/radcheck and /radreply, and the credential) survives.
 MANAGED_CHECK = frozenset({"Auth-Type", "Simultaneous-Use"})
 MANAGED_REPLY = frozenset(
-    {"Mikrotik-Rate-Limit", "Mikrotik-Address-List", "ERX-Qos-Profile-Name", "WISPr-Bandwidth-Max-Up",
-     "WISPr-Bandwidth-Max-Down", "Framed-IP-Address", "Framed-IPv6-Address", "Session-Timeout",
-     "Acct-Interim-Interval"}
+    {
+        "Mikrotik-Rate-Limit",
+        "Mikrotik-Address-List",
+        "ERX-Qos-Profile-Name",
+        "WISPr-Bandwidth-Max-Up",
+        "WISPr-Bandwidth-Max-Down",
+        "Framed-IP-Address",
+        "Framed-IPv6-Address",
+        "Session-Timeout",
+        "Acct-Interim-Interval",
+    }
 )
 # Cisco-AVPair carries many things; only the QoS policy pairs are ours.
 MANAGED_AVPAIR_PREFIXES = ("ip:sub-qos-policy-in=", "ip:sub-qos-policy-out=")
@@ -54,6 +62,7 @@ def is_managed(table: str, attribute: str, value: str = "") -> bool:
 
 
 # --- MD4 (RFC 1320), because OpenSSL 3 no longer offers it to hashlib ---------------------------------
+
 
 def _rotl(x: int, n: int) -> int:
     x &= 0xFFFFFFFF
@@ -79,6 +88,8 @@ _ROUNDS: list[tuple[Callable[[int, int, int], int], int, list[int], tuple[int, .
     (_g, 0x5A827999, [4 * (i % 4) + i // 4 for i in range(16)], (3, 5, 9, 13)),
     (_h, 0x6ED9EBA1, [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15], (3, 9, 11, 15)),
 ]
+
+
 def md4(data: bytes) -> bytes:
     """The MD4 digest of ``data`` (16 bytes)."""
     length_bits = (8 * len(data)) & 0xFFFFFFFFFFFFFFFF
@@ -107,6 +118,7 @@ def nt_password_hash(password: str) -> str:
 
 # --- Passwords ------------------------------------------------------------------------------------------
 
+
 def password_problem(password: str) -> str | None:
     """Why ``password`` cannot be a PPPoE password, or None. Printable ASCII only: what a NAS sends for a
     non-ASCII password depends on its encoding, and the NT hash would silently disagree with it."""
@@ -129,8 +141,12 @@ def check_password(password: str) -> str:
 Password = Annotated[
     str,
     AfterValidator(check_password),
-    Field(min_length=1, max_length=PASSWORD_MAX, json_schema_extra={"writeOnly": True, "format": "password"},
-          description="PPPoE/RADIUS password, 1-128 printable ASCII characters; write-only"),
+    Field(
+        min_length=1,
+        max_length=PASSWORD_MAX,
+        json_schema_extra={"writeOnly": True, "format": "password"},
+        description="PPPoE/RADIUS password, 1-128 printable ASCII characters; write-only",
+    ),
 ]
 
 
@@ -157,8 +173,9 @@ _INSERT_CREDENTIAL = text(
 )
 
 
-def write_password(conn: Connection, *, tenant_id: str, subscriber_id: Any, password: str,
-                   field: str = "password") -> str:
+def write_password(
+    conn: Connection, *, tenant_id: str, subscriber_id: Any, password: str, field: str = "password"
+) -> str:
     """Store ``password`` as the subscriber's credential row; return the attribute used.
 
     Replaces any earlier credential of the subscriber (or of its username), so a change of the tenant's
@@ -172,11 +189,11 @@ def write_password(conn: Connection, *, tenant_id: str, subscriber_id: Any, pass
         raise NotFound("subscribers: no such record", table="subscribers")
     username, status, _, password_type = row
     if status == "terminated":
-        raise Conflict("subscribers: a terminated subscriber has no credentials", table="subscribers",
-                       field="status")
+        raise Conflict("subscribers: a terminated subscriber has no credentials", table="subscribers", field="status")
     if not username:
         raise ValidationFailed(
-            "subscribers.pppoe_username: a password needs a PPPoE username", table="subscribers",
+            "subscribers.pppoe_username: a password needs a PPPoE username",
+            table="subscribers",
             field="pppoe_username",
         )
     attribute, value = credential(password_type, password)
@@ -190,8 +207,7 @@ def set_password(session: Session, *, tenant_id: str, subscriber_id: Any, passwo
     """``write_password`` in the caller's unit of work (flushes pending changes first); the API calls it
     through ``AsyncSession.run_sync``."""
     session.flush()
-    return write_password(session.connection(), tenant_id=tenant_id, subscriber_id=subscriber_id,
-                          password=password)
+    return write_password(session.connection(), tenant_id=tenant_id, subscriber_id=subscriber_id, password=password)
 
 
 # --- pppoe_password as a write-only attribute -------------------------------------------------------------
@@ -211,8 +227,9 @@ def _take_password(mapper: Mapper[Any], connection: Connection, target: Subscrib
 def _store_password(mapper: Mapper[Any], connection: Connection, target: Subscriber) -> None:
     password = sa_inspect(target).info.pop(_PENDING, None)
     if password is not None:
-        write_password(connection, tenant_id=target.tenant_id, subscriber_id=target.id, password=password,
-                       field="pppoe_password")
+        write_password(
+            connection, tenant_id=target.tenant_id, subscriber_id=target.id, password=password, field="pppoe_password"
+        )
 
 
 event.listen(Subscriber, "before_insert", _take_password)

@@ -159,27 +159,35 @@ def rollup_tenant(session: Session, tenant_id: str, *, now: dt.datetime | None =
     session.execute(text("select pg_advisory_xact_lock(hashtext('ispops-usage:' || :t))"), params)
     tz = session.execute(text("select timezone from tenants where id = :t"), params).scalar_one_or_none() or "UTC"
     params["tz"] = tz
-    params["today"] = session.execute(text("select (cast(:now as timestamptz) at time zone :tz)::date"),
-                                      params).scalar_one()
+    params["today"] = session.execute(
+        text("select (cast(:now as timestamptz) at time zone :tz)::date"), params
+    ).scalar_one()
     sessions, _ = session.execute(text(MOVE), params).one()
     session.execute(text(MONTHLY), params)
     changes = list(session.execute(text(UNTHROTTLE), params))
     changes += list(session.execute(text(RESUME), params))
     changes += list(session.execute(text(APPLY), params))
     for sub_id, action, until in changes:
-        session.execute(text(AUDIT), {"t": tenant_id, "id": str(sub_id), "action": action,
-                                      "until": until.isoformat() if until else None})
-    counts = {a: sum(1 for _, action, _ in changes if action == a)
-              for a in ("throttle", "unthrottle", "suspend", "resume")}
-    return RollupResult(tenant_id, int(sessions), counts["throttle"], counts["unthrottle"], counts["suspend"],
-                        counts["resume"])
+        session.execute(
+            text(AUDIT),
+            {"t": tenant_id, "id": str(sub_id), "action": action, "until": until.isoformat() if until else None},
+        )
+    counts = {
+        a: sum(1 for _, action, _ in changes if action == a) for a in ("throttle", "unthrottle", "suspend", "resume")
+    }
+    return RollupResult(
+        tenant_id, int(sessions), counts["throttle"], counts["unthrottle"], counts["suspend"], counts["resume"]
+    )
 
 
 def rollup_all(db: Database, *, now: dt.datetime | None = None) -> list[RollupResult]:
     """Every live tenant, each in its own transaction (a failing tenant does not stop the others)."""
     with db.platform() as s:
-        tenants = list(s.execute(text("select id from tenants where deleted_at is null "
-                                      "and status not in ('cancelled') order by id")).scalars())
+        tenants = list(
+            s.execute(
+                text("select id from tenants where deleted_at is null and status not in ('cancelled') order by id")
+            ).scalars()
+        )
     results = []
     for tenant_id in tenants:
         with db.tenant(tenant_id, enforce_status=False) as s:

@@ -41,8 +41,12 @@ async def _create_user(session: Any, tenant_id: str, body: BaseModel) -> Any:
 
 
 USERS = Resource(
-    "users", User, tag="users",
-    filters=("is_active", "email"), search=("email", "full_name", "username"), sort=("created_at", "email"),
+    "users",
+    User,
+    tag="users",
+    filters=("is_active", "email"),
+    search=("email", "full_name", "username"),
+    sort=("created_at", "email"),
     hidden=frozenset({"password_hash", "mfa_secret", "mfa_recovery_codes", "mfa_last_step"}),
     read_only=frozenset({"mfa_enabled", "last_login_at", "email_verified_at", "is_verified"}),
     create_hook=_create_user,
@@ -103,17 +107,30 @@ def register(api: APIRouter) -> None:
     api.include_router(router)
 
 
-async def _platform_audit(s: Any, principal: Principal, meta: RequestMeta, tenant: str, action: str,
-                          changes: dict[str, Any]) -> None:
-    s.add(PlatformAuditEvent(operator_id=principal.id, ip=meta.ip, request_id=meta.request_id,
-                             target_tenant_id=tenant, entity="tenants", entity_id=tenant, action=action,
-                             changes=to_jsonable_python(changes)))
+async def _platform_audit(
+    s: Any, principal: Principal, meta: RequestMeta, tenant: str, action: str, changes: dict[str, Any]
+) -> None:
+    s.add(
+        PlatformAuditEvent(
+            operator_id=principal.id,
+            ip=meta.ip,
+            request_id=meta.request_id,
+            target_tenant_id=tenant,
+            entity="tenants",
+            entity_id=tenant,
+            action=action,
+            changes=to_jsonable_python(changes),
+        )
+    )
 
 
 @router.get("/api/v1/tenants", response_model=Page[TenantRead], summary="List tenants and their usage (operators)")  # type: ignore[valid-type]
 async def list_tenants(
-    principal: Operator, db: Db, limit: Annotated[int, Field(ge=1, le=500)] = 100,
-    offset: Annotated[int, Field(ge=0)] = 0, status: TenantStatus | None = None,
+    principal: Operator,
+    db: Db,
+    limit: Annotated[int, Field(ge=1, le=500)] = 100,
+    offset: Annotated[int, Field(ge=0)] = 0,
+    status: TenantStatus | None = None,
 ) -> Any:
     _operator(principal)
     async with db.platform(user_id=principal.id) as s:
@@ -122,8 +139,7 @@ async def list_tenants(
             stmt = stmt.where(Tenant.status == status.value)
         rows = (await s.scalars(stmt.order_by(Tenant.id).limit(limit).offset(offset))).all()
         total = await s.scalar(select(func.count()).select_from(stmt.subquery()))
-        return {"items": [TenantRead.model_validate(t) for t in rows], "total": total, "limit": limit,
-                "offset": offset}
+        return {"items": [TenantRead.model_validate(t) for t in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/api/v1/tenants/{tenant_id}", response_model=TenantRead, summary="One tenant (operators)")
@@ -153,8 +169,11 @@ async def create_tenant(body: TenantCreate, principal: Operator, db: Db, meta: M
         return TenantRead.model_validate(tenant)
 
 
-@router.patch("/api/v1/tenants/{tenant_id}", response_model=TenantRead,
-              summary="Change a tenant: suspend, reactivate, limits (operators)")
+@router.patch(
+    "/api/v1/tenants/{tenant_id}",
+    response_model=TenantRead,
+    summary="Change a tenant: suspend, reactivate, limits (operators)",
+)
 async def update_tenant(tenant_id: TenantId, body: TenantUpdate, principal: Operator, db: Db, meta: Meta) -> Any:
     _operator(principal)
     data = body.model_dump(exclude_unset=True)
@@ -212,6 +231,13 @@ async def update_my_tenant(body: TenantSelfUpdate, scope: Scope) -> Any:
         await s.flush()
         await s.refresh(tenant)
         if changes:
-            await record(s, principal=scope.principal, meta=scope.meta, entity="tenants", entity_id=tenant.id,
-                         action="update", changes=changes)
+            await record(
+                s,
+                principal=scope.principal,
+                meta=scope.meta,
+                entity="tenants",
+                entity_id=tenant.id,
+                action="update",
+                changes=changes,
+            )
         return TenantRead.model_validate(tenant)

@@ -92,7 +92,8 @@ def purge_tenant(db: Database, tenant_id: str, store: SecretStore | None = None)
         if status[0] != "cancelled":
             raise Conflict(
                 f"tenants: {tenant_id} is {status[0]}; cancel it first (only cancelled tenants can be purged)",
-                table="tenants", field="status",
+                table="tenants",
+                field="status",
             )
         paths = secret_paths(conn, tenant_id)
         for table in deletion_order(conn):

@@ -105,9 +105,7 @@ def create_user(
             field="roles",
         )
     existing = session.scalar(
-        select(User.id).where(
-            User.tenant_id == tenant_id, func.lower(User.email) == email, User.deleted_at.is_(None)
-        )
+        select(User.id).where(User.tenant_id == tenant_id, func.lower(User.email) == email, User.deleted_at.is_(None))
     )
     if existing is not None:
         raise Conflict(f"users: {email} already exists in this tenant", table="users", field="email")

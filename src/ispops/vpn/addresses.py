@@ -46,7 +46,8 @@ def pool_containing(session: Session, tenant_id: Any, ip: str) -> uuid.UUID:
     if pool_id is None:
         raise ValidationFailed(
             f"vpn_tunnels.vpn_ip: {ip} is not inside an active IP pool of this tenant; give ip_pool_id",
-            table="vpn_tunnels", field="vpn_ip",
+            table="vpn_tunnels",
+            field="vpn_ip",
         )
     return uuid.UUID(str(pool_id))
 
@@ -55,10 +56,16 @@ def vpn_pool(session: Session, tenant_id: Any) -> uuid.UUID:
     """The tenant's one active ``vpn`` pool (migration 0023), for a tunnel request naming no pool: 422 naming
     ``ip_pool_id`` when there is none, or several to choose from."""
     pools = session.execute(
-        select(IpPool.id, IpPool.name).where(
-            IpPool.tenant_id == tenant_id, IpPool.pool_type == "vpn", IpPool.is_active,
-            IpPool.deleted_at.is_(None), IpPool.delegated_prefix_length.is_(None),
-        ).order_by(IpPool.name).limit(MAX_NAMED + 1)
+        select(IpPool.id, IpPool.name)
+        .where(
+            IpPool.tenant_id == tenant_id,
+            IpPool.pool_type == "vpn",
+            IpPool.is_active,
+            IpPool.deleted_at.is_(None),
+            IpPool.delegated_prefix_length.is_(None),
+        )
+        .order_by(IpPool.name)
+        .limit(MAX_NAMED + 1)
     ).all()
     if len(pools) == 1:
         return uuid.UUID(str(pools[0].id))
@@ -85,12 +92,14 @@ def allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: st
         select(IpPool).where(IpPool.tenant_id == tenant_id, IpPool.id == pool_id, IpPool.deleted_at.is_(None))
     ).first()
     if pool is None:  # a reference in the request body, like device_id: 422 naming it (not 404 for the URL)
-        raise ValidationFailed("vpn_tunnels.ip_pool_id: refers to a record that does not exist",
-                               table="vpn_tunnels", field="ip_pool_id")
+        raise ValidationFailed(
+            "vpn_tunnels.ip_pool_id: refers to a record that does not exist", table="vpn_tunnels", field="ip_pool_id"
+        )
     if pool.delegated_prefix_length is not None:
         raise ValidationFailed(
             "ip_pool_id: a prefix-delegation pool cannot address tunnels", table="vpn_tunnels", field="ip_pool_id"
         )
+
     def holder_of(ip: str) -> VpnTunnel | None:
         return session.scalars(
             select(VpnTunnel).where(
@@ -99,8 +108,11 @@ def allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: st
         ).first()
 
     if requested is not None and (holder := holder_of(requested)) is not None:
-        raise Conflict(f"vpn_tunnels.vpn_ip: {requested} is held by tunnel {holder.tunnel_name}",
-                       table="vpn_tunnels", field="vpn_ip")
+        raise Conflict(
+            f"vpn_tunnels.vpn_ip: {requested} is held by tunnel {holder.tunnel_name}",
+            table="vpn_tunnels",
+            field="vpn_ip",
+        )
     for _ in range(MAX_ADOPTIONS):
         try:
             made = ipam.allocate(session, tenant_id=str(tenant_id), pool_id=pool_id, ip_address=requested)
@@ -115,9 +127,9 @@ def allocate(session: Session, tenant_id: Any, pool_id: uuid.UUID, requested: st
             gateway = str(pool.gateway).split("/")[0] if pool.gateway else None
             return TunnelAddress(made.id, ip, str(pool.network_cidr), gateway)
         if holder.ip_allocation_id is not None:  # inconsistent data: refuse (the request rolls back)
-            raise Conflict(f"vpn_tunnels.vpn_ip: {ip} is held by tunnel {holder.tunnel_name}", table="vpn_tunnels",
-                           field="vpn_ip")
+            raise Conflict(
+                f"vpn_tunnels.vpn_ip: {ip} is held by tunnel {holder.tunnel_name}", table="vpn_tunnels", field="vpn_ip"
+            )
         holder.ip_allocation_id = made.id  # adopt: the legacy tunnel's address is accounted for now
         session.flush()
     raise Conflict(f"ip_pools: no address of pool {pool.name} could be used", table="ip_pools", field="ip_pool_id")
-

@@ -44,15 +44,31 @@ class HandshakeBody(BaseModel):
 
 
 TUNNELS = Resource(
-    NAME, VpnTunnel, tag="devices",
-    filters=("device_id", "status", "tunnel_type"), search=("tunnel_name",), sort=("created_at", "tunnel_name"),
+    NAME,
+    VpnTunnel,
+    tag="devices",
+    filters=("device_id", "status", "tunnel_type"),
+    search=("tunnel_name",),
+    sort=("created_at", "tunnel_name"),
     # Created by ispops.vpn (keys, address from the pool); keys and status change through its actions.
-    read_only=frozenset({"public_key", "private_key_vault_path", "status", "last_handshake", "data_rx_bytes",
-                         "data_tx_bytes", "config_generated_at", "config_downloaded_at", "ip_allocation_id",
-                         "key_rotated_at"}),
+    read_only=frozenset(
+        {
+            "public_key",
+            "private_key_vault_path",
+            "status",
+            "last_handshake",
+            "data_rx_bytes",
+            "data_tx_bytes",
+            "config_generated_at",
+            "config_downloaded_at",
+            "ip_allocation_id",
+            "key_rotated_at",
+        }
+    ),
     create_only=frozenset({"device_id", "tunnel_type", "vpn_ip"}),
     create_extra={"vpn_ip": (Inet | None, None), "ip_pool_id": (uuid.UUID | None, None)},
-    create_hook=create_hook, update_check=service.check_update,
+    create_hook=create_hook,
+    update_check=service.check_update,
 )
 RESOURCES: list[Resource] = [TUNNELS]
 
@@ -73,10 +89,9 @@ def register(router: APIRouter) -> None:
         return read_model.model_validate(serialize_row(spec, row_of(obj)))
 
     async def get_config(
-        key: Key, scope: Scope,
-        format: Annotated[ConfigFormat, Query(description="wg-quick, routeros, or hub-peer")] = (
-            ConfigFormat.WG_QUICK
-        ),
+        key: Key,
+        scope: Scope,
+        format: Annotated[ConfigFormat, Query(description="wg-quick, routeros, or hub-peer")] = (ConfigFormat.WG_QUICK),
     ) -> PlainTextResponse:
         # The peer's formats carry its private key: as sensitive as a change. The hub's stanza is not.
         permissions.require(scope.principal, NAME, "read" if format is ConfigFormat.HUB_PEER else "update")
@@ -85,8 +100,13 @@ def register(router: APIRouter) -> None:
             text = await s.run_sync(service.peer_config, runtime.current(), tunnel, format)
             if format is not ConfigFormat.HUB_PEER:
                 await record(
-                    s, principal=scope.principal, meta=scope.meta, entity=NAME, entity_id=str(tunnel.id),
-                    action="action", changes={"action": "download_config", "format": format.value},
+                    s,
+                    principal=scope.principal,
+                    meta=scope.meta,
+                    entity=NAME,
+                    entity_id=str(tunnel.id),
+                    action="action",
+                    changes={"action": "download_config", "format": format.value},
                 )
             name = tunnel.tunnel_name
         return PlainTextResponse(
@@ -105,8 +125,13 @@ def register(router: APIRouter) -> None:
             await s.run_sync(service.rotate_key, runtime.current(), tunnel)
             await s.refresh(tunnel)
             await record(
-                s, principal=scope.principal, meta=scope.meta, entity=NAME, entity_id=str(tunnel.id),
-                action="action", changes={"action": "rotate_key", "public_key": [before, tunnel.public_key]},
+                s,
+                principal=scope.principal,
+                meta=scope.meta,
+                entity=NAME,
+                entity_id=str(tunnel.id),
+                action="action",
+                changes={"action": "rotate_key", "public_key": [before, tunnel.public_key]},
             )
             return to_read(tunnel)
 
@@ -123,19 +148,39 @@ def register(router: APIRouter) -> None:
     base = f"/api/v1/{NAME}/{{key}}"
     not_found: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or another tenant's)"}}
     router.add_api_route(
-        f"{base}/config", get_config, methods=["GET"], response_class=PlainTextResponse, tags=tags,
+        f"{base}/config",
+        get_config,
+        methods=["GET"],
+        response_class=PlainTextResponse,
+        tags=tags,
         summary="Download the peer's WireGuard config, once per key (records the download)",
         operation_id="vpn_tunnel_config",
-        responses={**not_found, 409: {"description": "the tunnel lacks what the config needs, or the peer's "
-                                                     "config was downloaded already (rotate for a new one)"},
-                   200: {"content": {"text/plain": {}}}},
+        responses={
+            **not_found,
+            409: {
+                "description": "the tunnel lacks what the config needs, or the peer's "
+                "config was downloaded already (rotate for a new one)"
+            },
+            200: {"content": {"text/plain": {}}},
+        },
     )
     router.add_api_route(
-        f"{base}/rotate", rotate, methods=["POST"], response_model=read_model, tags=tags,
-        summary="Rotate the tunnel's key pair", operation_id="rotate_vpn_tunnel_key", responses=not_found,
+        f"{base}/rotate",
+        rotate,
+        methods=["POST"],
+        response_model=read_model,
+        tags=tags,
+        summary="Rotate the tunnel's key pair",
+        operation_id="rotate_vpn_tunnel_key",
+        responses=not_found,
     )
     router.add_api_route(
-        f"{base}/handshakes", handshakes, methods=["POST"], response_model=read_model, tags=tags,
-        summary="Update status and counters from a `wg show` dump", operation_id="vpn_tunnel_handshakes",
+        f"{base}/handshakes",
+        handshakes,
+        methods=["POST"],
+        response_model=read_model,
+        tags=tags,
+        summary="Update status and counters from a `wg show` dump",
+        operation_id="vpn_tunnel_handshakes",
         responses=not_found,
     )

@@ -101,8 +101,11 @@ def create_tunnel(session: Session, store: SecretStore, tenant_id: Any, data: di
     if device is None:
         raise _invalid("device_id", "no such device")
     if pool_id is None:
-        pool_id = (addresses.vpn_pool(session, tenant_id) if requested is None
-                   else addresses.pool_containing(session, tenant_id, requested))
+        pool_id = (
+            addresses.vpn_pool(session, tenant_id)
+            if requested is None
+            else addresses.pool_containing(session, tenant_id, requested)
+        )
     address = addresses.allocate(session, tenant_id, pool_id, requested)
     if data.get("vpn_network") is not None:
         check_network(str(data["vpn_network"]), address.ip)
@@ -151,8 +154,9 @@ def rotate_key(session: Session, store: SecretStore, tunnel: VpnTunnel) -> VpnTu
 
 
 def _peer(tunnel: VpnTunnel, private_key: str | None) -> PeerConfig:
-    missing = [f for f in ("public_key", "server_public_key", "server_endpoint", "vpn_network")
-               if not getattr(tunnel, f)]
+    missing = [
+        f for f in ("public_key", "server_public_key", "server_endpoint", "vpn_network") if not getattr(tunnel, f)
+    ]
     if missing:
         raise Conflict(f"{TABLE}.{missing[0]}: must be set to render a config", table=TABLE, field=missing[0])
     try:
@@ -183,20 +187,28 @@ def peer_config(session: Session, store: SecretStore, tunnel: VpnTunnel, fmt: Co
             f"{TABLE}.config_downloaded_at: the peer's config (with its private key) was downloaded at "
             f"{tunnel.config_downloaded_at.isoformat(timespec='seconds')} and is given once; rotate the key "
             "(POST .../rotate) for a new one",
-            table=TABLE, field="config_downloaded_at",
+            table=TABLE,
+            field="config_downloaded_at",
         )
     path = tunnel.private_key_vault_path
     if not path:
-        raise Conflict(f"{TABLE}: this tunnel has no private key; rotate to make one", table=TABLE,
-                       field="private_key_vault_path")
+        raise Conflict(
+            f"{TABLE}: this tunnel has no private key; rotate to make one", table=TABLE, field="private_key_vault_path"
+        )
     try:
         private_key = call_blocking(store.get, path).decode("ascii")
     except SecretNotFound:
-        raise Conflict(f"{TABLE}: the private key is missing from the secret store; rotate to make a new one",
-                       table=TABLE, field="private_key_vault_path") from None
+        raise Conflict(
+            f"{TABLE}: the private key is missing from the secret store; rotate to make a new one",
+            table=TABLE,
+            field="private_key_vault_path",
+        ) from None
     if not keys.is_key(private_key) or keys.public_key_of(private_key) != tunnel.public_key:
-        raise Conflict(f"{TABLE}: the stored private key does not match public_key; rotate to make a new one",
-                       table=TABLE, field="private_key_vault_path")
+        raise Conflict(
+            f"{TABLE}: the stored private key does not match public_key; rotate to make a new one",
+            table=TABLE,
+            field="private_key_vault_path",
+        )
     text = render(_peer(tunnel, private_key), fmt)
     tunnel.config_downloaded_at = _now()
     session.flush()

@@ -161,9 +161,7 @@ DEVICES = [
     "CREATE INDEX idx_devices_management_ip ON devices (tenant_id, management_ip)",
     geo_index("idx_devices_location", "devices", "location_lng", "location_lat"),
     *tenant_table("devices"),
-    counter(
-        "devices", "tenants", "tenant_id", "current_routers", "deleted_at IS NULL AND device_type = 'router'"
-    ),
+    counter("devices", "tenants", "tenant_id", "current_routers", "deleted_at IS NULL AND device_type = 'router'"),
     counter(
         "devices",
         "tenants",

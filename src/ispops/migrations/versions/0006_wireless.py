@@ -180,9 +180,7 @@ CPES = [
     live_index("idx_wireless_subscribers_tenant", "wireless_subscribers", "tenant_id"),
     "CREATE INDEX idx_wireless_subscribers_subscriber ON wireless_subscribers (tenant_id, subscriber_id)",
     "CREATE INDEX idx_wireless_subscribers_sector ON wireless_subscribers (tenant_id, sector_id)",
-    geo_index(
-        "idx_wireless_subscribers_location", "wireless_subscribers", "install_longitude", "install_latitude"
-    ),
+    geo_index("idx_wireless_subscribers_location", "wireless_subscribers", "install_longitude", "install_latitude"),
     *tenant_table("wireless_subscribers"),
     counter("wireless_subscribers", "wireless_sectors", "sector_id", "current_subscribers", "deleted_at IS NULL"),
 ]

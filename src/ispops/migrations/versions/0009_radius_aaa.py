@@ -113,8 +113,7 @@ RESTORE_PASSWORDS = each_tenant("""
 
 SUBSCRIBER_COLUMNS = [
     MOVE_PASSWORDS,
-    "ALTER TABLE subscribers ADD "
-    + check("subscribers", "pppoe_password", "pppoe_password IS NULL"),
+    "ALTER TABLE subscribers ADD " + check("subscribers", "pppoe_password", "pppoe_password IS NULL"),
     "ALTER TABLE subscribers ADD COLUMN throttled_until timestamptz",
 ]
 
@@ -202,8 +201,14 @@ def downgrade() -> None:
             *(
                 f"ALTER TABLE bandwidth_profiles DROP COLUMN {col}"
                 for col in (
-                    "juniper_qos_profile", "cisco_policy_out", "cisco_policy_in", "fup_upload_mbps",
-                    "fup_download_mbps", "cap_action", "simultaneous_use", "session_timeout_seconds",
+                    "juniper_qos_profile",
+                    "cisco_policy_out",
+                    "cisco_policy_in",
+                    "fup_upload_mbps",
+                    "fup_download_mbps",
+                    "cap_action",
+                    "simultaneous_use",
+                    "session_timeout_seconds",
                 )
             ),
             "REVOKE SELECT (id, status, deleted_at) ON tenants FROM ispops_radius",
@@ -213,9 +218,13 @@ def downgrade() -> None:
             *(
                 f"ALTER TABLE tenants DROP COLUMN {col}"
                 for col in (
-                    "radius_session_timeout", "radius_interim_interval", "radius_walled_garden_list",
-                    "radius_walled_garden_upload_kbps", "radius_walled_garden_download_kbps",
-                    "radius_suspended_action", "radius_password_type",
+                    "radius_session_timeout",
+                    "radius_interim_interval",
+                    "radius_walled_garden_list",
+                    "radius_walled_garden_upload_kbps",
+                    "radius_walled_garden_download_kbps",
+                    "radius_suspended_action",
+                    "radius_password_type",
                 )
             ),
         ]

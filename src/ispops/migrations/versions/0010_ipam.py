@@ -44,9 +44,27 @@ HELPERS = [
 
 # Every column of ip_pools but the counter (allocated_ips), the cursor (next_ip) and the generated ones.
 POOL_EDITABLE = [
-    "id", "tenant_id", "name", "description", "network_cidr", "gateway", "dns_primary", "dns_secondary",
-    "start_ip", "end_ip", "total_ips", "pool_type", "vlan_id", "is_active", "delegated_prefix_length",
-    "default_lease_seconds", "warning_threshold_percent", "created_at", "updated_at", "deleted_at", "created_by",
+    "id",
+    "tenant_id",
+    "name",
+    "description",
+    "network_cidr",
+    "gateway",
+    "dns_primary",
+    "dns_secondary",
+    "start_ip",
+    "end_ip",
+    "total_ips",
+    "pool_type",
+    "vlan_id",
+    "is_active",
+    "delegated_prefix_length",
+    "default_lease_seconds",
+    "warning_threshold_percent",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "created_by",
     "updated_by",
 ]
 
@@ -129,7 +147,9 @@ POOL_GUARD = [
         lo inet := ipam_first(NEW.start_ip);
         hi inet := ipam_last(NEW.end_ip);
         other text;
-    BEGIN""" + POOL_RULES + """
+    BEGIN"""
+    + POOL_RULES
+    + """
         IF TG_OP = 'INSERT' THEN
             NEW.next_ip := NEW.start_ip;
         ELSIF (NEW.network_cidr, NEW.start_ip, NEW.end_ip, NEW.delegated_prefix_length)
@@ -400,9 +420,7 @@ ALLOCATE = [
     """,
 ]
 
-UPGRADE: list[str] = (
-    HELPERS + POOL_COLUMNS + FREE_LIST + POOL_GUARD + ALLOCATION_GUARD + ALLOCATION_EFFECTS + ALLOCATE
-)
+UPGRADE: list[str] = HELPERS + POOL_COLUMNS + FREE_LIST + POOL_GUARD + ALLOCATION_GUARD + ALLOCATION_EFFECTS + ALLOCATE
 
 DOWNGRADE: list[str] = [
     "DROP FUNCTION ipam_allocate(text, uuid, inet, uuid, text, text, integer, timestamptz)",

@@ -86,7 +86,12 @@ DOWNGRADE: list[str] = [
     *(
         f"ALTER TABLE devices DROP COLUMN {column}"
         for column in (
-            "snmp_port", "sys_name", "sys_descr", "sys_uptime_seconds", "last_polled_at", "last_poll_error",
+            "snmp_port",
+            "sys_name",
+            "sys_descr",
+            "sys_uptime_seconds",
+            "last_polled_at",
+            "last_poll_error",
             "last_config_backup_error",
         )
     ),

@@ -299,8 +299,12 @@ PROFILE_WATCHED = (
 )
 # The tenant's policy columns (radius_password_type is not rendered: it applies at the next password set).
 TENANT_WATCHED = [
-    "radius_suspended_action", "radius_walled_garden_download_kbps", "radius_walled_garden_upload_kbps",
-    "radius_walled_garden_list", "radius_interim_interval", "radius_session_timeout",
+    "radius_suspended_action",
+    "radius_walled_garden_download_kbps",
+    "radius_walled_garden_upload_kbps",
+    "radius_walled_garden_list",
+    "radius_interim_interval",
+    "radius_session_timeout",
 ]
 
 
@@ -322,7 +326,7 @@ BEGIN
     ELSIF TG_OP = 'UPDATE' THEN
         FOR t IN SELECT n.tenant_id, array_agg(n.id) AS ids
                    FROM new_rows n JOIN old_rows o ON o.id = n.id
-                  WHERE ({_cols('o', WATCHED)}) IS DISTINCT FROM ({_cols('n', WATCHED)})
+                  WHERE ({_cols("o", WATCHED)}) IS DISTINCT FROM ({_cols("n", WATCHED)})
                   GROUP BY n.tenant_id LOOP
             PERFORM ispops_radius_render(t.tenant_id, t.ids);
         END LOOP;
@@ -344,7 +348,7 @@ DECLARE
 BEGIN
     FOR t IN SELECT n.tenant_id, array_agg(n.id) AS ids
                FROM new_rows n JOIN old_rows o ON o.id = n.id
-              WHERE ({_cols('o', PROFILE_WATCHED)}) IS DISTINCT FROM ({_cols('n', PROFILE_WATCHED)})
+              WHERE ({_cols("o", PROFILE_WATCHED)}) IS DISTINCT FROM ({_cols("n", PROFILE_WATCHED)})
               GROUP BY n.tenant_id LOOP
         PERFORM ispops_radius_render(t.tenant_id, NULL, t.ids);
     END LOOP;

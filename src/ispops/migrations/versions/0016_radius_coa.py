@@ -38,9 +38,20 @@ REASONS = ["plan_change", "throttle", "unthrottle", "suspend", "resume", "termin
 
 # bandwidth_profiles columns that provisioning renders into radreply: editing one calls for a CoA.
 PROFILE_COLUMNS = (
-    "download_mbps", "upload_mbps", "download_burst_mbps", "upload_burst_mbps", "burst_threshold_mbps",
-    "burst_time_seconds", "priority", "radius_attributes", "session_timeout_seconds", "fup_download_mbps",
-    "fup_upload_mbps", "cisco_policy_in", "cisco_policy_out", "juniper_qos_profile",
+    "download_mbps",
+    "upload_mbps",
+    "download_burst_mbps",
+    "upload_burst_mbps",
+    "burst_threshold_mbps",
+    "burst_time_seconds",
+    "priority",
+    "radius_attributes",
+    "session_timeout_seconds",
+    "fup_download_mbps",
+    "fup_upload_mbps",
+    "cisco_policy_in",
+    "cisco_policy_out",
+    "juniper_qos_profile",
 )
 SUBSCRIBER_COLUMNS = ("status", "bandwidth_profile_id", "throttled_until", "deleted_at")
 

@@ -93,10 +93,13 @@ INTERIM_SET = """acctupdatetime = $6,
       framedipv6prefix = coalesce(nullif($14, '')::inet, a.framedipv6prefix),
       delegatedipv6prefix = coalesce(nullif($15, '')::inet, a.delegatedipv6prefix)"""
 # A Stop changes that and closes the session.
-STOP_SET = INTERIM_SET + """,
+STOP_SET = (
+    INTERIM_SET
+    + """,
       acctstoptime = $6,
       acctterminatecause = nullif($10, ''),
       connectinfo_stop = nullif($11, '')"""
+)
 # Either, chosen by $1 (the parent's fallback statement serves both).
 SET = """acctupdatetime = $6,
       acctstoptime = CASE WHEN $1 = 'stop' THEN $6 ELSE a.acctstoptime END,
@@ -113,9 +116,21 @@ SET = """acctupdatetime = $6,
 
 # ispops_radius_acct's variables for the route's positional arguments (the hot update is inlined there).
 _ACCT_VARIABLES = {
-    "$15": "p_delegatedprefix", "$14": "p_framedipv6prefix", "$13": "p_framedipv6", "$12": "p_framedip",
-    "$11": "p_connectinfo", "$10": "p_terminatecause", "$9": "outoct", "$8": "inoct", "$7": "p_sessiontime",
-    "$6": "ev", "$5": "hi", "$4": "lo", "$3": "uid", "$2": "p_tenant", "$1": "p_kind",
+    "$15": "p_delegatedprefix",
+    "$14": "p_framedipv6prefix",
+    "$13": "p_framedipv6",
+    "$12": "p_framedip",
+    "$11": "p_connectinfo",
+    "$10": "p_terminatecause",
+    "$9": "outoct",
+    "$8": "inoct",
+    "$7": "p_sessiontime",
+    "$6": "ev",
+    "$5": "hi",
+    "$4": "lo",
+    "$3": "uid",
+    "$2": "p_tenant",
+    "$1": "p_kind",
 }
 
 

@@ -142,8 +142,9 @@ GUARD_DOWN = [
 
 # --- 3. available_ips, utilisation_percent, warning: kept by the allocator and by a trigger ----------------
 
-_GENERATED = re.compile(r"^\s*(?:ALTER TABLE ip_pools ADD COLUMN )?(\w+) (.*?) GENERATED ALWAYS AS \((.*)\) STORED,?$",
-                        re.MULTILINE)
+_GENERATED = re.compile(
+    r"^\s*(?:ALTER TABLE ip_pools ADD COLUMN )?(\w+) (.*?) GENERATED ALWAYS AS \((.*)\) STORED,?$", re.MULTILINE
+)
 # Name -> (type, expression), from 0004 (available_ips) and 0010 (utilisation_percent, warning).
 DERIVED = {
     name: (kind, expr)

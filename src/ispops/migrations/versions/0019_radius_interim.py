@@ -46,7 +46,8 @@ INTERIM_SIGNATURE = (
 
 # ispops_radius_acct's declarations (0014), without the Start's window, and its session id (0017).
 _ACCT_DECLARE = "".join(
-    line for line in _v0014.ACCT[_v0014.ACCT.index("DECLARE\n") : _v0014.ACCT.index("BEGIN\n")].splitlines(True)
+    line
+    for line in _v0014.ACCT[_v0014.ACCT.index("DECLARE\n") : _v0014.ACCT.index("BEGIN\n")].splitlines(True)
     if not line.startswith(("  ev_lo ", "  ev_hi "))
 )
 _UID_START = _v0017.ACCT.index("  uid text := ")
@@ -58,9 +59,13 @@ _INTERIM_UPDATE = _v0017._in_acct(f"""
         UPDATE public.%1$I a SET
           {_v0017.INTERIM_SET}
         WHERE {_v0017.KEY} AND {_v0017.OPEN};""")
-BRANCH = _v0017._in_acct("""
-    ELSIF $4 >= %2$L AND $5 < %3$L THEN""") + _INTERIM_UPDATE + """
+BRANCH = (
+    _v0017._in_acct("""
+    ELSIF $4 >= %2$L AND $5 < %3$L THEN""")
+    + _INTERIM_UPDATE
+    + """
       GET DIAGNOSTICS n = ROW_COUNT;"""
+)
 assert _INTERIM_UPDATE in _v0017.ACCT_BRANCH, "0017's Interim-Update statement changed shape"
 
 # %s: the branches.

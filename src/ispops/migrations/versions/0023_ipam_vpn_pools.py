@@ -56,13 +56,16 @@ KEEP_SUBSCRIBERS = """        -- Migration 0023: no pool becomes reserved or vpn
 GUARD = _swap(
     _swap(
         _swap(_v0018.GUARD, _TYPES_0018, "NEW.pool_type IN ('dynamic', 'static', 'reserved', 'vpn')"),
-        _MESSAGE_0018, "'pool_type must be dynamic, static, reserved or vpn, not %'",
+        _MESSAGE_0018,
+        "'pool_type must be dynamic, static, reserved or vpn, not %'",
     ),
-    _RULES_0018, KEEP_SUBSCRIBERS + _RULES_0018,
+    _RULES_0018,
+    KEEP_SUBSCRIBERS + _RULES_0018,
 )
 _NO_SUBSCRIBER_0020 = "(p_subscriber IS NULL OR p.pool_type <> 'reserved')"
-ALLOCATE = _swap(_v0020.ALLOCATE, _NO_SUBSCRIBER_0020,
-                 "(p_subscriber IS NULL OR p.pool_type NOT IN ('reserved', 'vpn'))")
+ALLOCATE = _swap(
+    _v0020.ALLOCATE, _NO_SUBSCRIBER_0020, "(p_subscriber IS NULL OR p.pool_type NOT IN ('reserved', 'vpn'))"
+)
 
 SUBSCRIBER_GUARD = [
     """
