@@ -70,6 +70,8 @@ def world(radius_db: Database, radiusd: FreeRadius) -> FreeRadius:
     add_nas(radius_db, "gamma", GAMMA_NAS)
     add_user(radius_db, "acme", "alice", "alice-pw")
     add_user(radius_db, "acme", "dave", "dave-pw", ("Simultaneous-Use", "1"))
+    # erin is dave's twin for the log test, so neither test finds the other's open session (any order)
+    add_user(radius_db, "acme", "erin", "erin-pw", ("Simultaneous-Use", "1"))
     add_user(radius_db, "acme", "barred", "barred-pw", ("Auth-Type", "Reject"))
     add_user(radius_db, "gamma", "alice", "gamma-pw")
     with radius_db.platform() as s:
@@ -167,8 +169,8 @@ def test_the_verifier_refuses_a_tampered_signature(world: FreeRadius) -> None:
 
 def test_rejects_are_not_logged_as_proxy_failures(world: FreeRadius, radius_db: Database) -> None:
     nas = Nas(world, ACME_NAS, SECRET)
-    open_session(world, radius_db, nas, "dave", "rej-dave-2")
-    assert nas.pap("dave", "dave-pw").code == packet.AccessReject  # type: ignore[union-attr]
+    open_session(world, radius_db, nas, "erin", "rej-erin-1")
+    assert nas.pap("erin", "erin-pw").code == packet.AccessReject  # type: ignore[union-attr]
     assert nas.pap("nobody", "x").code == packet.AccessReject  # type: ignore[union-attr]
     assert nas.pap("barred", "barred-pw").code == packet.AccessReject  # type: ignore[union-attr]
     log = world.log_text()
