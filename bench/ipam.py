@@ -1,6 +1,7 @@
 """IPAM allocation benchmark: concurrent clients allocating from pools until every pool is exhausted.
 
     .venv/bin/python bench/ipam.py [--clients 8 --pools 4 --prefix 16 --subscribers/--no-subscribers]
+    .venv/bin/python bench/ipam.py --smoke   # 2 pools of 62 addresses in a scratch data dir: checks only
 
 Opens the embedded PostgreSQL in ``.bench-data/`` (or ``ISPOPS_DATABASE_URL``) and builds a fresh database
 ``ispops_bench_ipam`` on it from the migrations (dropped first if an earlier run left it). One tenant gets
@@ -34,7 +35,10 @@ that keeps an exact per-pool counter row can beat ``counter``, so ``allocations/
 on hosts of different speed, and ``counter`` below 5,000/s says the host cannot meet the target at all
 with that design. The before/after pair shows whether the host's speed drifted during the run.
 
-Printed: allocations/s overall; duplicates found by SQL over all allocation rows (must be 0); the pool
+The target is a ratio to that floor, measured in the same run: allocations/s >= 0.5 of ``counter`` (the
+mean of before and after). It is printed first, with the host (CPU model, cores) and the CPU that other
+processes used during the run (above 0.15 cores the run is marked NOISY). Then: allocations/s overall;
+duplicates found by SQL over all allocation rows (must be 0); the pool
 counters against a recount; the rate and the per-allocation latency in each 10 % band of pool fill, and
 the last 1 % on its own. A measurement: exit 0 whether or not the target is met; non-zero when a check
 fails (a duplicate, a counter off, a client error).
@@ -48,9 +52,11 @@ import argparse
 import itertools
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,7 +65,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from proc_cpu import machine_seconds, proc_stat, tree_seconds
+from proc_cpu import host, machine_seconds, proc_stat, tree_seconds
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -73,7 +79,9 @@ from ispops.ipam import service
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "ispops_bench_ipam"
 TENANT = "bench-ipam"
-TARGET_RATE = 5000.0
+TARGET_RATE, TARGET_FLOOR_SHARE = 5000.0, 0.5
+NOISY_CORES = 0.15
+SMOKE = {"clients": 2, "pools": 2, "prefix": 26, "tenants": 1, "floor_seconds": 1.0}
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 SUBSCRIBERS_SQL = """
@@ -391,7 +399,23 @@ def main() -> int:
         help="run the machine's floor for this long before and after the allocations (0: skip)",
     )
     p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
+    p.add_argument("--smoke", action="store_true", help="tiny pools in a scratch data dir (removed): checks only")
     args = p.parse_args()
+    if args.smoke:  # checks that the benchmark runs and its checks pass; the figures mean nothing
+        args.__dict__.update(SMOKE)
+        args.data_dir = Path(tempfile.mkdtemp(prefix="ispops-bench-ipam-"))
+        print(f"smoke: scratch data in {args.data_dir}", flush=True)
+        for name in ("ISPOPS_DATABASE_URL", "ISPOPS_APP_DATABASE_URL"):  # always its own embedded server
+            os.environ.pop(name, None)
+    print(f"host: {host()}", flush=True)
+    try:
+        return run(args)
+    finally:
+        if args.smoke:
+            shutil.rmtree(args.data_dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks (workers, server)
     started = time.monotonic()
     data_dir: Path = args.data_dir.resolve()
@@ -437,12 +461,24 @@ def main() -> int:
     first = min(min(o.started) for o in outcomes if o.started)
     last = max(max(o.ended) for o in outcomes if o.ended)
     rate = total / (last - first)
+    used = {k: cpu1[k] - cpu0[k] for k in cpu1}
+    other = used["busy"] - used["clients"] - used["postgres"]
+    noisy = "  NOISY" if other / wall > NOISY_CORES else ""
+    print(f"\nhost: {host()}; other processes {max(other, 0) / wall:.2f} cores during the run{noisy}")
+    if floors:
+        counter = statistics.mean(f["counter"] for f in floors)
+        share = rate / counter
+        verdict = "met" if share >= TARGET_FLOOR_SHARE else "MISSED"
+        print(
+            f"ratio: allocations/s / counter floor = {rate:,.0f} / {counter:,.0f} = {share:.2f}   "
+            f"(goal >= {TARGET_FLOOR_SHARE}: {verdict})"
+        )
     print(
-        f"\n{total:,} allocations by {len(outcomes)} clients from {len(sizes)} pools in {last - first:.1f} s "
+        f"{total:,} allocations by {len(outcomes)} clients from {len(sizes)} pools in {last - first:.1f} s "
         f"(wall {wall:.1f} s)"
     )
-    verdict = "met" if rate >= TARGET_RATE else "MISSED"
-    print(f"allocations/s overall: {rate:,.0f}   (target >= {TARGET_RATE:,.0f}: {verdict})")
+    verdict = "met" if rate >= TARGET_RATE else "not met"
+    print(f"allocations/s overall: {rate:,.0f}   (absolute, this host only; old goal >= {TARGET_RATE:,.0f}: {verdict})")
     print(f"duplicates by SQL over {rows[0]:,} allocation rows ({rows[1]:,} distinct addresses): {duplicates}")
     for name, allocated, total_ips, available, counted in drift:
         print(
@@ -452,9 +488,8 @@ def main() -> int:
     print("\nfill band     allocations   alloc/s   p50 ms   p99 ms")
     for label, n, band_rate, p50, p99 in bands(outcomes, sizes):
         print(f"{label:<12}{n:>12,}{band_rate:>10,.0f}{p50:>9.2f}{p99:>9.2f}")
-    used = {k: cpu1[k] - cpu0[k] for k in cpu1}
     cores = os.cpu_count() or 1
-    mine, other = used["clients"] + used["postgres"], used["busy"] - used["clients"] - used["postgres"]
+    mine = used["clients"] + used["postgres"]
     c_cores, pg_cores = used["clients"] / wall, used["postgres"] / wall
     print(
         f"\nCPU during the run (cores): clients {c_cores:.2f}, postgres {pg_cores:.2f}, "
@@ -465,7 +500,7 @@ def main() -> int:
         f"CPU per allocation: {c_us:.0f} us clients + {pg_us:.0f} us postgres; "
         f"{cores} cores at that cost allow at most {cores * total / mine:,.0f}/s"
     )
-    if other / wall > 0.15:
+    if noisy:
         print(f"WARNING: other processes used {other / wall:.2f} cores during the run: the rate is pessimistic")
     if floors:
         print(

@@ -64,3 +64,16 @@ def machine_seconds() -> tuple[float, float]:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]
     return (sum(fields[:8]) - idle) / TICK, idle / TICK
+
+
+def host() -> str:
+    """The machine a figure was measured on: its CPU model (from /proc/cpuinfo) and core count."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = " ".join(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
