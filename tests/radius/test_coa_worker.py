@@ -23,7 +23,7 @@ from ispops.db.session import Database
 from tests.api.conftest import TokenFor, api_settings, app_client, auth, client, env_for
 from tests.jobs.conftest import QUEUE_TABLES
 from tests.radius.coa_listener import CoaListener, coa_listener, nas_listener
-from tests.radius.test_coa import nas, profile, session, subscriber, tenant
+from tests.radius.coa_world import nas, profile, session, subscriber, tenant
 
 __all__ = ["api_settings", "app_client", "auth", "client", "coa_listener", "nas_listener"]
 
