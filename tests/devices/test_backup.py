@@ -148,6 +148,13 @@ def test_backup_api(
     assert "+ description uplink to core" in diff.text
     assert client.get(f"{base}/backups/latest", headers=noc).text == CONFIG_2
     assert client.get(f"{base}/backups/{listing.json()[1]['name']}", headers=noc).text == CONFIG_1
+    # Configurations hold the router's secrets: each read is audited (which backup, never its text), uncached.
+    assert diff.headers["cache-control"] == "no-store"
+    reads = client.get(f"/api/v1/audit_events?entity=devices&entity_id={did}", headers=auth("tenant-a", "tenant_admin"))
+    read_changes = [e["changes"] for e in reads.json()["items"] if e["changes"].get("action", "").startswith("read_")]
+    assert sorted(c["action"] for c in read_changes) == ["read_backup", "read_backup", "read_backup_diff"]
+    assert {c["backup"] for c in read_changes} == {b["name"] for b in listing.json()}
+    assert CONFIG_1 not in reads.text and CONFIG_2 not in reads.text
     # Configurations hold secrets: not for support agents; another tenant's device does not exist.
     assert client.get(f"{base}/backups/latest/diff", headers=support).status_code == 403
     for path in ("/backups", "/backups/latest/diff", "/backups/latest"):

@@ -516,7 +516,8 @@ async def latest_diff(key: Key, scope: Scope, request: Request) -> Response:
     if not latest.has_diff:
         raise NotFound("devices: the latest backup is the first one: nothing to compare with", table="devices")
     text = await run_in_threadpool(storage.read, tenant, key, latest.name, ".diff")
-    return Response(content=text, media_type="text/x-diff; charset=utf-8")
+    await _audit_read(scope, key, "read_backup_diff", latest.name)
+    return Response(content=text, media_type="text/x-diff; charset=utf-8", headers=NO_STORE)
 
 
 @router.get(
@@ -541,4 +542,23 @@ async def get_backup(
             raise NotFound("devices: no backup yet", table="devices")
         name = latest.name
     text = await run_in_threadpool(storage.read, tenant, key, name)
-    return Response(content=text, media_type="text/plain; charset=utf-8")
+    await _audit_read(scope, key, "read_backup", name)
+    return Response(content=text, media_type="text/plain; charset=utf-8", headers=NO_STORE)
+
+
+# A configuration holds the router's secrets: every read is audited (which backup, by whom; never its text)
+# and kept out of caches, like a revealed credential (ispops.api.reveal).
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def _audit_read(scope: TenantScope, key: uuid.UUID, action: str, name: str) -> None:
+    async with scope.session() as s:
+        await record(
+            s,
+            principal=scope.principal,
+            meta=scope.meta,
+            entity="devices",
+            entity_id=str(key),
+            action="action",
+            changes={"action": action, "backup": name},
+        )
