@@ -15,7 +15,8 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from ispops.db.session import Database
-from ispops.radius.jobs import drain_coa_queue, follow_coa_queue
+from ispops.radius.coa_follow import follow_coa_queue
+from ispops.radius.jobs import drain_coa_queue
 from tests.api.conftest import TokenFor, api_settings, app_client, auth, client, env_for
 from tests.ports import free_udp_port
 from tests.radius.coa_listener import ADDRESSES, CoaListener, coa_listener, nas_listener

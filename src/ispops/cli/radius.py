@@ -11,6 +11,7 @@ import typer
 from sqlalchemy import text
 
 from ispops.cli.common import console, fail, friendly_errors, open_database, open_server_ctx
+from ispops.cli.radius_sessions import sessions_view
 from ispops.config import get_settings
 from ispops.radius.config import (
     INSTALL_HINT,
@@ -19,6 +20,7 @@ from ispops.radius.config import (
     radius_conninfo,
     render_with_clients,
 )
+from ispops.radius.sessions import close_by_staff
 
 app = typer.Typer(
     help="RADIUS: FreeRADIUS configuration and process, sessions, credential tests.", no_args_is_help=True
@@ -232,7 +234,6 @@ def sessions(
             ),
             {"t": tenant, "nas": nas, "u": username, "l": limit},
         ).all()
-    from ispops.cli.radius_sessions import sessions_view  # whole addresses, whatever the terminal's width
 
     console.print(sessions_view(console, rows))
     console.print(f"{len(rows)} active session(s)")
@@ -282,25 +283,9 @@ def close_session(
     the session on the NAS use the API's disconnect (POST /api/v1/radius/sessions/RADACCTID/disconnect)."""
     import getpass
 
-    from ispops.radius.sessions import close_by_staff
-
     with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         row = close_by_staff(s, tenant, radacctid, actor_id=f"cli:{getpass.getuser()}")
     console.print(
         f"Closed session {radacctid} of {row['username']} at {row['acctstoptime']:%Y-%m-%d %H:%M:%S %Z} "
         f"({row['acctterminatecause']}); the NAS was not told."
     )
-
-
-def _duration(seconds: int) -> str:
-    hours, rest = divmod(max(seconds, 0), 3600)
-    return f"{hours}h{rest // 60:02d}m"
-
-
-def _bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"

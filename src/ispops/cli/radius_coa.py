@@ -12,7 +12,8 @@ import typer
 
 from ispops.cli.common import console, friendly_errors, open_database
 from ispops.db.session import Database
-from ispops.radius.jobs import MAX_ATTEMPTS, RETRANSMITS, TIMEOUT, drain_coa_queue, follow_coa_queue
+from ispops.radius.coa_follow import follow_coa_queue
+from ispops.radius.jobs import MAX_ATTEMPTS, RETRANSMITS, TIMEOUT, drain_coa_queue
 
 
 @friendly_errors

@@ -143,3 +143,20 @@ class CoaFollower:
             running = list(self._running.values())
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+
+
+def follow_coa_queue(
+    db: Database,
+    tenant_id: str | None = None,
+    *,
+    interval: float = 30.0,
+    stop: Callable[[], bool] = lambda: False,
+    **options: Any,
+) -> None:
+    """Drain as changes happen: ``LISTEN ispops_radius_coa`` (the triggers and the disconnect action notify
+    with the tenant id) and drain that tenant at once; every ``interval`` seconds, and first thing, drain
+    every tenant (retries whose time has come). Only ``tenant_id``'s queue when given. Runs until
+    ``stop()`` (looked at twice a second), then finishes the item being sent and returns
+    (``ispops.radius.coa_follow``, which ``ispops worker`` runs too)."""
+    follower = CoaFollower(db, tenant_id, interval=interval, **options)
+    asyncio.run(follower.run(stop, first_pass=True))
