@@ -12,6 +12,7 @@ simply ignored: the attempt is an untrusted client's.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -39,6 +40,7 @@ class Device:
     issued_at: int
 
 
+@functools.lru_cache(maxsize=8)
 def _key(jwt_secret: str) -> bytes:
     """A key of its own, derived from the JWT secret: a device token can never pass for an access token."""
     return hmac.new(jwt_secret.encode(), _CONTEXT, hashlib.sha256).digest()

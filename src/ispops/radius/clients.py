@@ -101,7 +101,7 @@ def _network(nasname: str) -> Network | None:
     return network
 
 
-def _carriable(value: str) -> bool:
+def carriable(value: str) -> bool:
     """FreeRADIUS 3.2.1 reads a single-quoted value literally, except that \\' is a quote (checked with
     real packets): a value with control characters, a backslash before a quote or at its end cannot be
     written."""
@@ -117,7 +117,7 @@ def unusable(client: RadiusClient) -> str | None:
     if _network(client.nasname) is None:
         return "nasname is not an IP address"
     for name, value in (("secret", client.secret), ("shortname", client.shortname), ("type", client.type)):
-        if not _carriable(value):
+        if not carriable(value):
             return f"its {name} is empty or has characters the FreeRADIUS client file cannot carry"
     return None
 
@@ -147,7 +147,7 @@ def check_clients(clients: Sequence[RadiusClient]) -> None:
 
 
 def _quote(value: str) -> str:
-    """A FreeRADIUS single-quoted string (no ${...} expansion); only the quote is escaped (see _carriable)."""
+    """A FreeRADIUS single-quoted string (no ${...} expansion); only the quote is escaped (see carriable)."""
     return "'" + value.replace("'", "\\'") + "'"
 
 

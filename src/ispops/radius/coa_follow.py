@@ -53,7 +53,6 @@ class CoaFollower:
         self.tenant_id = tenant_id
         self.interval = interval
         self.options = options
-        self.drains = 0  # completed drain passes (tests, logs)
         self._stopping = threading.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
@@ -74,7 +73,6 @@ class CoaFollower:
                     await asyncio.to_thread(self._drain_blocking, tenant_id)
                 except Exception:
                     log.exception("CoA drain of tenant %s failed (the periodic job will retry)", tenant_id)
-                self.drains += 1
                 if tenant_id not in self._again or self._stopping.is_set():
                     return
         finally:

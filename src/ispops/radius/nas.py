@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from ispops.errors import ValidationFailed
 from ispops.models import Nas
+from ispops.radius.clients import carriable
 
 EXAMPLE = "one host address such as 192.0.2.1 or 2001:db8::1"
 # The only virtual server a NAS may name (NULL: the listener's, which is this one).
@@ -82,9 +83,7 @@ def _check(data: dict[str, Any]) -> None:
         if problem:
             raise ValidationFailed(f"nas.nasname: {problem}", table="nas", field="nasname")
     secret = data.get("secret")
-    if isinstance(secret, str) and (
-        any(ord(c) < 32 or ord(c) == 127 for c in secret) or "\\'" in secret or secret.endswith("\\")
-    ):
+    if isinstance(secret, str) and secret and not carriable(secret):
         raise ValidationFailed(
             "nas.secret: may not hold control characters, a backslash before a quote or a backslash at the end "
             "(FreeRADIUS could not read it from its client file)",

@@ -101,7 +101,7 @@ def apply(tenant: Tenant, update: RadiusPolicyUpdate) -> dict[str, list[Any]]:
 
 
 def update_policy(session: Session, tenant_id: str, update: RadiusPolicyUpdate) -> tuple[Tenant, dict[str, Any]]:
-    """The same change on a synchronous unit of work (the CLI); the caller commits."""
+    """Apply ``update`` to the tenant's policy (the API through ``run_sync``, and the CLI); the caller commits."""
     tenant = session.get(Tenant, tenant_id, with_for_update=True)
     if tenant is None or tenant.deleted_at is not None:
         raise NotFound(f"tenants: no tenant {tenant_id!r}", table="tenants")
@@ -138,12 +138,8 @@ async def update_radius_policy(body: RadiusPolicyUpdate, scope: Scope) -> Any:
     permissions.require(scope.principal, RESOURCE, "update")
     tenant_id = scope.tenant_id
     async with scope.session() as s:
-        tenant = await s.get(Tenant, tenant_id, with_for_update=True)
-        if tenant is None:
-            raise NotFound("tenants: no such tenant", table="tenants")
-        changes = apply(tenant, body)
-        await s.flush()  # the trigger re-renders radcheck/radreply here, in this transaction
-        await s.refresh(tenant)
+        # the trigger re-renders radcheck/radreply in the service's flush, in this transaction
+        tenant, changes = await s.run_sync(update_policy, tenant_id, body)
         if changes:
             await record(
                 s,
