@@ -1,4 +1,4 @@
-"""FTTH over HTTP: OLTs, ONUs, splitters and fibre cables as generic resources (no routes of their own yet)."""
+"""FTTH over HTTP: OLTs and ONUs here; the plant, optical health and provisioning register their own routes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from sqlalchemy import ColumnElement, exists, or_
 
 from ispops.api.crud import Resource
-from ispops.models import Device, FiberCable, Olt, Onu, Splitter
+from ispops.ftth import optics_api, plant_api, provision_api
+from ispops.models import Device, Olt, Onu
 
 STAMPS = ("created_at", "updated_at")
 
@@ -42,25 +43,12 @@ RESOURCES: list[Resource] = [
         search=("serial_number", "vendor", "model"),
         sort=("created_at", "serial_number", "pon_port"),
     ),
-    Resource(
-        "splitters",
-        Splitter,
-        tag="ftth",
-        filters=("olt_id", "parent_splitter_id", "status", "split_ratio"),
-        search=("name", "location_name"),
-        sort=("created_at", "name"),
-        read_only=frozenset({"ports_used"}),
-    ),
-    Resource(
-        "fiber_cables",
-        FiberCable,
-        tag="ftth",
-        filters=("status", "cable_type", "start_device_id", "end_device_id"),
-        search=("cable_name",),
-        sort=("created_at", "cable_name"),
-    ),
+    *plant_api.RESOURCES,
 ]
 
 
 def register(router: APIRouter) -> None:
-    """No FTTH routes beyond the generic ones yet."""
+    """The FTTH routes: ONUs, the plant, optical health, provisioning."""
+    plant_api.register(router)
+    optics_api.register(router)
+    provision_api.register(router)
