@@ -14,10 +14,14 @@ Two databases in the embedded PostgreSQL under ``.bench-data/`` (loaded once, re
 Both FreeRADIUS instances run at once on loopback ports with the same thread pool and SQL pool, and the load
 comes from FreeRADIUS's own ``radclient`` (source 127.0.0.1: the NAS of tenant 0 in ours, the one NAS in
 stock). Ours renders ``ispops radius config`` output with accounting written straight to SQL (``spool=False``)
-so the SQL path is what is timed. Phases, alternated over ``--rounds`` with medians reported:
+so the SQL path is what is timed, and the post-auth log spooled (``postauth="spool"``) with its replayer
+(``python -m ispops.radius.postauth_replay``) running as a process of its own. ``--postauth-sql`` adds a
+third instance, ours with the post-auth log straight to SQL, to the auth phase. Phases, alternated over
+``--rounds`` with medians reported:
 
 1. PAP Access-Requests, ``--requests`` of them over the same 1,000 users in both, ``--parallel`` in flight;
-   every answer must be an Access-Accept.
+   every answer must be an Access-Accept, and (ours) exactly one radpostauth row per request must arrive:
+   the phase's CPU runs until the replayer has shipped the burst.
 2. Interim-Updates for ``--sessions`` open sessions (their Starts are sent first, untimed, then radacct is
    analyzed in both databases as autovacuum would); afterwards every session must show the update.
 
@@ -28,7 +32,9 @@ every round >= 1.0; interim: >= 1.3 x stock). Each phase also prints the CPU per
 servers on the machine), of radclient, and the rest of the machine ("other"); a phase with "other" above
 NOISY_OTHER_US is marked noisy: something else shared the machine and that round says little. The summary
 adds the server CPU per request (FreeRADIUS + PostgreSQL), ours vs stock: radclient's own CPU (as much as
-both servers' PostgreSQL on 2 cores) is the same on both sides and dilutes every throughput ratio.
+both servers' PostgreSQL on 2 cores) is the same on both sides and dilutes every throughput ratio. "own
+backends" (and the summary's CPU/req line: FreeRADIUS + those backends + the replayer) counts only the
+PostgreSQL client backends connected to that side's database: the figure to read on a shared machine.
 
 A measurement, not a test: it exits 0 whether or not the targets are met, non-zero on errors. Needs
 freeradius, freeradius-postgresql and freeradius-utils.
@@ -40,7 +46,6 @@ import argparse
 import atexit
 import os
 import re
-import resource
 import shutil
 import signal
 import statistics
@@ -53,22 +58,36 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from proc_cpu import command_seconds, host, machine_seconds, tree_seconds
+from proc_cpu import host
+from radius_measure import (
+    NOISY_OTHER_US,
+    backend_seconds,
+    backend_us,
+    cpu_per_request,
+    cpu_snapshot,
+    postmaster_pid,
+    wait_replayed,
+)
+from radius_stock import render_stock as render_stock  # re-exported: bench/storm.py imports it from here
 
-from ispops.config import OWNER_ROLE, RADIUS_ROLE, Settings
+from ispops.config import APP_ROLE, OWNER_ROLE, RADIUS_ROLE, Settings
 from ispops.db import migrate
 from ispops.db.roles import ensure_roles, grant_database
 from ispops.db.server import Server, create_database, libpq_dsn, open_server
-from ispops.radius.config import RaddbOptions, conninfo_for, freeradius_binary, render, render_with_clients
+from ispops.radius.config import (
+    POSTAUTH_SPOOL,
+    RaddbOptions,
+    conninfo_for,
+    freeradius_binary,
+    render_with_clients,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STOCK_SCHEMA = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/schema.sql")
-STOCK_QUERIES = Path("/etc/freeradius/3.0/mods-config/sql/main/postgresql/queries.conf")
 OURS_DB, STOCK_DB = "ispops_radius_bench", "radius_stock"
 SECRET = "bench-secret"  # noqa: S105 (the benchmark NAS)
 USERS_PER_TENANT_IN_LOAD = 1000  # the load uses 1,000 distinct users in both setups
 TARGET_AUTH_RATIO, TARGET_AUTH_ROUND, TARGET_INTERIM_RATIO = 1.2, 1.0, 1.3  # issue 20
-NOISY_OTHER_US = 50.0  # CPU per request outside FreeRADIUS, PostgreSQL and radclient: another load ran
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
@@ -201,120 +220,6 @@ def load_stock(server: Server, args: argparse.Namespace) -> None:
 
 # ------------------------------------------------------------------------------------------- FreeRADIUS
 
-STOCK_SQL = """sql {{
-	dialect = "postgresql"
-	driver = "rlm_sql_postgresql"
-	postgresql {{
-		send_application_name = yes
-	}}
-	radius_db = "{conninfo}"
-	acct_table1 = "radacct"
-	acct_table2 = "radacct"
-	postauth_table = "radpostauth"
-	authcheck_table = "radcheck"
-	groupcheck_table = "radgroupcheck"
-	authreply_table = "radreply"
-	groupreply_table = "radgroupreply"
-	usergroup_table = "radusergroup"
-	read_groups = no
-	read_profiles = no
-	delete_stale_sessions = yes
-	read_clients = yes
-	client_table = "nas"
-	group_attribute = "SQL-Group"
-	pool {{
-		start = 0
-		min = 1
-		max = {pool}
-		spare = {pool}
-		uses = 0
-		retry_delay = 1
-		lifetime = 0
-		idle_timeout = 60
-	}}
-	$INCLUDE {queries}
-}}
-"""
-
-STOCK_SITE = """server stock {{
-	listen {{
-		type = auth
-		ipaddr = 127.0.0.1
-		port = {auth}
-	}}
-	listen {{
-		type = acct
-		ipaddr = 127.0.0.1
-		port = {acct}
-	}}
-	authorize {{
-		chap
-		mschap
-		sql
-		if (notfound) {{
-			reject
-		}}
-		pap
-	}}
-	authenticate {{
-		Auth-Type PAP {{
-			pap
-		}}
-		Auth-Type CHAP {{
-			chap
-		}}
-		Auth-Type MS-CHAP {{
-			mschap
-		}}
-	}}
-	session {{
-		sql
-	}}
-	post-auth {{
-		sql
-		Post-Auth-Type REJECT {{
-			sql
-		}}
-	}}
-	preacct {{
-		stock_acct_unique
-	}}
-	accounting {{
-		sql
-	}}
-}}
-"""
-
-STOCK_POLICY = (  # the stock acct_unique policy without its Class branch (the NAS sends no Class)
-    'stock_acct_unique {\n\tupdate request {\n\t\t&Acct-Unique-Session-Id := "%{md5:%{User-Name},'
-    "%{Acct-Session-ID},%{%{NAS-IPv6-Address}:-%{NAS-IP-Address}},%{NAS-Identifier},%{NAS-Port-ID},"
-    '%{NAS-Port}}"\n\t}\n}\n'
-)
-
-
-def render_stock(out: Path, conninfo: str, auth: int, acct: int, threads: int) -> Path:
-    """FreeRADIUS's stock SQL module and queries with our process settings (same threads, same pool)."""
-    render(
-        out,
-        RaddbOptions(
-            conninfo=conninfo,
-            listen="127.0.0.1",
-            auth_port=auth,
-            acct_port=acct,
-            threads=threads,
-            spool=False,
-            status_port=None,
-        ),
-    )
-    for name in ("sites-enabled/ispops", "sites-enabled/ispops-spool", "sites-enabled/ispops-coa", "policy.d/ispops"):
-        (out / name).unlink()
-    (out / "mods-enabled" / "sql").write_text(
-        STOCK_SQL.format(conninfo=conninfo, pool=threads + 2, queries=STOCK_QUERIES)
-    )
-    (out / "sites-enabled" / "stock").write_text(STOCK_SITE.format(auth=auth, acct=acct))
-    (out / "policy.d" / "stock").write_text(STOCK_POLICY)
-    return out
-
 
 class Radiusd:
     def __init__(self, binary: str, raddb: Path) -> None:
@@ -338,38 +243,6 @@ class Radiusd:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=20)
-
-
-def cpu_snapshot(trees: dict[str, list[int]] | None = None) -> dict[str, float]:
-    """CPU seconds so far of FreeRADIUS and PostgreSQL (the process trees in ``trees``; without them every
-    process of that name), radclient runs (finished children), and the whole machine (busy time from
-    /proc/stat)."""
-    seen = tree_seconds(trees) if trees else command_seconds({"freeradius", "postgres"})
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seen["radclient"] = children.ru_utime + children.ru_stime
-    seen["machine"] = machine_seconds()[0]  # all but idle and iowait
-    return seen
-
-
-def cpu_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> tuple[str, dict[str, float]]:
-    """Microseconds of CPU per request, by process, during one measured phase: (the line, the figures)."""
-    used = {k: (after[k] - before[k]) / requests * 1e6 for k in before}
-    used["other"] = used["machine"] - used["freeradius"] - used["postgres"] - used["radclient"]
-    text = (
-        f"cpu/req: radiusd {used['freeradius']:4.0f} us, postgres {used['postgres']:4.0f} us, "
-        f"radclient {used['radclient']:4.0f} us, other {used['other']:4.0f} us"
-    )
-    return text + ("  (noisy)" if used["other"] > NOISY_OTHER_US else ""), used
-
-
-def postmaster_pid(server: Server, data_dir: Path) -> int | None:
-    """The embedded server's postmaster (first line of postmaster.pid); None for an external server."""
-    if not server.embedded:
-        return None
-    try:
-        return int((Settings(data_dir=data_dir).pg_data_dir / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def ratios(ours: list[float], stock: list[float]) -> str:
@@ -442,6 +315,12 @@ def updated(server: Server, database: str, run: str, tenant: str | None) -> int:
         return int(row[0]) if row else 0
 
 
+def postauth_rows(server: Server) -> int:
+    with connect(server, OURS_DB) as conn:
+        row = conn.execute("select count(*) from radpostauth where tenant_id = 'rb-000'").fetchone()
+        return int(row[0]) if row else 0
+
+
 def forget_sessions(server: Server) -> None:
     """Delete the sessions this run added, so that the next run finds exactly the loaded rows and reuses them."""
     for db in (OURS_DB, STOCK_DB):
@@ -460,6 +339,11 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=64)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--postauth-sql",
+        action="store_true",
+        help="also run ours with the post-auth log straight to SQL (as before the spool), auth phase only",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny data in a scratch data dir (removed): checks only")
     args = parser.parse_args()
     data_dir = ROOT / ".bench-data"
@@ -485,55 +369,97 @@ def main() -> int:
     ours_conninfo = conninfo_for(server.with_database(OURS_DB).url_for(RADIUS_ROLE))
     stock_conninfo = conninfo_for(server.admin_url.set(database=STOCK_DB))
     work = Path(tempfile.mkdtemp(prefix="ispops-radius-bench-"))
-    ports = {"ours": (28112, 28113), "stock": (28212, 28213)}
-    results: dict[str, dict[str, list[float]]] = {
-        "ours": {"auth": [], "interim": []},
-        "stock": {"auth": [], "interim": []},
-    }
-    server_cpu: dict[str, dict[str, list[float]]] = {  # FreeRADIUS + PostgreSQL us per request, quiet phases
-        "ours": {"auth": [], "interim": []},
-        "stock": {"auth": [], "interim": []},
-    }
+    ports = {"ours": (28112, 28113), "stock": (28212, 28213), "ours-sql": (28312, 28313)}
+    auth_sides = ("ours", "stock", "ours-sql") if args.postauth_sql else ("ours", "stock")
+    results: dict[str, dict[str, list[float]]] = {name: {"auth": [], "interim": []} for name in auth_sides}
+    # FreeRADIUS + PostgreSQL (+ the post-auth replayer) us per request, quiet phases
+    server_cpu: dict[str, dict[str, list[float]]] = {name: {"auth": [], "interim": []} for name in auth_sides}
+    all_cpu: dict[str, dict[str, list[float]]] = {name: {"auth": [], "interim": []} for name in auth_sides}  # noisy too
+    # FreeRADIUS + the database's own client backends (+ the replayer): robust to other load on the machine
+    own_cpu: dict[str, dict[str, list[float]]] = {name: {"auth": [], "interim": []} for name in auth_sides}
     with ExitStack() as stack:
-        ours_raddb = work / "ours"  # with the client list read from the database (clients.conf)
-        render_with_clients(
-            ours_raddb,
-            RaddbOptions(
-                conninfo=ours_conninfo,
-                listen="127.0.0.1",
-                auth_port=ports["ours"][0],
-                acct_port=ports["ours"][1],
-                threads=args.threads,
-                spool=False,
-                status_port=None,
-            ),
-        )
-        stock_raddb = render_stock(work / "stock", stock_conninfo, *ports["stock"], args.threads)
-        daemons = {"ours": Radiusd(binary, ours_raddb), "stock": Radiusd(binary, stock_raddb)}
+        raddbs = {}
+        for name in auth_sides:
+            if name == "stock":
+                continue
+            raddbs[name] = work / name  # with the client list read from the database (clients.conf)
+            render_with_clients(
+                raddbs[name],
+                RaddbOptions(
+                    conninfo=ours_conninfo,
+                    listen="127.0.0.1",
+                    auth_port=ports[name][0],
+                    acct_port=ports[name][1],
+                    threads=args.threads,
+                    spool=False,
+                    status_port=None,
+                    postauth="sql" if name == "ours-sql" else "spool",
+                ),
+            )
+        raddbs["stock"] = render_stock(work / "stock", stock_conninfo, *ports["stock"], args.threads)
+        daemons = {name: Radiusd(binary, raddbs[name]) for name in auth_sides}
         for d in daemons.values():
             stack.callback(d.stop)
+        # The post-auth replayer of ours (what `ispops radius run` runs beside FreeRADIUS), a process of its own.
+        spool = raddbs["ours"] / POSTAUTH_SPOOL
+        replayer = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "ispops.radius.postauth_replay",
+                str(spool),
+                conninfo_for(server.with_database(OURS_DB).url_for(APP_ROLE)),
+            ],
+            stderr=subprocess.DEVNULL,
+        )
+        stack.callback(replayer.wait, timeout=30)
+        stack.callback(replayer.terminate)  # callbacks run last-in first-out: terminate, then wait
         postmaster = postmaster_pid(server, data_dir)
         trees = (
-            {"freeradius": [d.process.pid for d in daemons.values()], "postgres": [postmaster]} if postmaster else None
+            {
+                "freeradius": [d.process.pid for d in daemons.values()],
+                "postgres": [postmaster],
+                "replay": [replayer.pid],
+            }
+            if postmaster
+            else None
         )
         stack.callback(forget_sessions, server)  # even when interrupted: the next run must find the loaded rows
         auth_packets = auth_file(work / "auth.txt", args.requests)
-        for name in ("ours", "stock"):  # warm-up, discarded
+        for name in auth_sides:  # warm-up, discarded
             radclient(auth_packets, ports[name][0], "auth", args.parallel)
+        wait_replayed(spool)
         for r in range(args.rounds):
-            order = ("ours", "stock") if r % 2 == 0 else ("stock", "ours")
+            order = auth_sides if r % 2 == 0 else auth_sides[::-1]
             for name in order:
+                logged = postauth_rows(server) if name == "ours" else 0
+                backends = backend_seconds(server, (OURS_DB, STOCK_DB))
                 before = cpu_snapshot(trees)
                 elapsed, out = radclient(auth_packets, ports[name][0], "auth", args.parallel)
+                # Ours: the CPU until the replayer has shipped every line of the burst counts too.
+                tail = wait_replayed(spool) if name == "ours" else 0.0
                 spent, used = cpu_per_request(before, cpu_snapshot(trees), args.requests)
+                db_us = backend_us(
+                    backends,
+                    backend_seconds(server, (OURS_DB, STOCK_DB)),
+                    STOCK_DB if name == "stock" else OURS_DB,
+                    args.requests,
+                )
+                own_cpu[name]["auth"].append(used["freeradius"] + db_us + used["replay"])
+                all_cpu[name]["auth"].append(used["freeradius"] + used["postgres"] + used["replay"])
                 if used["other"] <= NOISY_OTHER_US:
-                    server_cpu[name]["auth"].append(used["freeradius"] + used["postgres"])
+                    server_cpu[name]["auth"].append(used["freeradius"] + used["postgres"] + used["replay"])
                 accepts = summary_count(out, "Accepted")
                 if accepts != args.requests:
                     raise SystemExit(f"{name}: {accepts} of {args.requests} accepted ({auth_packets}):\n{out[-2000:]}")
+                if name == "ours" and (got := postauth_rows(server) - logged) != args.requests:
+                    raise SystemExit(f"ours: {got} post-auth lines for {args.requests} Access-Requests")
                 results[name]["auth"].append(args.requests / elapsed)
-                log(f"round {r + 1} {name:5} auth    {args.requests / elapsed:8.0f} req/s   {spent}")
-            for name in order:
+                log(
+                    f"round {r + 1} {name:8} auth    {args.requests / elapsed:8.0f} req/s   {spent}   "
+                    f"own backends {db_us:4.0f} us" + (f", replay tail {tail:.2f} s" if name == "ours" else "")
+                )
+            for name in (n for n in order if n != "ours-sql"):
                 run = f"b{os.getpid()}r{r}{name}"
                 event = int(time.time())
                 radclient(
@@ -545,19 +471,31 @@ def main() -> int:
                 with connect(server, OURS_DB if name == "ours" else STOCK_DB) as conn:
                     conn.execute("analyze radacct")  # as autovacuum would: both planners know the new sessions
                 interims = acct_file(work / f"interim-{run}.txt", args.sessions, "Interim-Update", run, event)
+                backends = backend_seconds(server, (OURS_DB, STOCK_DB))
                 before = cpu_snapshot(trees)
                 elapsed, out = radclient(interims, ports[name][1], "acct", args.parallel)
                 spent, used = cpu_per_request(before, cpu_snapshot(trees), args.sessions)
+                db_us = backend_us(
+                    backends,
+                    backend_seconds(server, (OURS_DB, STOCK_DB)),
+                    STOCK_DB if name == "stock" else OURS_DB,
+                    args.sessions,
+                )
+                own_cpu[name]["interim"].append(used["freeradius"] + db_us + used["replay"])
+                all_cpu[name]["interim"].append(used["freeradius"] + used["postgres"] + used["replay"])
                 if used["other"] <= NOISY_OTHER_US:
-                    server_cpu[name]["interim"].append(used["freeradius"] + used["postgres"])
+                    server_cpu[name]["interim"].append(used["freeradius"] + used["postgres"] + used["replay"])
                 db = OURS_DB if name == "ours" else STOCK_DB
                 got = updated(server, db, run, "rb-000" if name == "ours" else None)
                 if got != args.sessions:
                     raise SystemExit(f"{name}: {got} of {args.sessions} sessions updated:\n{out[-2000:]}")
                 results[name]["interim"].append(args.sessions / elapsed)
-                log(f"round {r + 1} {name:5} interim {args.sessions / elapsed:8.0f} req/s   {spent}")
+                log(
+                    f"round {r + 1} {name:8} interim {args.sessions / elapsed:8.0f} req/s   {spent}   "
+                    f"own backends {db_us:4.0f} us"
+                )
     shutil.rmtree(work, ignore_errors=True)
-    med = {name: {k: statistics.median(v) for k, v in phases.items()} for name, phases in results.items()}
+    med = {name: {k: statistics.median(v) for k, v in phases.items() if v} for name, phases in results.items()}
     auth_ratio = med["ours"]["auth"] / med["stock"]["auth"]
     interim_ratio = med["ours"]["interim"] / med["stock"]["interim"]
     log("")
@@ -571,21 +509,40 @@ def main() -> int:
         f"ratio {auth_ratio:.3f}  (targets: median >= {TARGET_AUTH_RATIO}, every round >= {TARGET_AUTH_ROUND})"
     )
     log(f"  per round: {ratios(results['ours']['auth'], results['stock']['auth'])}")
+    if "ours-sql" in med:
+        log(
+            f"  ours with the post-auth log straight to SQL {med['ours-sql']['auth']:8.0f}/s, ratio "
+            f"{med['ours-sql']['auth'] / med['stock']['auth']:.3f}; per round "
+            f"{ratios(results['ours-sql']['auth'], results['stock']['auth'])}"
+        )
     log(
         f"Interim      ours {med['ours']['interim']:8.0f}/s   stock {med['stock']['interim']:8.0f}/s   "
         f"ratio {interim_ratio:.3f}  (partitioned vs unpartitioned; target ratio >= {TARGET_INTERIM_RATIO})"
     )
     log(f"  per round: {ratios(results['ours']['interim'], results['stock']['interim'])}")
     for phase in ("auth", "interim"):
-        ours_cpu, stock_cpu = server_cpu["ours"][phase], server_cpu["stock"][phase]
-        if ours_cpu and stock_cpu:
+        o, s = statistics.median(own_cpu["ours"][phase]), statistics.median(own_cpu["stock"][phase])
+        extra = ""
+        if phase == "auth" and own_cpu.get("ours-sql", {}).get("auth"):
+            extra = f"; ours with post-auth to SQL {statistics.median(own_cpu['ours-sql']['auth']):4.0f} us"
+        log(
+            f"CPU/req ({phase}, FreeRADIUS + its own PostgreSQL backends + replayer, every round): ours {o:4.0f} us, "
+            f"stock {s:4.0f} us, stock/ours {s / o:.3f}{extra}"
+        )
+        log(f"  per round stock/ours: {ratios(own_cpu['stock'][phase], own_cpu['ours'][phase])}")
+        for label, cpu in (("quiet phases", server_cpu), ("all phases", all_cpu)):
+            ours_cpu, stock_cpu = cpu["ours"][phase], cpu["stock"][phase]
+            if not (ours_cpu and stock_cpu):
+                log(f"server cpu/req ({phase}): no quiet phase on both sides (other > {NOISY_OTHER_US:.0f} us/request)")
+                continue
             o, s = statistics.median(ours_cpu), statistics.median(stock_cpu)
+            extra = ""
+            if phase == "auth" and cpu.get("ours-sql", {}).get("auth"):
+                extra = f"; ours with post-auth to SQL {statistics.median(cpu['ours-sql']['auth']):4.0f} us"
             log(
-                f"server cpu/req ({phase}, quiet phases): ours {o:4.0f} us, stock {s:4.0f} us "
-                f"(FreeRADIUS + PostgreSQL; stock/ours {s / o:.3f})"
+                f"server cpu/req ({phase}, {label}): ours {o:4.0f} us, stock {s:4.0f} us "
+                f"(FreeRADIUS + PostgreSQL + replayer; stock/ours {s / o:.3f}{extra})"
             )
-        else:
-            log(f"server cpu/req ({phase}): no quiet phase on both sides (other > {NOISY_OTHER_US:.0f} us/request)")
     return 0
 
 

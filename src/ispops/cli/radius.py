@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -12,14 +13,18 @@ from sqlalchemy import text
 
 from ispops.cli.common import console, fail, friendly_errors, open_database, open_server_ctx
 from ispops.cli.radius_sessions import sessions_view
-from ispops.config import get_settings
+from ispops.config import APP_ROLE, get_settings
+from ispops.db.server import Server
 from ispops.radius.config import (
     INSTALL_HINT,
+    POSTAUTH_SPOOL,
     RaddbOptions,
+    conninfo_for,
     freeradius_binary,
     radius_conninfo,
     render_with_clients,
 )
+from ispops.radius.postauth_replay import Replayer
 from ispops.radius.sessions import close_by_staff
 
 app = typer.Typer(
@@ -50,6 +55,14 @@ DbDownOpt = Annotated[
 StatusPortOpt = Annotated[
     int, typer.Option(help="Status-Server port on 127.0.0.1 for `ispops radius stats` (0 turns it off).")
 ]
+PostauthOpt = Annotated[
+    str,
+    typer.Option(
+        help="The post-auth log: 'spool' (a local file shipped to the database in batches by "
+        "`ispops radius postauth-replay`, which `ispops radius run` starts; the default) or 'sql' "
+        "(one INSERT per Access-Request before the answer)."
+    ),
+]
 
 
 def _options(
@@ -64,6 +77,7 @@ def _options(
     client_lifetime: int,
     db_down: str = "drop",
     status_port: int = 18121,
+    postauth: str = "spool",
 ) -> RaddbOptions:
     return RaddbOptions(
         conninfo=server_conninfo,
@@ -77,6 +91,7 @@ def _options(
         dynamic_clients=None if dynamic_clients == "off" else dynamic_clients,
         db_down=db_down,
         status_port=status_port or None,
+        postauth=postauth,
     )
 
 
@@ -94,6 +109,7 @@ def config(
     client_lifetime: LifetimeOpt = 300,
     db_down: DbDownOpt = "drop",
     status_port: StatusPortOpt = 18121,
+    postauth: PostauthOpt = "spool",
 ) -> None:
     """Render a complete FreeRADIUS 3.2 configuration for this database into OUT, with the NAS client list
     (clients.conf) read from the database; when the database is unreachable the last client list is kept.
@@ -115,11 +131,17 @@ def config(
                 client_lifetime,
                 db_down,
                 status_port,
+                postauth,
             ),
         )
     console.print(clients.message)
     console.print(f"FreeRADIUS configuration written to {out.resolve()}")
     console.print(f"Check it with: freeradius -XC -d {out.resolve()}")
+    if postauth == "spool":
+        console.print(
+            f"The post-auth log is spooled to {out.resolve() / POSTAUTH_SPOOL}: run `ispops radius postauth-replay "
+            f"--spool {out.resolve() / POSTAUTH_SPOOL}` beside FreeRADIUS (`ispops radius run` does)."
+        )
 
 
 @app.command()
@@ -135,6 +157,7 @@ def run(
     client_lifetime: LifetimeOpt = 300,
     db_down: DbDownOpt = "drop",
     status_port: StatusPortOpt = 18121,
+    postauth: PostauthOpt = "spool",
     debug: Annotated[bool, typer.Option("--debug", help="FreeRADIUS debug mode (-X): one thread, verbose.")] = False,
 ) -> None:
     """Render the configuration (and the NAS client list) under the data directory and run FreeRADIUS in the
@@ -159,6 +182,7 @@ def run(
                 client_lifetime,
                 db_down,
                 status_port,
+                postauth,
             ),
         )
         console.print(clients.message)
@@ -170,9 +194,57 @@ def run(
         if check.returncode != 0:
             raise fail("FreeRADIUS rejected the configuration:\n" + (check.stdout + check.stderr)[-3000:])
         args = [binary, "-X" if debug else "-f", "-d", str(raddb)]
-        # Keep the embedded database running for as long as FreeRADIUS does.
-        completed = subprocess.run(args, check=False, env=os.environ.copy())  # noqa: S603
+        # The post-auth spool's replayer runs beside FreeRADIUS (a thread of this process) and ships what
+        # is left once FreeRADIUS has stopped.
+        stop = threading.Event()
+        replayer = None
+        if postauth == "spool":
+            replay = Replayer(raddb / POSTAUTH_SPOOL, _app_conninfo(server))
+            replayer = threading.Thread(target=replay.run, args=(stop,), name="postauth-replay", daemon=True)
+            replayer.start()
+            console.print(f"Post-auth log: spooled in {raddb / POSTAUTH_SPOOL}, shipped in batches")
+        try:
+            # Keep the embedded database running for as long as FreeRADIUS does.
+            completed = subprocess.run(args, check=False, env=os.environ.copy())  # noqa: S603
+        finally:
+            stop.set()
+            if replayer is not None:
+                replayer.join(timeout=30)
     raise typer.Exit(completed.returncode)
+
+
+def _app_conninfo(server: Server) -> str:
+    return conninfo_for(server.url_for(APP_ROLE))
+
+
+@app.command("postauth-replay")
+@friendly_errors
+def postauth_replay(
+    spool: Annotated[
+        Path | None,
+        typer.Option(help="The spool directory (default: the one `ispops radius run` renders under the data dir)."),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Ship what is there now and exit.")] = False,
+    batch: Annotated[int, typer.Option(help="Lines per transaction at most.")] = 2000,
+) -> None:
+    """Ship the spooled post-auth log (--postauth spool) to radpostauth in batches, until Ctrl-C/SIGTERM.
+
+    Needed beside a FreeRADIUS rendered by `ispops radius config` (`ispops radius run` runs one itself)."""
+    import signal
+
+    directory = spool or get_settings().data_dir / "freeradius" / POSTAUTH_SPOOL
+    with open_server_ctx() as server:
+        replay = Replayer(directory, _app_conninfo(server), batch=batch)
+        if once:
+            shipped = replay.run_once()
+            replay.release()
+            console.print(f"{shipped} post-auth line(s) shipped from {directory}")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        console.print(f"Shipping the post-auth log from {directory} (Ctrl-C stops)")
+        replay.run(stop)
 
 
 @app.command()

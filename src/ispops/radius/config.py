@@ -27,6 +27,8 @@ TEMPLATES = "raddb"
 LIBDIR = Path("/usr/lib/freeradius")
 STATUS_SECRET_FILE = "status-secret"  # noqa: S105 (a file name) the Status-Server secret, kept across renders (mode 0600)
 DB_DOWN_ACTIONS = ("drop", "reject")
+POSTAUTH_MODES = ("sql", "spool")
+POSTAUTH_SPOOL = "spool/postauth"  # under the raddb: the post-auth log files of --postauth spool
 INSTALL_HINT = (
     "FreeRADIUS 3.2 is not installed. On Debian/Ubuntu: "
     "apt-get install freeradius freeradius-postgresql freeradius-utils"
@@ -58,6 +60,9 @@ class RaddbOptions:
     # What an Access-Request gets while the database is unreachable: no answer ("drop", the NAS fails over to
     # its next RADIUS server) or an Access-Reject ("reject").
     db_down: str = "drop"
+    # The post-auth log: "sql" (one INSERT per Access-Request, before the answer) or "spool" (a line in a
+    # local file, shipped in batches by ispops.radius.postauth_replay; `ispops radius run` uses it).
+    postauth: str = "sql"
     # Status-Server on 127.0.0.1 (FreeRADIUS's counters, `ispops radius stats`); None turns it off.
     status_port: int | None = 18121
     # Its secret; None: the one kept in the raddb (STATUS_SECRET_FILE), or a new random one.
@@ -91,6 +96,8 @@ class RaddbOptions:
                 )
         if not 10 <= self.client_lifetime <= 86400:
             raise ValidationFailed("radius config: client_lifetime must be 10-86400 seconds", field="client_lifetime")
+        if self.postauth not in POSTAUTH_MODES:
+            raise ValidationFailed("radius config: postauth must be 'sql' or 'spool'", field="postauth")
         if self.db_down not in DB_DOWN_ACTIONS:
             raise ValidationFailed("radius config: db_down must be 'drop' or 'reject'", field="db_down")
         if self.status_secret is not None and (
@@ -194,7 +201,7 @@ def render(out: Path, options: RaddbOptions, clients: Sequence[RadiusClient] | N
     """
     options.validate()
     out = out.resolve()
-    for sub in ("log", "run", "spool"):
+    for sub in ("log", "run", "spool", POSTAUTH_SPOOL):
         (out / sub).mkdir(parents=True, exist_ok=True)
     if clients is not None:
         write_clients(out, clients)
@@ -220,6 +227,7 @@ def render(out: Path, options: RaddbOptions, clients: Sequence[RadiusClient] | N
         "DYNAMIC_NETWORK": str(ipaddress.IPv4Network(options.dynamic_clients or "0.0.0.0/0")),
         "CLIENT_LIFETIME": str(options.client_lifetime),
         "DB_DOWN": "ispops_drop" if options.db_down == "drop" else "reject",
+        "POSTAUTH_LOG": f"ispops_postauth_{options.postauth}",
         "STATUS_PORT": str(options.status_port or 0),
         "STATUS_SECRET": _status_secret(out, options) if options.status_port is not None else "",
         "SECURITY_USER": (
