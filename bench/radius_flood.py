@@ -32,14 +32,13 @@ import psycopg
 from proc_cpu import host
 from pyrad import packet
 from pyrad.client import Client, Timeout
-from pyrad.dictionary import Dictionary
 
 from ispops.config import OWNER_ROLE, RADIUS_ROLE, Settings
 from ispops.db import migrate
 from ispops.db.roles import ensure_roles, grant_database
 from ispops.db.server import Server, create_database, libpq_dsn, open_server
 from ispops.radius.config import RaddbOptions, conninfo_for, freeradius_binary, render_with_clients
-from ispops.radius.probe import DICTIONARY
+from ispops.radius.probe import dictionary
 from radius import Radiusd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +74,7 @@ def load(server: Server) -> None:
 
 
 def client(address: str, secret: str, port: int) -> Client:
-    c = Client(server="127.0.0.1", authport=port, secret=secret.encode(), dict=Dictionary(str(DICTIONARY)))
+    c = Client(server="127.0.0.1", authport=port, secret=secret.encode(), dict=dictionary())
     c.bind((address, 0))
     c.timeout, c.retries = 0.5, 1
     return c

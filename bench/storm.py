@@ -49,13 +49,12 @@ from pathlib import Path
 
 from proc_cpu import host, machine_seconds, proc_stat, tree_seconds
 from pyrad import packet
-from pyrad.dictionary import Dictionary
 
 from ispops.config import RADIUS_ROLE, Settings
 from ispops.db.roles import ensure_roles
 from ispops.db.server import Server, open_server
 from ispops.radius.config import RaddbOptions, conninfo_for, freeradius_binary, render_with_clients
-from ispops.radius.probe import DICTIONARY
+from ispops.radius.probe import dictionary
 from radius import (
     OURS_DB,
     SECRET,
@@ -112,7 +111,7 @@ class Nas:
 
     def __init__(self, args: argparse.Namespace, ports: tuple[int, int], run: str, servers: list[int]) -> None:
         self.args, self.ports, self.run, self.servers = args, ports, run, servers
-        self.dictionary = Dictionary(str(DICTIONARY))
+        self.dictionary = dictionary()
         count = max(1, -(-args.inflight // 200))  # at most 200 of the 256 RADIUS ids per socket in use
         self.socks = []
         for _ in range(count):

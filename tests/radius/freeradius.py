@@ -21,11 +21,10 @@ from typing import Any
 import pytest
 from pyrad import packet
 from pyrad.client import Client, Timeout
-from pyrad.dictionary import Dictionary
 
 from ispops.radius.clients import ClientsRefresh
 from ispops.radius.config import RaddbOptions, freeradius_binary, render_with_clients
-from ispops.radius.probe import DICTIONARY
+from ispops.radius.probe import dictionary
 from tests.ports import free_udp_port
 
 
@@ -147,7 +146,7 @@ class Nas:
             authport=radius.auth_port,
             acctport=radius.acct_port,
             secret=secret.encode(),
-            dict=Dictionary(str(DICTIONARY)),
+            dict=dictionary(),
         )
         self.client.bind((address, 0))
         self.client.timeout = 3

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from ispops.cli import app
 from ispops.db.session import Database
-from ispops.radius.probe import DICTIONARY
+from ispops.radius.probe import dictionary
 from ispops.radius.stats import StatusUnavailable, log_counters, query_status
 from tests.factories import make_tenant
 from tests.radius.freeradius import FreeRadius, Nas
@@ -121,9 +121,7 @@ def test_the_status_server_answers_only_loopback_with_its_secret(world: FreeRadi
     nas = Client(server="127.0.0.1", authport=world.status_port, secret=SECRET.encode(), dict=None)
     nas.bind((SIGNING_NAS, 0))
     nas.timeout, nas.retries = 1, 1
-    from pyrad.dictionary import Dictionary
-
-    nas.dict = Dictionary(str(DICTIONARY))
+    nas.dict = dictionary()
     request = nas.CreateAuthPacket(code=packet.StatusServer)
     request.add_message_authenticator()
     with pytest.raises(Timeout):

@@ -48,7 +48,8 @@ def event(
     changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """One audit event of a tenant user (operators have their own log), for ``session.add`` in the unit
-    of work of the change (a service on a synchronous ``Session`` adds it itself)."""
+    of work of the change: a route adds it through ``TenantScope.audit``, a service on a synchronous
+    ``Session`` itself."""
     assert principal.tenant_id is not None
     return AuditEvent(
         tenant_id=principal.tenant_id,
@@ -73,7 +74,23 @@ async def record(
     action: str,
     changes: dict[str, Any] | None = None,
 ) -> None:
-    """Add one audit event to the current unit of work (tenant users only; operators have their own log)."""
+    """Add one audit event to the current unit of work (tenant users only; operators have their own log).
+    A route's is simpler through ``TenantScope.audit``."""
     session.add(
         event(principal=principal, meta=meta, entity=entity, entity_id=entity_id, action=action, changes=changes)
+    )
+
+
+def system_event(
+    tenant_id: str, actor: str | None, entity: str, entity_id: object, action: str, changes: dict[str, Any]
+) -> AuditEvent:
+    """One audit event of work the platform does for a tenant (a job, the CLI), ``actor`` naming it."""
+    return AuditEvent(
+        tenant_id=tenant_id,
+        actor_kind="system",
+        actor_id=actor,
+        entity=entity,
+        entity_id=str(entity_id),
+        action=action,
+        changes=changes,
     )

@@ -13,12 +13,13 @@ import ipaddress
 import uuid
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from ispops.audit.service import event
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.auth.tokens import decode_access_token
 from ispops.config import Settings
@@ -96,6 +97,21 @@ class TenantScope:
 
     def connection(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self.db.tenant_connection(self.tenant_id, user_id=self.principal.id)
+
+    def audit(
+        self, session: AsyncSession, entity: str, entity_id: object, action: str, changes: dict[str, Any] | None = None
+    ) -> None:
+        """Add the caller's audit event of a change to the route's unit of work (``audit.service.event``)."""
+        session.add(
+            event(
+                principal=self.principal,
+                meta=self.meta,
+                entity=entity,
+                entity_id=str(entity_id),
+                action=action,
+                changes=changes,
+            )
+        )
 
 
 async def get_tenant_scope(

@@ -7,7 +7,7 @@ change. Add a new helper (or a parameter with the old default) rather than editi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from alembic import op
 
@@ -154,3 +154,16 @@ def each_tenant(body: str) -> str:
 def run(statements: Iterable[str]) -> None:
     for statement in statements:
         op.execute(statement)
+
+
+def steps(upgrade: Sequence[str], downgrade: Sequence[str]) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The ``upgrade`` and ``downgrade`` of a migration that is two lists of statements, each run in order:
+    ``upgrade, downgrade = steps(UPGRADE, DOWNGRADE)`` at the end of the revision's module."""
+
+    def run_upgrade() -> None:
+        run(upgrade)
+
+    def run_downgrade() -> None:
+        run(downgrade)
+
+    return run_upgrade, run_downgrade

@@ -17,7 +17,6 @@ import structlog
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -25,17 +24,16 @@ from ispops.api import permissions
 from ispops.api.crud import Resource
 from ispops.api.reveal import write_only
 from ispops.api.schemas import Str
-from ispops.audit.service import record
 from ispops.auth.deps import Scope, TenantScope
 from ispops.config import Settings
 from ispops.devices import geo, service
 from ispops.devices.backup import BackupStorage
-from ispops.devices.jobs import backup_one, log_pinned
+from ispops.devices.jobs import PIN_ERRORS, backup_one, log_not_pinned, log_pinned
 from ispops.devices.service import DeviceRef, fingerprint
 from ispops.devices.snmp import poll_device
-from ispops.errors import IspopsError, NotFound, ValidationFailed
+from ispops.errors import NotFound, ValidationFailed
 from ispops.models.network import Device, DeviceOperationalStatus, InterfaceAdminStatus, InterfaceOperStatus
-from ispops.secrets import SecretStore, SecretStoreError
+from ispops.secrets import SecretStore
 from ispops.secrets import runtime as secret_runtime
 from ispops.secrets.txn import secret_changes
 
@@ -290,15 +288,8 @@ async def poll_now(key: Key, scope: Scope, request: Request) -> PollRead:
     async with scope.session() as s:
         for stmt in service.poll_result_statements(tenant, key, result):
             await s.execute(stmt)
-        await record(
-            s,
-            principal=scope.principal,
-            meta=scope.meta,
-            entity="devices",
-            entity_id=str(key),
-            action="action",
-            changes={"action": "poll", "operational_status": result.status.value, "error": result.error},
-        )
+        polled = {"action": "poll", "operational_status": result.status.value, "error": result.error}
+        scope.audit(s, "devices", key, "action", polled)
         return await _poll_read(s, tenant, key)
 
 
@@ -331,15 +322,7 @@ async def set_credentials(key: Key, body: service.CredentialsBody, scope: Scope,
         await run_in_threadpool(changes.put, path, service.encode_credentials(body))
         device.credentials_vault_path = path
         await s.flush()
-        await record(
-            s,
-            principal=scope.principal,
-            meta=scope.meta,
-            entity="devices",
-            entity_id=str(key),
-            action="update",
-            changes={"credentials_vault_path": [before, path], "credentials": sent},
-        )
+        scope.audit(s, "devices", key, "update", {"credentials_vault_path": [before, path], "credentials": sent})
     return Response(status_code=204)
 
 
@@ -359,15 +342,7 @@ async def delete_credentials(key: Key, scope: Scope, request: Request) -> Respon
         before = device.credentials_vault_path
         device.credentials_vault_path = None  # what the API wrote goes after the commit; a hand-set path stays
         await s.flush()
-        await record(
-            s,
-            principal=scope.principal,
-            meta=scope.meta,
-            entity="devices",
-            entity_id=str(key),
-            action="update",
-            changes={"credentials_vault_path": [before, None]},
-        )
+        scope.audit(s, "devices", key, "update", {"credentials_vault_path": [before, None]})
     return Response(status_code=204)
 
 
@@ -406,16 +381,8 @@ async def backup_now(key: Key, scope: Scope, request: Request) -> BackupResult:
         await s.execute(
             service.backup_result_statement(tenant, key, at=outcome.at, path=outcome.path, error=outcome.error)
         )
-        await record(
-            s,
-            principal=scope.principal,
-            meta=scope.meta,
-            entity="devices",
-            entity_id=str(key),
-            action="action",
-            changes={"action": "backup", "changed": outcome.changed, "error": outcome.error}
-            | ({"ssh_host_key_pinned": pinned} if pinned else {}),
-        )
+        backed_up = {"action": "backup", "changed": outcome.changed, "error": outcome.error}
+        scope.audit(s, "devices", key, "action", backed_up | ({"ssh_host_key_pinned": pinned} if pinned else {}))
     name = outcome.path.rsplit("/", 1)[-1].removesuffix(".cfg") if outcome.path else None
     return BackupResult(
         ok=outcome.error is None,
@@ -435,22 +402,9 @@ async def _pin(scope: TenantScope, store: SecretStore, request: service.PinReque
         async with scope.session() as s:
             pinned = await s.run_sync(service.pin_host_key, store, tenant, request, audit_as=None)
             if pinned is not None:
-                await record(
-                    s,
-                    principal=scope.principal,
-                    meta=scope.meta,
-                    entity="devices",
-                    entity_id=str(request.device_id),
-                    action="action",
-                    changes=service.pin_changes(request, pinned),
-                )
-    except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
-        log.warning(
-            "devices.ssh_host_key_not_pinned",
-            tenant=tenant,
-            device=str(request.device_id),
-            error=getattr(exc, "message", str(exc)),
-        )
+                scope.audit(s, "devices", request.device_id, "action", service.pin_changes(request, pinned))
+    except PIN_ERRORS as exc:
+        log_not_pinned(tenant, request, exc)
         return None
     return log_pinned(tenant, request) if pinned is not None else None
 
@@ -553,12 +507,4 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 async def _audit_read(scope: TenantScope, key: uuid.UUID, action: str, name: str) -> None:
     async with scope.session() as s:
-        await record(
-            s,
-            principal=scope.principal,
-            meta=scope.meta,
-            entity="devices",
-            entity_id=str(key),
-            action="action",
-            changes={"action": action, "backup": name},
-        )
+        scope.audit(s, "devices", key, "action", {"action": action, "backup": name})

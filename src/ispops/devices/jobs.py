@@ -259,15 +259,19 @@ def pin(db: Database, tenant_id: str, store: SecretStore, request: service.PinRe
     try:
         with db.tenant(tenant_id, enforce_status=False) as s:
             pinned = service.pin_host_key(s, store, tenant_id, request)
-    except (SecretStoreError, IspopsError, SQLAlchemyError) as exc:
-        log.warning(
-            "devices.ssh_host_key_not_pinned",
-            tenant=tenant_id,
-            device=str(request.device_id),
-            error=getattr(exc, "message", str(exc)),
-        )
+    except PIN_ERRORS as exc:
+        log_not_pinned(tenant_id, request, exc)
         return None
     return log_pinned(tenant_id, request) if pinned is not None else None
+
+
+# What pinning a host key may fail with: a warning, since the backup itself succeeded.
+PIN_ERRORS = (SecretStoreError, IspopsError, SQLAlchemyError)
+
+
+def log_not_pinned(tenant_id: str, request: service.PinRequest, exc: Exception) -> None:
+    error = getattr(exc, "message", str(exc))
+    log.warning("devices.ssh_host_key_not_pinned", tenant=tenant_id, device=str(request.device_id), error=error)
 
 
 def log_pinned(tenant_id: str, request: service.PinRequest) -> str:

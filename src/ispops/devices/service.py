@@ -28,10 +28,10 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.orm import Mapper, Session, object_session
 
+from ispops.audit.service import system_event
 from ispops.db.blocking import call_blocking
 from ispops.devices.snmp import InterfaceSample, PollResult, SnmpCredentials, SnmpTarget
 from ispops.errors import ValidationFailed
-from ispops.models.identity import AuditEvent
 from ispops.models.network import Device, DeviceInterface, DeviceStatus
 from ispops.secrets import SecretNotFound, SecretStore, SecretStoreError, runtime, tenant_path
 from ispops.secrets.txn import secret_changes
@@ -295,17 +295,7 @@ def pin_host_key(
     session.execute(_repoint(tenant_id, pin, path))
     changes.delete_after_commit(pin.path)
     if audit_as is not None:
-        session.add(
-            AuditEvent(
-                tenant_id=tenant_id,
-                actor_kind="system",
-                actor_id=audit_as,
-                entity="devices",
-                entity_id=str(pin.device_id),
-                action="action",
-                changes=pin_changes(pin, path),
-            )
-        )
+        session.add(system_event(tenant_id, audit_as, "devices", pin.device_id, "action", pin_changes(pin, path)))
     return path
 
 

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ispops.api import permissions
 from ispops.api.crud import Resource
 from ispops.api.schemas import Inet
-from ispops.audit.service import record
 from ispops.auth.deps import Scope, TenantScope
 from ispops.errors import Conflict
 from ispops.ipam import service
@@ -182,22 +181,16 @@ def register(router: APIRouter) -> None:
     not_found: dict[int | str, dict[str, Any]] = {404: {"description": "not found (or another tenant's)"}}
 
     async def audit(s: AsyncSession, scope: TenantScope, made: IpAllocation, what: str) -> Any:
-        await record(
-            s,
-            principal=scope.principal,
-            meta=scope.meta,
-            entity=allocations.name,
-            entity_id=str(made.id),
-            action="create" if what in ("allocate", "reserve") else "action",
-            changes={
-                "action": what,
-                "ip_pool_id": str(made.ip_pool_id),
-                "ip_address": made.ip_address,
-                "subscriber_id": str(made.subscriber_id) if made.subscriber_id else None,
-                "status": made.status,
-                "lease_end": made.lease_end,
-            },
-        )
+        action = "create" if what in ("allocate", "reserve") else "action"
+        changes = {
+            "action": what,
+            "ip_pool_id": str(made.ip_pool_id),
+            "ip_address": made.ip_address,
+            "subscriber_id": str(made.subscriber_id) if made.subscriber_id else None,
+            "status": made.status,
+            "lease_end": made.lease_end,
+        }
+        scope.audit(s, allocations.name, made.id, action, changes)
         return allocation_read.model_validate(made)
 
     async def allocate(key: Key, scope: Scope, body: AllocateBody | None = None) -> Any:

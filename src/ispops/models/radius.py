@@ -23,13 +23,13 @@ from sqlalchemy.dialects.postgresql import INET, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ispops.models.base import AuditMixin, Base, SoftDeleteMixin, TenantMixin, identity_pk, tenant_fk
+from ispops.radius.vendors import VENDORS
 
-
-class NasType(StrEnum):
-    OTHER = "other"
-    CISCO = "cisco"
-    MIKROTIK = "mikrotik"
-    JUNIPER = "juniper"
+# nas.type: one value per vendor of ``radius.vendors.VENDORS`` (the one list of NAS vendors), in its order.
+# The members are data, so mypy cannot list them (nothing names one: the type serves COLUMN_ENUMS and schemas).
+NasType: type[StrEnum] = StrEnum(  # type: ignore[misc]
+    "NasType", [(vendor.nas_type.upper(), vendor.nas_type) for vendor in VENDORS]
+)
 
 
 class NasRequireMa(StrEnum):

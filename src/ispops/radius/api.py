@@ -25,13 +25,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, text
+from sqlalchemy import ColumnElement, RowMapping, text
 
 from ispops.api import permissions
 from ispops.api.crud import Resource
 from ispops.api.reveal import write_only
 from ispops.api.schemas import Str
-from ispops.audit.service import record
 from ispops.auth.deps import Scope
 from ispops.db import checks
 from ispops.errors import NotFound, ValidationFailed
@@ -180,6 +179,26 @@ class SessionPage(BaseModel):
     offset: int
 
 
+def _session(r: RowMapping, duration_seconds: int) -> Session:
+    """A radacct row (with ``nas_ip``/``framed_ip`` as text) as the API shows it."""
+    return Session(
+        radacctid=r["radacctid"],
+        subscriber_id=r["subscriber_id"],
+        username=r["username"],
+        nas_ip=r["nas_ip"],
+        framed_ip=r["framed_ip"],
+        acctsessionid=r["acctsessionid"],
+        started_at=r["acctstarttime"],
+        stopped_at=r["acctstoptime"],
+        last_update_at=r["acctupdatetime"],
+        duration_seconds=duration_seconds,
+        upload_octets=int(r["acctinputoctets"]),
+        download_octets=int(r["acctoutputoctets"]),
+        terminate_cause=r["acctterminatecause"],
+        closed_by=r["closed_by"],
+    )
+
+
 @router.get(
     "/api/v1/radius/sessions",
     response_model=SessionPage,
@@ -241,25 +260,7 @@ async def list_sessions(
             .mappings()
             .all()
         )
-    items = [
-        Session(
-            radacctid=r["radacctid"],
-            subscriber_id=r["subscriber_id"],
-            username=r["username"],
-            nas_ip=r["nas_ip"],
-            framed_ip=r["framed_ip"],
-            acctsessionid=r["acctsessionid"],
-            started_at=r["acctstarttime"],
-            stopped_at=r["acctstoptime"],
-            last_update_at=r["acctupdatetime"],
-            duration_seconds=int(r["duration"]),
-            upload_octets=int(r["acctinputoctets"]),
-            download_octets=int(r["acctoutputoctets"]),
-            terminate_cause=r["acctterminatecause"],
-            closed_by=r["closed_by"],
-        )
-        for r in rows
-    ]
+    items = [_session(r, int(r["duration"])) for r in rows]
     return SessionPage(items=items, total=int(total), limit=limit, offset=offset)
 
 
@@ -278,31 +279,8 @@ async def close_session(radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)], sco
     tenant_id = scope.tenant_id
     async with scope.session() as s:
         r = await s.run_sync(close_by_staff, tenant_id, radacctid, actor_id=None)
-        await record(
-            s,
-            principal=scope.principal,
-            meta=scope.meta,
-            entity="radacct",
-            entity_id=str(radacctid),
-            action="action",
-            changes=audit_changes(r),
-        )
-    return Session(
-        radacctid=r["radacctid"],
-        subscriber_id=r["subscriber_id"],
-        username=r["username"],
-        nas_ip=r["nas_ip"],
-        framed_ip=r["framed_ip"],
-        acctsessionid=r["acctsessionid"],
-        started_at=r["acctstarttime"],
-        stopped_at=r["acctstoptime"],
-        last_update_at=r["acctupdatetime"],
-        duration_seconds=int(r["acctsessiontime"] or 0),
-        upload_octets=int(r["acctinputoctets"]),
-        download_octets=int(r["acctoutputoctets"]),
-        terminate_cause=r["acctterminatecause"],
-        closed_by=r["closed_by"],
-    )
+        scope.audit(s, "radacct", radacctid, "action", audit_changes(r))
+    return _session(r, int(r["acctsessiontime"] or 0))
 
 
 class UsageDay(BaseModel):
@@ -443,15 +421,8 @@ async def test_credentials(
         if nas_type is None:
             raise ValidationFailed("nas_id: no such NAS", table="subscribers", field="nas_id")
         result = await _evaluate(s, tenant_id, username[0], body.password, nas_type)
-        await record(
-            s,
-            principal=scope.principal,
-            meta=scope.meta,
-            entity="subscribers",
-            entity_id=str(key),
-            action="action",
-            changes={"action": "test_credentials", "nas_id": body.nas_id, "result": result.result},
-        )
+        tested = {"action": "test_credentials", "nas_id": body.nas_id, "result": result.result}
+        scope.audit(s, "subscribers", key, "action", tested)
     return result
 
 

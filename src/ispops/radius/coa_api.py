@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from ispops.api import permissions
-from ispops.audit.service import record
 from ispops.auth.deps import Scope
 from ispops.errors import Conflict, NotFound
 from ispops.models.radius import CoaKind, CoaReason, RadAcct, RadiusCoaQueue
@@ -76,13 +75,7 @@ async def disconnect_session(radacctid: Annotated[int, Path(ge=1, le=2**63 - 1)]
             await s.flush()
             queue_id = item.id
             await s.execute(select(func.pg_notify("ispops_radius_coa", tenant_id)))
-            await record(
-                s,
-                principal=scope.principal,
-                meta=scope.meta,
-                entity="radacct",
-                entity_id=str(radacctid),
-                action="action",
-                changes={"action": "disconnect", "queue_id": queue_id, "username": username},
+            scope.audit(
+                s, "radacct", radacctid, "action", {"action": "disconnect", "queue_id": queue_id, "username": username}
             )
     return DisconnectQueued(queue_id=queue_id, radacctid=radacctid)

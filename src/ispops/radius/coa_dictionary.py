@@ -2,7 +2,7 @@
 
 Only what a CoA-Request or Disconnect-Request of ours can carry: the session identification attributes
 (RFC 5176 section 3), Message-Authenticator, Error-Cause, and the reply attributes provisioning renders
-into radreply (RFC 2865/2869/3162 plus the MikroTik, Cisco, Juniper ERX and WISPr vendor attributes).
+into radreply (RFC 2865/2869/3162 here, and every vendor's attributes from ``vendors.VENDORS``).
 A radreply attribute missing here is not sent, and the attempt's ``detail`` says so.
 """
 
@@ -12,6 +12,8 @@ import io
 from functools import cache
 
 from pyrad.dictionary import Dictionary
+
+from ispops.radius import vendors
 
 TEXT = """\
 ATTRIBUTE	User-Name	1	string
@@ -43,47 +45,6 @@ ATTRIBUTE	Framed-IPv6-Prefix	97	ipv6prefix
 ATTRIBUTE	Framed-IPv6-Pool	100	string
 ATTRIBUTE	Error-Cause	101	integer
 ATTRIBUTE	Delegated-IPv6-Prefix	123	ipv6prefix
-
-VENDOR	Cisco	9
-BEGIN-VENDOR	Cisco
-ATTRIBUTE	Cisco-AVPair	1	string
-END-VENDOR	Cisco
-
-VENDOR	ERX	4874
-BEGIN-VENDOR	ERX
-ATTRIBUTE	ERX-Virtual-Router-Name	1	string
-ATTRIBUTE	ERX-Address-Pool-Name	2	string
-ATTRIBUTE	ERX-Primary-Dns	4	ipaddr
-ATTRIBUTE	ERX-Secondary-Dns	5	ipaddr
-ATTRIBUTE	ERX-Ingress-Policy-Name	10	string
-ATTRIBUTE	ERX-Egress-Policy-Name	11	string
-ATTRIBUTE	ERX-Qos-Profile-Name	26	string
-ATTRIBUTE	ERX-Service-Activate	65	string	has_tag
-ATTRIBUTE	ERX-Service-Deactivate	66	string
-END-VENDOR	ERX
-
-VENDOR	WISPr	14122
-BEGIN-VENDOR	WISPr
-ATTRIBUTE	WISPr-Redirection-URL	4	string
-ATTRIBUTE	WISPr-Bandwidth-Min-Up	5	integer
-ATTRIBUTE	WISPr-Bandwidth-Min-Down	6	integer
-ATTRIBUTE	WISPr-Bandwidth-Max-Up	7	integer
-ATTRIBUTE	WISPr-Bandwidth-Max-Down	8	integer
-ATTRIBUTE	WISPr-Session-Terminate-Time	9	string
-END-VENDOR	WISPr
-
-VENDOR	Mikrotik	14988
-BEGIN-VENDOR	Mikrotik
-ATTRIBUTE	Mikrotik-Recv-Limit	1	integer
-ATTRIBUTE	Mikrotik-Xmit-Limit	2	integer
-ATTRIBUTE	Mikrotik-Group	3	string
-ATTRIBUTE	Mikrotik-Rate-Limit	8	string
-ATTRIBUTE	Mikrotik-Recv-Limit-Gigawords	14	integer
-ATTRIBUTE	Mikrotik-Xmit-Limit-Gigawords	15	integer
-ATTRIBUTE	Mikrotik-Total-Limit	17	integer
-ATTRIBUTE	Mikrotik-Total-Limit-Gigawords	18	integer
-ATTRIBUTE	Mikrotik-Address-List	19	string
-END-VENDOR	Mikrotik
 """
 
 # RFC 5176 section 3.5, for the attempt's ``detail``.
@@ -110,4 +71,4 @@ ERROR_CAUSES: dict[int, str] = {
 
 @cache
 def dictionary() -> Dictionary:
-    return Dictionary(io.StringIO(TEXT))
+    return Dictionary(io.StringIO(TEXT + "\n" + vendors.dictionary_text()))

@@ -6,6 +6,7 @@ address must be configured on this machine — a lab NAS on loopback, or the RAD
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,16 @@ from pyrad import packet
 from pyrad.client import Client, Timeout
 from pyrad.dictionary import Dictionary
 
+from ispops.radius import vendors
+
+# The standard attributes and Microsoft's (MS-CHAP); the NAS vendors' come from ``vendors.VENDORS``.
 DICTIONARY = Path(__file__).with_name("dictionary.pyrad")
+
+
+def dictionary(*more: str) -> Dictionary:
+    """The pyrad dictionary of a NAS talking to FreeRADIUS: ``DICTIONARY``, every vendor's, and ``more``."""
+    texts = [vendors.dictionary_text(), *more]
+    return Dictionary(str(DICTIONARY), *(io.StringIO(t) for t in texts))
 
 
 @dataclass(frozen=True)
@@ -26,7 +36,7 @@ class ProbeResult:
 def probe_login(
     *, server: str, port: int, nas_address: str, secret: str, username: str, password: str, timeout: float = 3.0
 ) -> ProbeResult:
-    client = Client(server=server, authport=port, secret=secret.encode(), dict=Dictionary(str(DICTIONARY)))
+    client = Client(server=server, authport=port, secret=secret.encode(), dict=dictionary())
     client.timeout, client.retries = timeout, 1
     try:
         client.bind((nas_address, 0))

@@ -27,26 +27,18 @@ from sqlalchemy.orm import Mapper, Session
 
 from ispops.errors import Conflict, NotFound, ValidationFailed
 from ispops.models import Subscriber
+from ispops.radius import vendors
 
-# Rows the database renders (keep equal to ispops_radius_managed in migration 0013; a test compares).
+# Rows the database renders (keep equal to ispops_radius_managed in radius/sql/render.sql; a test compares).
 # They are replaced whenever the subscriber, its plan or its tenant's policy changes; every other row of a
 # subscriber (manual rows made through /api/v1/radcheck and /radreply, and the credential) survives.
+# The vendor attributes among them are the ``rendered`` ones of ``vendors.VENDORS``; a vendor attribute
+# rendered only for some values (Cisco-AVPair: the QoS policy pairs) is decided by ``vendors.rendered``.
 MANAGED_CHECK = frozenset({"Auth-Type", "Simultaneous-Use"})
-MANAGED_REPLY = frozenset(
-    {
-        "Mikrotik-Rate-Limit",
-        "Mikrotik-Address-List",
-        "ERX-Qos-Profile-Name",
-        "WISPr-Bandwidth-Max-Up",
-        "WISPr-Bandwidth-Max-Down",
-        "Framed-IP-Address",
-        "Framed-IPv6-Address",
-        "Session-Timeout",
-        "Acct-Interim-Interval",
-    }
-)
-# Cisco-AVPair carries many things; only the QoS policy pairs are ours.
-MANAGED_AVPAIR_PREFIXES = ("ip:sub-qos-policy-in=", "ip:sub-qos-policy-out=")
+NEUTRAL_REPLY = frozenset({"Framed-IP-Address", "Framed-IPv6-Address", "Session-Timeout", "Acct-Interim-Interval"})
+MANAGED_REPLY = NEUTRAL_REPLY | {
+    a.name for vendor in vendors.VENDORS for a in vendor.attributes if a.rendered and not a.managed_values
+}
 # The credential rows this module writes (one per subscriber).
 CREDENTIAL_ATTRIBUTES = {"cleartext": "Cleartext-Password", "nt_password": "NT-Password"}
 PASSWORD_MAX = 128  # RFC 2865: User-Password carries at most 128 octets
@@ -56,9 +48,8 @@ def is_managed(table: str, attribute: str, value: str = "") -> bool:
     """True when a radcheck/radreply row with this attribute (and value) is the renderer's."""
     if table == "radcheck":
         return attribute in MANAGED_CHECK
-    if attribute == "Cisco-AVPair":
-        return value.startswith(MANAGED_AVPAIR_PREFIXES)
-    return attribute in MANAGED_REPLY
+    vendor_rule = vendors.rendered(attribute, value)
+    return attribute in NEUTRAL_REPLY if vendor_rule is None else vendor_rule
 
 
 # --- MD4 (RFC 1320), because OpenSSL 3 no longer offers it to hashlib ---------------------------------

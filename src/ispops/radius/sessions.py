@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session as OrmSession
 
+from ispops.audit.service import system_event
 from ispops.db.session import Database
 from ispops.errors import Conflict, NotFound
-from ispops.models.identity import AuditEvent
 from ispops.models.radius import RadacctClosedBy
 
 log = logging.getLogger("ispops.radius.sessions")
@@ -145,15 +145,5 @@ def close_by_staff(s: OrmSession, tenant_id: str, radacctid: int, *, actor_id: s
     if row is None:
         raise _refusal(s.execute(STOPPED_AT, {"t": tenant_id, "rid": radacctid}).first())
     if actor_id is not None:
-        s.add(
-            AuditEvent(
-                tenant_id=tenant_id,
-                actor_kind="system",
-                actor_id=actor_id,
-                entity="radacct",
-                entity_id=str(radacctid),
-                action="action",
-                changes=audit_changes(row),
-            )
-        )
+        s.add(system_event(tenant_id, actor_id, "radacct", radacctid, "action", audit_changes(row)))
     return row

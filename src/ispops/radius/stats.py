@@ -15,17 +15,15 @@ node_exporter textfile collector. Two figures FreeRADIUS 3.2.1 does not count co
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyrad import packet
 from pyrad.client import Client, Timeout
-from pyrad.dictionary import Dictionary
 
 from ispops.radius.config import STATUS_SECRET_FILE
-from ispops.radius.probe import DICTIONARY
+from ispops.radius.probe import dictionary
 
 STATUS_SITE = "sites-enabled/ispops-status"
 ALL_STATISTICS = 0x1F  # FreeRADIUS-Statistics-Type "All": authentication, accounting, proxy, internal
@@ -194,9 +192,7 @@ def status_settings(raddb: Path) -> tuple[int, str]:
 
 def query_status(*, port: int, secret: str, server: str = "127.0.0.1", timeout: float = 2.0) -> dict[str, int]:
     """Every counter FreeRADIUS reports, by our name (:data:`COUNTERS`)."""
-    client = Client(
-        server=server, authport=port, secret=secret.encode(), dict=Dictionary(str(DICTIONARY), io.StringIO(_DICTIONARY))
-    )
+    client = Client(server=server, authport=port, secret=secret.encode(), dict=dictionary(_DICTIONARY))
     client.timeout, client.retries = timeout, 1
     request = client.CreateAuthPacket(code=packet.StatusServer)
     request["FreeRADIUS-Statistics-Type"] = ALL_STATISTICS

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ispops.api import permissions
 from ispops.api.crud import Resource, load
-from ispops.audit.service import record
 from ispops.auth.deps import Scope
 from ispops.models import BandwidthProfile, Customer, Subscriber
 from ispops.radius import provisioning
@@ -152,15 +151,7 @@ def _password(router: APIRouter) -> None:
             attribute = await s.run_sync(
                 provisioning.set_password, tenant_id=tenant, subscriber_id=sub.id, password=body.password
             )
-            await record(
-                s,
-                principal=scope.principal,
-                meta=scope.meta,
-                entity="subscribers",
-                entity_id=str(sub.id),
-                action="action",
-                changes={"action": "password", "attribute": attribute},
-            )
+            scope.audit(s, "subscribers", sub.id, "action", {"action": "password", "attribute": attribute})
         return Response(status_code=204)
 
     router.add_api_route(

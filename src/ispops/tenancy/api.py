@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from ispops.api.crud import Page, Resource
 from ispops.api.schemas import Str, read_schema
-from ispops.audit.service import record
 from ispops.auth.deps import Db, Meta, Scope, get_full_principal
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -231,13 +230,5 @@ async def update_my_tenant(body: TenantSelfUpdate, scope: Scope) -> Any:
         await s.flush()
         await s.refresh(tenant)
         if changes:
-            await record(
-                s,
-                principal=scope.principal,
-                meta=scope.meta,
-                entity="tenants",
-                entity_id=tenant.id,
-                action="update",
-                changes=changes,
-            )
+            scope.audit(s, "tenants", tenant.id, "update", changes)
         return TenantRead.model_validate(tenant)

@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from ispops.api import permissions
-from ispops.audit.service import record
 from ispops.auth.deps import Scope
 from ispops.errors import NotFound
 from ispops.models import Tenant
@@ -141,13 +140,5 @@ async def update_radius_policy(body: RadiusPolicyUpdate, scope: Scope) -> Any:
         # the trigger re-renders radcheck/radreply in the service's flush, in this transaction
         tenant, changes = await s.run_sync(update_policy, tenant_id, body)
         if changes:
-            await record(
-                s,
-                principal=scope.principal,
-                meta=scope.meta,
-                entity="tenants",
-                entity_id=tenant_id,
-                action="update",
-                changes=changes,
-            )
+            scope.audit(s, "tenants", tenant_id, "update", changes)
         return RadiusPolicy.model_validate(tenant)

@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from ispops.api import permissions
 from ispops.api.crud import Resource, load, row_of, serialize_row
 from ispops.api.schemas import Inet
-from ispops.audit.service import record
 from ispops.auth.deps import Scope
 from ispops.errors import ValidationFailed
 from ispops.models import VpnTunnel
@@ -99,15 +98,7 @@ def register(router: APIRouter) -> None:
             tunnel = await load(s, spec, scope.tenant_id, key, for_update=True)
             text = await s.run_sync(service.peer_config, runtime.current(), tunnel, format)
             if format is not ConfigFormat.HUB_PEER:
-                await record(
-                    s,
-                    principal=scope.principal,
-                    meta=scope.meta,
-                    entity=NAME,
-                    entity_id=str(tunnel.id),
-                    action="action",
-                    changes={"action": "download_config", "format": format.value},
-                )
+                scope.audit(s, NAME, tunnel.id, "action", {"action": "download_config", "format": format.value})
             name = tunnel.tunnel_name
         return PlainTextResponse(
             text,
@@ -124,14 +115,8 @@ def register(router: APIRouter) -> None:
             before = tunnel.public_key
             await s.run_sync(service.rotate_key, runtime.current(), tunnel)
             await s.refresh(tunnel)
-            await record(
-                s,
-                principal=scope.principal,
-                meta=scope.meta,
-                entity=NAME,
-                entity_id=str(tunnel.id),
-                action="action",
-                changes={"action": "rotate_key", "public_key": [before, tunnel.public_key]},
+            scope.audit(
+                s, NAME, tunnel.id, "action", {"action": "rotate_key", "public_key": [before, tunnel.public_key]}
             )
             return to_read(tunnel)
 

@@ -53,6 +53,18 @@ AUDIT = [
     *tenant_table("audit_events", audit=False, app_privileges="SELECT, INSERT"),
 ]
 
+# A refresh token's columns (tenant users' and platform operators' alike), after its owner's.
+TOKEN_COLUMNS = [
+    "family_id uuid NOT NULL",
+    "token_hash varchar(64) NOT NULL",
+    "issued_at timestamptz NOT NULL DEFAULT now()",
+    "expires_at timestamptz NOT NULL",
+    "revoked_at timestamptz",
+    "revoked_reason varchar(50)",
+    "created_ip inet",
+    "user_agent text",
+]
+
 REFRESH = [
     create_table(
         "refresh_tokens",
@@ -60,14 +72,7 @@ REFRESH = [
             "id uuid PRIMARY KEY DEFAULT gen_random_uuid()",
             TENANT_COLUMN,
             "user_id uuid NOT NULL",
-            "family_id uuid NOT NULL",
-            "token_hash varchar(64) NOT NULL",
-            "issued_at timestamptz NOT NULL DEFAULT now()",
-            "expires_at timestamptz NOT NULL",
-            "revoked_at timestamptz",
-            "revoked_reason varchar(50)",
-            "created_ip inet",
-            "user_agent text",
+            *TOKEN_COLUMNS,
             tenant_fk("refresh_tokens", "user_id", "users", on_delete="CASCADE"),
             one_of("refresh_tokens", "revoked_reason", ["rotated", "logout", "reuse_detected", "password_change"]),
         ],
@@ -119,14 +124,7 @@ GLOBAL = [
         [
             "id uuid PRIMARY KEY DEFAULT gen_random_uuid()",
             "operator_id uuid NOT NULL REFERENCES platform_operators(id) ON DELETE CASCADE",
-            "family_id uuid NOT NULL",
-            "token_hash varchar(64) NOT NULL",
-            "issued_at timestamptz NOT NULL DEFAULT now()",
-            "expires_at timestamptz NOT NULL",
-            "revoked_at timestamptz",
-            "revoked_reason varchar(50)",
-            "created_ip inet",
-            "user_agent text",
+            *TOKEN_COLUMNS,
             "CONSTRAINT uq_operator_refresh_tokens__token_hash UNIQUE (token_hash)",
         ],
     ),

@@ -23,7 +23,7 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from ispops.db.ddl import TENANT_COLUMN, counter, create_table, run, tenant_fk, tenant_table
+from ispops.db.ddl import TENANT_COLUMN, counter, create_table, steps, tenant_fk, tenant_table
 
 revision = "0010"
 down_revision = "0009"
@@ -452,10 +452,4 @@ DOWNGRADE: list[str] = [
     "DROP FUNCTION ipam_first(inet)",
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

@@ -17,7 +17,7 @@ from ispops.db.ddl import (
     check,
     create_table,
     one_of,
-    run,
+    steps,
     tenant_fk,
     tenant_key,
     tenant_table,
@@ -97,10 +97,4 @@ DOWNGRADE: list[str] = [
     ),
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

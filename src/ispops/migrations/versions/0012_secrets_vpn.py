@@ -12,7 +12,7 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from ispops.db.ddl import check, run, tenant_fk
+from ispops.db.ddl import check, steps, tenant_fk
 
 revision = "0012"
 down_revision = "0011"
@@ -61,10 +61,4 @@ DOWNGRADE: list[str] = [
     ),
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

@@ -27,7 +27,7 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from ispops.db.ddl import run
+from ispops.db.ddl import steps
 
 revision = "0013"
 down_revision = "0012"
@@ -430,10 +430,4 @@ DOWNGRADE: list[str] = [
     "DROP FUNCTION ispops_radius_managed(text, text, text)",
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

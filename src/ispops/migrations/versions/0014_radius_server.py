@@ -19,7 +19,7 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from ispops.db.ddl import run
+from ispops.db.ddl import steps
 
 revision = "0014"
 down_revision = "0013"
@@ -285,10 +285,4 @@ DOWNGRADE = [f"DROP FUNCTION {signature}" for signature in FUNCTIONS] + [
     "DROP INDEX idx_radacct_open_nas",
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

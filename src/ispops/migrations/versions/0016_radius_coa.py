@@ -26,7 +26,7 @@ Create Date: 2026-11-24
 
 from __future__ import annotations
 
-from ispops.db.ddl import TENANT_COLUMN, USER_SETTING, check, create_table, one_of, run, tenant_fk, tenant_table
+from ispops.db.ddl import TENANT_COLUMN, USER_SETTING, check, create_table, one_of, steps, tenant_fk, tenant_table
 
 revision = "0016"
 down_revision = "0015"
@@ -198,10 +198,4 @@ DOWNGRADE: list[str] = [
     "DROP TABLE radius_coa_queue",
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

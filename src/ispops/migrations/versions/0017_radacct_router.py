@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import importlib
 
-from ispops.db.ddl import run
+from ispops.db.ddl import steps
 
 revision = "0017"
 down_revision = "0016"
@@ -330,10 +330,4 @@ DOWNGRADE = [
     _each_partition("ALTER TABLE public.%I RESET (fillfactor)"),
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

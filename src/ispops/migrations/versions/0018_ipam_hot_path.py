@@ -48,7 +48,7 @@ from __future__ import annotations
 import importlib
 import re
 
-from ispops.db.ddl import check_rule, named_checks, run
+from ispops.db.ddl import check_rule, named_checks, steps
 
 revision = "0018"
 down_revision = "0017"
@@ -227,10 +227,4 @@ ALLOCATE_DOWN = _ALLOCATE_0010.replace("CREATE FUNCTION", "CREATE OR REPLACE FUN
 UPGRADE: list[str] = ALLOCATIONS_UP + GUARD_UP + COLUMNS_UP + [ALLOCATE]
 DOWNGRADE: list[str] = [ALLOCATE_DOWN, *COLUMNS_DOWN, *GUARD_DOWN, *ALLOCATIONS_DOWN]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import importlib
 
-from ispops.db.ddl import run
+from ispops.db.ddl import steps
 
 revision = "0019"
 down_revision = "0018"
@@ -132,10 +132,4 @@ DOWNGRADE = [
     f"DROP FUNCTION ispops_radius_interim({INTERIM_SIGNATURE})",
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

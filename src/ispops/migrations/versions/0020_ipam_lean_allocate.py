@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib
 import re
 
-from ispops.db.ddl import check_rule, named_checks, run
+from ispops.db.ddl import check_rule, named_checks, steps
 
 revision = "0020"
 down_revision = "0019"
@@ -177,10 +177,4 @@ assert "PERFORM set_config" not in ALLOCATE and "PERFORM pg_advisory" not in ALL
 UPGRADE: list[str] = [*GUARD_UP, ALLOCATE]
 DOWNGRADE: list[str] = [_ALLOCATE_0018, *GUARD_DOWN]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

@@ -20,18 +20,14 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-import importlib
-
-from ispops.db.ddl import run
+from ispops.db.ddl import steps
 
 revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None
 
-_v0014 = importlib.import_module("ispops.migrations.versions.0014_radius_server")
-
-CLIENT = f"""
+CLIENT = """
 CREATE FUNCTION ispops_radius_client(p_address text)
 RETURNS TABLE (shortname text, type text, secret text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -39,7 +35,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 -- Read as ispops_radius_clients() reads the whole list: as the owner, one tenant at a time, RLS on.
 DECLARE t record;
 BEGIN
-  FOR t IN SELECT tn.id FROM tenants tn WHERE tn.deleted_at IS NULL AND tn.status IN {_v0014.SERVED} ORDER BY tn.id LOOP
+  FOR t IN SELECT tn.id FROM tenants tn WHERE tn.deleted_at IS NULL AND tn.status IN ('active', 'trial', 'suspended', 'inactive', 'pending') ORDER BY tn.id LOOP
     PERFORM set_config('app.current_tenant_id', t.id, true);
     RETURN QUERY
       SELECT t.id || '/' || n.require_ma || '/' || n.shortname, n.type, n.secret
@@ -58,10 +54,4 @@ UPGRADE = [
 ]
 DOWNGRADE = ["DROP FUNCTION ispops_radius_client(text)"]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

@@ -24,7 +24,7 @@ Create Date: 2026-11-25
 
 from __future__ import annotations
 
-from ispops.db.ddl import each_tenant, run
+from ispops.db.ddl import each_tenant, steps
 
 revision = "0022"
 down_revision = "0021"
@@ -67,10 +67,4 @@ DOWNGRADE = [
     "DROP FUNCTION ipam_tunnel_address_guard()",
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import importlib
 
-from ispops.db.ddl import each_tenant, run
+from ispops.db.ddl import each_tenant, steps
 
 revision = "0023"
 down_revision = "0022"
@@ -97,10 +97,4 @@ DOWNGRADE: list[str] = [
     _v0018.GUARD,
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import importlib
 
-from ispops.db.ddl import each_tenant, run
+from ispops.db.ddl import each_tenant, steps
 
 revision = "0024"
 down_revision = "0023"
@@ -177,10 +177,4 @@ DOWNGRADE = [
     "DROP FUNCTION ispops_is_host_address(text)",
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import importlib
 
-from ispops.db.ddl import check, one_of, run
+from ispops.db.ddl import check, one_of, steps
 
 revision = "0025"
 down_revision = "0024"
@@ -189,10 +189,4 @@ DOWNGRADE = [
     "ALTER TABLE tenants DROP COLUMN radius_stale_after_intervals",
 ]
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)

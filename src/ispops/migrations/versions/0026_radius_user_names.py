@@ -24,7 +24,7 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
-from ispops.db.ddl import run
+from ispops.db.ddl import steps
 
 revision = "0026"
 down_revision = "0025"
@@ -142,10 +142,4 @@ for _table, _column, _before in NAME_COLUMNS:
     UPGRADE.append(_constraint(_table, _column, _rule))
 DOWNGRADE.append("DROP FUNCTION ispops_radius_name(text)")
 
-
-def upgrade() -> None:
-    run(UPGRADE)
-
-
-def downgrade() -> None:
-    run(DOWNGRADE)
+upgrade, downgrade = steps(UPGRADE, DOWNGRADE)
