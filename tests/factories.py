@@ -91,8 +91,13 @@ ROWS: list[tuple[str, str]] = [
     ),
     (
         "olts",
-        "insert into olts (tenant_id, device_id, olt_type) values (:t, cast(:devices as uuid), 'gpon') "
+        "insert into olts (tenant_id, device_id, technology) values (:t, cast(:devices as uuid), 'gpon') "
         "returning id::text",
+    ),
+    (
+        "olt_pon_ports",
+        "insert into olt_pon_ports (tenant_id, olt_id, frame, slot, port) "
+        "values (:t, cast(:olts as uuid), 0, 1, 0) returning id::text",
     ),
     (
         "splitters",
@@ -102,14 +107,44 @@ ROWS: list[tuple[str, str]] = [
     (
         "onus",
         "insert into onus (tenant_id, olt_id, subscriber_id, splitter_id, splitter_port, serial_number, "
-        "pon_port, onu_id, status) values (:t, cast(:olts as uuid), cast(:subscribers as uuid), "
+        "pon_port_id, onu_id, status) values (:t, cast(:olts as uuid), cast(:subscribers as uuid), "
         "cast(:splitters as uuid), 1, "
-        ":serial, 0, 1, 'active') returning id::text",
+        ":serial, cast(:olt_pon_ports as uuid), 1, 'online') returning id::text",
+    ),
+    (
+        "onu_provisioning_jobs",
+        "insert into onu_provisioning_jobs (tenant_id, olt_id, onu_id, action, driver) "
+        "values (:t, cast(:olts as uuid), cast(:onus as uuid), 'reboot', 'lab') returning id::text",
+    ),
+    (
+        "ftth_settings",
+        "insert into ftth_settings (tenant_id, classes) values (:t, '{}') returning tenant_id",
     ),
     (
         "fiber_cables",
-        "insert into fiber_cables (tenant_id, cable_name, fiber_count, start_device_id) "
-        "values (:t, 'CAB-1', 12, cast(:devices as uuid)) returning id::text",
+        # no end yet: an end is at one device, splitter or closure, so tests may set any one of them
+        "insert into fiber_cables (tenant_id, cable_name, fiber_count) values (:t, 'CAB-1', 12) returning id::text",
+    ),
+    ("fiber_closures", "insert into fiber_closures (tenant_id, name) values (:t, 'CL-1') returning id::text"),
+    (
+        "fiber_strands",
+        "insert into fiber_strands (tenant_id, cable_id, strand_number, color) "
+        "values (:t, cast(:fiber_cables as uuid), 1, 'blue') returning id::text",
+    ),
+    (
+        "fiber_links",
+        "insert into fiber_links (tenant_id, strand_id, onu_id, splitter_id) "
+        "values (:t, cast(:fiber_strands as uuid), cast(:onus as uuid), cast(:splitters as uuid)) returning id::text",
+    ),
+    (
+        "fiber_splices",
+        "insert into fiber_splices (tenant_id, closure_id, strand_a_id) "
+        "values (:t, cast(:fiber_closures as uuid), cast(:fiber_strands as uuid)) returning id::text",
+    ),
+    (
+        "fiber_connectors",
+        "insert into fiber_connectors (tenant_id, strand_id, strand_end, closure_id) "
+        "values (:t, cast(:fiber_strands as uuid), 'start', cast(:fiber_closures as uuid)) returning id::text",
     ),
     (
         "wireless_towers",
@@ -129,6 +164,30 @@ ROWS: list[tuple[str, str]] = [
         ":mac, -1.31, 36.81) returning id::text",
     ),
     (
+        "wireless_settings",
+        "insert into wireless_settings (tenant_id, required_fade_margin_db, noise_figure_db, default_tx_power_dbm, "
+        "default_antenna_gain_dbi, default_channel_width_mhz, default_cpe_gain_dbi, default_cpe_height_m, "
+        "default_tower_height_m, mac_efficiency, oversubscription_ratio, utilisation_warning_percent, k_factor, "
+        "bands, radio_tables, portal_enabled, portal_checks_per_hour) values (:t, 10, 6, 20, 16, 20, 23, 6, 30, "
+        '0.65, 4, 75, 1.333, \'[{"name": "5 GHz", "low_mhz": 5150, "high_mhz": 5850, "max_eirp_dbm": 36}]\', '
+        "'{}', false, 30) returning id::text",
+    ),
+    (
+        "wireless_leads",
+        "insert into wireless_leads (tenant_id, source, latitude, longitude, serviceable, best_sector_id) "
+        "values (:t, 'staff', -1.3, 36.8, true, cast(:wireless_sectors as uuid)) returning id::text",
+    ),
+    (
+        "wireless_cpe_readings",
+        "insert into wireless_cpe_readings (tenant_id, wireless_subscriber_id, read_at, source, signal_dbm) "
+        "values (:t, cast(:wireless_subscribers as uuid), now(), 'push', -60) returning id::text",
+    ),
+    (
+        "wireless_cpe_alarms",
+        "insert into wireless_cpe_alarms (tenant_id, wireless_subscriber_id, kind, detail) "
+        "values (:t, cast(:wireless_subscribers as uuid), 'signal_drift', 'drift') returning id::text",
+    ),
+    (
         "service_activations",
         "insert into service_activations (tenant_id, subscriber_id, activation_type, bandwidth_profile_id) "
         "values (:t, cast(:subscribers as uuid), 'new_service', cast(:bandwidth_profiles as uuid)) returning id::text",
@@ -137,6 +196,35 @@ ROWS: list[tuple[str, str]] = [
         "ansible_jobs",
         "insert into ansible_jobs (tenant_id, job_name, playbook_name, target_device_id) "
         "values (:t, 'backup', 'backup.yml', cast(:devices as uuid)) returning id::text",
+    ),
+    (
+        "ansible_job_events",
+        "insert into ansible_job_events (tenant_id, job_id, seq, event) "
+        "values (:t, cast(:ansible_jobs as uuid), 1, 'playbook_on_start') returning id::text",
+    ),
+    (
+        "automation_playbooks",
+        "insert into automation_playbooks (tenant_id, name, source_type, source) "
+        "values (:t, 'site', 'directory', '/srv/playbooks/site') returning id::text",
+    ),
+    (
+        "automation_schedules",
+        "insert into automation_schedules (tenant_id, name, playbook_name, cron, target_device_id) "
+        "values (:t, 'nightly', 'backup.yml', '0 2 * * *', cast(:devices as uuid)) returning id::text",
+    ),
+    (
+        "automation_endpoints",
+        "insert into automation_endpoints (tenant_id, kind, url, netbox_tenant) "
+        "values (:t, 'netbox', 'http://127.0.0.1:9/', :t) returning id::text",
+    ),
+    (
+        "netbox_mappings",
+        "insert into netbox_mappings (tenant_id, object_type, local_id, netbox_id) "
+        "values (:t, 'device', cast(:devices as text), 7) returning id::text",
+    ),
+    (
+        "netbox_syncs",
+        "insert into netbox_syncs (tenant_id, direction) values (:t, 'import') returning id::text",
     ),
 ]
 
@@ -167,6 +255,33 @@ ROWS += [
         "radius_coa_queue",
         "insert into radius_coa_queue (tenant_id, subscriber_id, username, kind, reason) "
         "values (:t, cast(:subscribers as uuid), 'user1', 'disconnect', 'suspend') returning id::text",
+    ),
+    (
+        "onu_optical_readings",
+        "insert into onu_optical_readings (tenant_id, onu_id, measured_at, rx_dbm) "
+        "values (:t, cast(:onus as uuid), now(), -20.5) returning onu_id::text",
+    ),
+    (
+        "onu_optical_hourly",
+        "insert into onu_optical_hourly (tenant_id, onu_id, hour, samples, rx_avg_dbm) "
+        "values (:t, cast(:onus as uuid), date_trunc('hour', now()), 1, -20.5) returning onu_id::text",
+    ),
+    (
+        "onu_optical_daily",
+        "insert into onu_optical_daily (tenant_id, onu_id, day, samples, rx_avg_dbm) "
+        "values (:t, cast(:onus as uuid), current_date, 1, -20.5) returning onu_id::text",
+    ),
+    (
+        "onu_optical_dirty_hours",
+        # a different hour per tenant ('a' and 'b' differ), so the key alone tells the two rows apart
+        "insert into onu_optical_dirty_hours (tenant_id, hour) "
+        "values (:t, date_trunc('hour', now()) - make_interval(hours => ascii(right(cast(:t as varchar), 1)))) "
+        "returning hour::text",
+    ),
+    (
+        "ftth_alarms",
+        "insert into ftth_alarms (tenant_id, kind, severity, olt_id, onu_id) "
+        "values (:t, 'rx_low', 'warning', cast(:olts as uuid), cast(:onus as uuid)) returning id::text",
     ),
 ]
 
@@ -202,7 +317,14 @@ def populate(db: Database, tenant_id: str, n: int) -> dict[str, str]:
 
 
 def key_column(table: str) -> str:
-    return "radacctid" if table == "radacct" else "id"
+    return {
+        "radacct": "radacctid",
+        "ftth_settings": "tenant_id",
+        "onu_optical_readings": "onu_id",
+        "onu_optical_hourly": "onu_id",
+        "onu_optical_daily": "onu_id",
+        "onu_optical_dirty_hours": "hour",
+    }.get(table, "id")
 
 
 def snapshot(admin: psycopg.Connection[Any], tenant: str) -> dict[str, list[Any]]:

@@ -108,10 +108,41 @@ class Settings(BaseSettings):
     snmp_concurrency: int = Field(default=32, ge=1, le=1024, description="Devices polled at once per tenant poll.")
     backup_concurrency: int = Field(default=4, ge=1, le=64, description="Devices backed up at once (SSH).")
     backup_timeout_seconds: float = Field(default=60.0, gt=0, le=3600, description="Per device backup (SSH).")
+    genieacs_nbi_url: str | None = Field(
+        default=None,
+        description="GenieACS northbound API (TR-069 CPE management, docs/ftth.md), e.g. http://acs:7557. A "
+        "device is a tenant's only when it carries the GenieACS tag ispops-<tenant id>. Unset: no TR-069.",
+    )
+    genieacs_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Per GenieACS request.")
+    olt_timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="Per OLT command (SSH, NBI).")
     backup_accept_new_host_keys: bool = Field(
         default=True,
         description="Back up a device whose credentials pin no SSH host key, and pin the key it presents "
         "(trust on first use). Off: such a device fails until ssh_host_key is set.",
+    )
+    automation_playbook_roots: str = Field(
+        default="",
+        description="Directories (separated by ':') under which tenants may register playbook directories "
+        "and file:// git repositories. Empty: only git URLs over https/ssh, and the shipped playbooks.",
+    )
+    automation_run_dir: Path | None = Field(
+        default=None,
+        description="Where each Ansible run gets its private directory (mode 0700, removed after the run). "
+        "Unset: <data_dir>/automation.",
+    )
+    automation_concurrency_per_tenant: int = Field(
+        default=2, ge=1, le=100, description="Ansible runs of one tenant at the same time; others wait."
+    )
+    automation_timeout_seconds: int = Field(
+        default=3600, ge=1, le=86400, description="Default time limit of an Ansible run (a job may set less)."
+    )
+    automation_python_interpreter: str = Field(
+        default="auto_silent",
+        description="Python on managed Linux hosts (Ansible's interpreter_python): auto_silent discovers it.",
+    )
+    automation_radius_address: str = Field(
+        default="127.0.0.1",
+        description="The address routers reach this platform's FreeRADIUS on (the MikroTik playbook's RADIUS server).",
     )
     secret_backend: Literal["file", "vault"] = Field(
         default="file", description="Secret store: encrypted files in the data directory, or Vault KV v2."
@@ -149,6 +180,10 @@ class Settings(BaseSettings):
     @property
     def backup_dir(self) -> Path:
         return (self.device_backup_dir or self.data_dir / "backups").resolve()
+
+    @property
+    def automation_dir(self) -> Path:
+        return (self.automation_run_dir or self.data_dir / "automation").resolve()
 
 
 @lru_cache(maxsize=1)

@@ -53,6 +53,11 @@ def _nas_address(tenant: str, n: int) -> str:
     return str(ipaddress.IPv6Address((0x20010DB8 << 96) | (zlib.crc32(tenant.encode()) << 32) | n))
 
 
+def _strand(site: Site, n: int) -> str:
+    """A strand of its own (nothing links, splices or connects it yet) on the tenant's cable."""
+    return str(site.post("fiber_strands", {"cable_id": site.ids["fiber_cables"], "strand_number": 1000 + n})["id"])
+
+
 Maker = Callable[[Site, int], dict[str, Any]]
 CREATE: dict[str, Maker] = {
     "users": lambda s, n: {
@@ -81,10 +86,23 @@ CREATE: dict[str, Maker] = {
         "server_public_key": "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
         "server_endpoint": "vpn.isp.example:51820",
     },
-    "olts": lambda s, n: {"device_id": _device(s, n, "olt"), "olt_type": "gpon"},
-    "onus": lambda s, n: {"olt_id": s.ids["olts"], "serial_number": f"ZTEG{n:08d}", "pon_port": 1, "onu_id": n % 1000},
+    "olts": lambda s, n: {"device_id": _device(s, n, "olt"), "technology": "gpon"},
+    "olt_pon_ports": lambda s, n: {"olt_id": s.ids["olts"], "frame": 1, "slot": n // 256 % 256, "port": n % 256},
+    # A GPON port has ids 0-127 (migration 0027): spread the ONUs over ports 0/0/1, 0/0/2, ...
+    "onus": lambda s, n: {
+        "olt_id": s.ids["olts"],
+        "serial_number": f"ZTEG{n:08d}",
+        "pon_port": 1 + n // 128 % 255,
+        "onu_id": n % 128,
+    },
     "splitters": lambda s, n: {"name": f"SPL-{n}", "split_ratio": "1x8", "olt_id": s.ids["olts"]},
-    "fiber_cables": lambda s, n: {"cable_name": f"CAB-{n}", "fiber_count": 12, "start_device_id": s.ids["devices"]},
+    # no end given: any one reference a test adds makes a valid end
+    "fiber_cables": lambda s, n: {"cable_name": f"CAB-{n}", "fiber_count": 12},
+    "fiber_closures": lambda s, n: {"name": f"CL-{n}"},
+    "fiber_strands": lambda s, n: {"cable_id": s.ids["fiber_cables"], "strand_number": 100 + n},
+    "fiber_links": lambda s, n: {"strand_id": _strand(s, n), "splitter_id": s.ids["splitters"], "seq": n},
+    "fiber_splices": lambda s, n: {"strand_a_id": _strand(s, n), "closure_id": s.ids["fiber_closures"]},
+    "fiber_connectors": lambda s, n: {"strand_id": _strand(s, n), "strand_end": "end"},
     "wireless_towers": lambda s, n: {"name": f"Tower {n}", "latitude": -1.2, "longitude": 36.8},
     "wireless_sectors": lambda s, n: {
         "tower_id": s.ids["wireless_towers"],
@@ -110,6 +128,26 @@ CREATE: dict[str, Maker] = {
         "playbook_name": "backup.yml",
         "target_device_id": s.ids["devices"],
     },
+    "automation_playbooks": lambda s, n: {
+        "name": f"playbooks-{n}",
+        "source_type": "git",
+        "source": "https://git.example.net/isp/playbooks.git",
+        "git_ref": "main",
+        "playbook_file": "site.yml",
+    },
+    "automation_schedules": lambda s, n: {
+        "name": f"nightly-{n}",
+        "playbook_name": "backup.yml",
+        "cron": "15 2 * * *",
+        "target_device_id": s.ids["devices"],
+    },
+    "automation_endpoints": lambda s, n: {
+        "kind": "netbox",
+        "url": f"http://127.0.0.1:{9000 + n}/",
+        "netbox_tenant": f"isp-{n}",
+        "token": f"token-{n}-0123456789",
+    },
+    "netbox_syncs": lambda s, n: {"direction": "export", "dry_run": True},
 }
 
 # One change per updatable resource that every role allowed to update it may make.
@@ -126,12 +164,20 @@ PATCH: dict[str, dict[str, Any]] = {
     "devices": {"site_name": "Changed POP"},
     "vpn_tunnels": {"persistent_keepalive": 30},
     "olts": {"voltha_device_id": "voltha-changed"},
+    "olt_pon_ports": {"description": "towards the market"},
     "onus": {"vendor": "Changed Vendor"},
     "splitters": {"location_name": "Changed cabinet"},
     "fiber_cables": {"start_location_name": "Changed manhole"},
+    "fiber_closures": {"location_name": "Changed chamber"},
+    "fiber_strands": {"status": "reserved"},
+    "fiber_links": {"notes": "re-spliced"},
+    "fiber_splices": {"notes": "re-made"},
+    "fiber_connectors": {"notes": "cleaned"},
     "wireless_towers": {"site_address": "Changed hill"},
     "wireless_sectors": {"antenna_model": "Changed antenna"},
     "wireless_subscribers": {"install_address": "Changed road"},
+    "automation_schedules": {"cron": "45 3 * * 1"},
+    "automation_endpoints": {"url": "http://127.0.0.1:9999/"},
 }
 
 

@@ -156,7 +156,7 @@ def test_user_olt_and_wireless_ap_quotas_are_409_naming_the_limit(
 
     def olt(n: int) -> Any:
         device = new_device(client, h, f"olt-dev-{n}", device_type="olt").json()["id"]
-        return client.post("/api/v1/olts", json={"device_id": device, "olt_type": "gpon"}, headers=h)
+        return client.post("/api/v1/olts", json={"device_id": device, "technology": "gpon"}, headers=h)
 
     def ap(n: int) -> Any:
         return new_device(client, h, f"ap-{n}", device_type="wireless_ap")

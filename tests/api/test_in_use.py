@@ -105,7 +105,7 @@ def test_olt_and_its_device_used_by_the_plant(
     client: TestClient, h: dict[str, str], post: Post, admin: psycopg.Connection[Any]
 ) -> None:
     device = post("devices", name="olt-1", device_type="olt")["id"]
-    olt = post("olts", device_id=device, olt_type="gpon")["id"]
+    olt = post("olts", device_id=device, technology="gpon")["id"]
     onus = [post("onus", olt_id=olt, serial_number=f"HWTC0000000{i}", pon_port=0, onu_id=i)["id"] for i in range(2)]
     splitter = post("splitters", name="SPL-1", split_ratio="1x8", olt_id=olt)["id"]
     before = (row(admin, "olts", olt), row(admin, "devices", device))

@@ -51,7 +51,12 @@ def two_tenants(client: TestClient, db: Database, admin: psycopg.Connection[Any]
 
 
 # Rows of the matrix for routes that are not CRUD resources; their own tests walk every cell.
-NOT_CRUD = {"tenant_radius_policy"}  # tests/tenancy/test_radius_policy.py
+NOT_CRUD = {
+    "ftth_class_settings",
+    "ftth_loss_settings",  # tests/ftth/test_budget.py
+    "tenant_radius_policy",  # tests/tenancy/test_radius_policy.py
+    "wireless_settings",
+}
 
 
 def test_every_resource_has_a_permission_row() -> None:

@@ -123,14 +123,16 @@ def test_a_full_splitter_refuses_another_onu(db: Database) -> None:
                 "select tenant_id, olt_id, splitter_id, 2, 'SN-2', 0, 2 from onus"
             )
         )
-    with pytest.raises(ValidationFailed) as err, db.tenant("isp-a") as s:
+    # Without a port an ONU takes the lowest free one (migration 0028): there is none left.
+    with pytest.raises(Conflict) as err, db.tenant("isp-a") as s:
         s.execute(
             text(
                 "insert into onus (tenant_id, olt_id, splitter_id, splitter_port, serial_number, pon_port, onu_id) "
                 "select tenant_id, olt_id, splitter_id, null, 'SN-3', 0, 3 from onus limit 1"
             )
         )
-    assert (err.value.table, err.value.field) == ("splitters", "ports_used")
+    assert (err.value.table, err.value.field) == ("onus", "splitter_port")
+    assert "no free output port" in err.value.message
 
 
 def test_counters_stay_exact_under_concurrent_inserts(db: Database, admin: psycopg.Connection[Any]) -> None:

@@ -26,12 +26,15 @@ GIST: dict[str, tuple[str, str, bool]] = {
     "subscribers": ("service_location_lng", "service_location_lat", False),
     "devices": ("location_lng", "location_lat", True),
     "splitters": ("location_lng", "location_lat", True),
+    "fiber_closures": ("location_lng", "location_lat", True),
     "wireless_towers": ("longitude", "latitude", True),
     "wireless_subscribers": ("install_longitude", "install_latitude", True),
 }
 # Tables with coordinates and, like the seed, no GiST index.
 NO_GIST = {
     "fiber_cables": "a cable has two ends (start_location_*, end_location_*); the seed indexes neither",
+    "wireless_sectors": "coverage_min_lat…: a bounding box, GiST-indexed as a box (idx_wireless_sectors_coverage)",
+    "wireless_leads": "listed by time; nothing looks leads up by place",
 }
 
 # Every table with soft delete -> its natural unique keys (index key columns as PostgreSQL prints them).
@@ -50,14 +53,21 @@ LIVE_UNIQUE: dict[str, set[tuple[str, ...]]] = {
     "olts": {("tenant_id", "device_id")},
     "onus": {
         ("tenant_id", "serial_number"),
-        ("tenant_id", "olt_id", "pon_port", "onu_id"),
+        ("tenant_id", "pon_port_id", "onu_id"),
         ("tenant_id", "splitter_id", "splitter_port"),
     },
-    "splitters": {("tenant_id", "name"), ("tenant_id", "parent_splitter_id", "parent_output_port")},
+    "splitters": {
+        ("tenant_id", "name"),
+        ("tenant_id", "parent_splitter_id", "parent_output_port"),
+        ("tenant_id", "pon_port_id"),
+    },
+    "fiber_closures": {("tenant_id", "name")},
     "fiber_cables": {("tenant_id", "cable_name")},
     "wireless_towers": {("tenant_id", "name")},
     "wireless_sectors": {("tenant_id", "tower_id", "name")},
     "wireless_subscribers": {("tenant_id", "lower(cpe_mac::text)")},
+    "wireless_leads": set(),  # no natural key: every enquiry is its own
+    "automation_endpoints": set(),  # no natural key: a tenant may register several AWX or NetBox endpoints
     "platform_operators": {("lower(email::text)",)},
 }
 # Technical keys, not natural ones: the primary key and what composite tenant foreign keys point at.

@@ -105,7 +105,9 @@ def test_revision_writes_a_frozen_migration_that_applies_and_reverts(
     )
 
     assert written is not None
-    assert (written.revision, written.path.name) == ("0027", "0027_lab_pools_and_labels.py")
+    head = migrate.head_revision()  # the revision written comes right after today's head
+    after = f"{int(head) + 1:04d}"
+    assert (written.revision, written.path.name) == (after, f"{after}_lab_pools_and_labels.py")
     assert [c.what for c in written.changes] == [
         "function ipam_pool_guard (changed)",
         "function ipam_pool_label (new)",
@@ -116,22 +118,22 @@ def test_revision_writes_a_frozen_migration_that_applies_and_reverts(
     ]
     text = written.path.read_text(encoding="utf-8")
     assert migration_imports(written.path) == []
-    assert 'down_revision = "0026"' in text and "Create Date: 2027-01-04" in text
+    assert f'down_revision = "{head}"' in text and "Create Date: 2027-01-04" in text
 
     with psycopg.connect(libpq_dsn(base_server.admin_url.set(database=empty_server.database))) as conn:
-        migrate.upgrade(empty_server, "0026")
+        migrate.upgrade(empty_server, head)
         before = definition(conn, "ipam_pool_guard")
         conn.rollback()
 
         migrate.upgrade(empty_server, script_location=scripts)
-        assert migrate.current_revision(empty_server.admin_url) == "0027"
+        assert migrate.current_revision(empty_server.admin_url) == after
         assert rules.compare(conn, rules.load_homes(root), enums, root=root) == []
         assert "'vpn', 'lab'" in definition(conn, "ipam_pool_guard")
         assert conn.execute("select ipam_pool_label('p')").fetchone() == ("P 100%",)
         assert conn.execute("select to_regproc('ispops_billing_period_start')").fetchone() == (None,)
         conn.rollback()
 
-        migrate.downgrade(empty_server, "0026", script_location=scripts)
+        migrate.downgrade(empty_server, head, script_location=scripts)
         assert rules.compare(conn, rules.load_homes(), COLUMN_ENUMS) == []  # the homes of today, exactly
         assert definition(conn, "ipam_pool_guard") == before
         assert conn.execute("select to_regproc('ipam_pool_label')").fetchone() == (None,)

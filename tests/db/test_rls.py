@@ -88,7 +88,7 @@ def test_tenant_cannot_insert_or_move_rows_into_other_tenant(
                 {"t": table, "k": key},
             ).scalars()
         )
-        col_list = ", ".join(cols)
+        col_list = ", ".join(cols or [key])  # a table whose key is its only other column copies the key
         s.execute(
             text(
                 f"insert into {table} (tenant_id, {col_list}) select 'tenant-b', {col_list} from {table} "
@@ -135,6 +135,11 @@ def _composite_fks(admin: psycopg.Connection[Any]) -> list[tuple[str, str, str, 
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
+# Links the factory's single row per table cannot make within one tenant: a splice joins two different
+# strands, and the factory's tenant has one strand (already the splice's strand_a_id).
+ONE_ROW_TWICE = {("fiber_splices", "strand_b_id")}
+
+
 def test_foreign_keys_cannot_point_at_another_tenants_row(
     db: Database, two_tenants: Any, admin: psycopg.Connection[Any]
 ) -> None:
@@ -146,11 +151,16 @@ def test_foreign_keys_cannot_point_at_another_tenants_row(
         with pytest.raises(ValidationFailed) as err, db.tenant("tenant-a") as s:
             s.execute(text(statement), {"to": b[target], "k": a[source]})
         assert err.value.field == column, (source, column)
-        if source == target:
-            continue  # a self-reference to its own row is refused for another reason
-        # Pointing at the same tenant's row is fine: the failure above is about the tenant.
+        if source == target or (source, column) in ONE_ROW_TWICE or key_column(source) == column:
+            # a self-reference to its own row is refused for another reason; a copy of an append-only row
+            # whose link is its key would only repeat that row
+            continue
+        # Pointing at the same tenant's row is fine: the failure above is about the tenant. Undone at once,
+        # so the next column starts from the row as the factory made it (a cable end is at one thing only).
         with db.tenant("tenant-a") as s:
+            repointed = s.begin_nested()
             s.execute(text(statement), {"to": a[target], "k": a[source]})
+            repointed.rollback()
 
 
 def _repoint(admin: psycopg.Connection[Any], table: str, column: str, coltype: str) -> str:
@@ -163,7 +173,7 @@ def _repoint(admin: psycopg.Connection[Any], table: str, column: str, coltype: s
         for r in admin.execute(
             "select attname from pg_attribute where attrelid = %s::regclass and attnum > 0 "
             "and not attisdropped and attname <> %s order by attnum",
-            (table, key),
+            (table, key if key != column else ""),  # the key is left out, unless it is the link itself
         )
     ]
     values = [f"cast(:to as {coltype})" if c == column else c for c in columns]

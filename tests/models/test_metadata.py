@@ -33,13 +33,31 @@ MIGRATION_TABLES = {
     "vpn_tunnels",
     "olts",
     "onus",
+    "olt_pon_ports",
+    "onu_provisioning_jobs",
+    "ftth_settings",
     "splitters",
     "fiber_cables",
+    "fiber_closures",
+    "fiber_strands",
+    "fiber_links",
+    "fiber_splices",
+    "fiber_connectors",
     "wireless_towers",
     "wireless_sectors",
     "wireless_subscribers",
+    "wireless_settings",
+    "wireless_leads",
+    "wireless_cpe_readings",
+    "wireless_cpe_alarms",
     "service_activations",
     "ansible_jobs",
+    "ansible_job_events",
+    "automation_playbooks",
+    "automation_schedules",
+    "automation_endpoints",
+    "netbox_mappings",
+    "netbox_syncs",
     "audit_events",
     "refresh_tokens",
     "login_failures",
@@ -50,6 +68,11 @@ MIGRATION_TABLES = {
     "radius_coa_attempts",
     "subscriber_usage_daily",
     "radius_coa_queue",
+    "onu_optical_readings",
+    "onu_optical_hourly",
+    "onu_optical_daily",
+    "onu_optical_dirty_hours",
+    "ftth_alarms",
 }
 GLOBAL_TABLES = set(schema_check.GLOBAL_TABLES)
 
@@ -97,7 +120,9 @@ def test_tenant_tables_have_not_null_tenant_id(table: str) -> None:
 
 def test_ip_allocations_tenant_is_pinned_through_its_pool() -> None:
     assert tenant_parent("ip_allocations") == "ip_pool_id"
-    assert [t for t in MIGRATION_TABLES - GLOBAL_TABLES if tenant_parent(t)] == ["ip_allocations"]
+    pinned = {t for t in MIGRATION_TABLES - GLOBAL_TABLES if tenant_parent(t)}
+    # and the optical readings and rollups through their ONU (migration 0029: one key check per row)
+    assert pinned == {"ip_allocations", "onu_optical_readings", "onu_optical_hourly", "onu_optical_daily"}
 
 
 @pytest.mark.parametrize(("table", "column"), sorted(COLUMN_ENUMS))

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ispops.api import permissions, references
 from ispops.api.schemas import INT64, Str, create_schema, filter_type, read_schema, update_schema
-from ispops.audit.service import record
 from ispops.auth.deps import Scope, TenantScope
 from ispops.errors import NotFound, PermissionDenied, ValidationFailed
 from ispops.models.base import Base
@@ -62,6 +61,9 @@ CreateHook = Callable[[AsyncSession, str, BaseModel], Awaitable[Base]]
 # More of the text search: (model, LIKE pattern) -> a condition OR-ed with the searched columns.
 SearchWith = Callable[[Any, str], ColumnElement[bool]]
 ExtraFilters = Callable[[Any, BaseModel], Sequence[ColumnElement[bool]]]
+# Runs on a row about to be written, before the flush (session, tenant id, row, the fields a PATCH changes
+# or None for a POST): the domain's derived columns and rules that need the database; raise to refuse.
+BeforeWrite = Callable[[AsyncSession, str, Any, frozenset[str] | None], Awaitable[None]]
 
 
 @dataclass
@@ -84,6 +86,7 @@ class Resource:
     create_hook: CreateHook | None = None
     # Called with the row and the requested changes before they are applied; raise to refuse.
     update_check: Callable[[Any, dict[str, Any]], None] | None = None
+    before_write: BeforeWrite | None = None
     # Adjusts a row ({column: value}) before it becomes the response, e.g. to mask a value.
     serialize: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     create_extra: dict[str, Any] = field(default_factory=dict)
@@ -189,15 +192,7 @@ def _like(text: str) -> str:
 async def write_audit(
     session: AsyncSession, spec: Resource, scope: TenantScope, obj: Any, action: str, changes: dict[str, Any]
 ) -> None:
-    await record(
-        session,
-        principal=scope.principal,
-        meta=scope.meta,
-        entity=spec.name,
-        entity_id=str(getattr(obj, spec.key_column)),
-        action=action,
-        changes=changes,
-    )
+    scope.audit(session, spec.name, getattr(obj, spec.key_column), action, changes)
 
 
 def build(router: APIRouter, spec: Resource) -> None:
@@ -319,6 +314,8 @@ def build(router: APIRouter, spec: Resource) -> None:
                 else:
                     obj = spec.model(**body.model_dump(exclude_unset=True), tenant_id=scope.tenant_id)
                     s.add(obj)
+                if spec.before_write is not None:
+                    await spec.before_write(s, scope.tenant_id, obj, None)
                 await s.flush()
                 await s.refresh(obj)
                 data = body.model_dump(exclude_unset=True)
@@ -365,6 +362,8 @@ def build(router: APIRouter, spec: Resource) -> None:
                 )
                 for k, v in data.items():
                     setattr(obj, k, v)
+                if spec.before_write is not None and changes:
+                    await spec.before_write(s, scope.tenant_id, obj, frozenset(changes))
                 await s.flush()
                 await s.refresh(obj)
                 if changes:

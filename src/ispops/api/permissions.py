@@ -65,14 +65,40 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "devices": _m(write=NETWORK, delete=NETWORK, reveal_secret=NETWORK),
     "vpn_tunnels": _m(read={NOC}, write=NETWORK, delete=NETWORK),
     "olts": _m(write=NETWORK, delete=NETWORK),
+    "olt_pon_ports": _m(write=NETWORK, delete=NETWORK),
+    # update also covers the ONU actions: POST /api/v1/onus/{id}/authorise, deauthorise, reboot, replace,
+    # move, retire and POST /api/v1/onus/authorise (ispops.ftth.onus_api)
     "onus": _m(write={NOC, FIELD}, delete=NETWORK),
     "splitters": _m(write={NOC, FIELD}, delete=NETWORK),
     "fiber_cables": _m(write={NOC, FIELD}, delete=NETWORK),
+    "fiber_closures": _m(write={NOC, FIELD}, delete=NETWORK),
+    # made with their cable (or added to it); never deleted on their own
+    "fiber_strands": {k: v for k, v in _m(write={NOC, FIELD}).items() if k != "delete"},
+    "fiber_links": _m(write={NOC, FIELD}, delete={NOC, FIELD}),
+    "fiber_splices": _m(write={NOC, FIELD}, delete={NOC, FIELD}),
+    "fiber_connectors": _m(write={NOC, FIELD}, delete={NOC, FIELD}),
+    # GET/PUT /api/v1/ftth/settings/classes: what technologies and optical classes imply (ispops.ftth.onus_api)
+    "ftth_class_settings": {"read": EVERYONE, "update": frozenset({ADMIN, NOC})},
+    # GET/PUT /api/v1/ftth/settings/loss: the tenant's loss model (ispops.ftth.plant_api)
+    "ftth_loss_settings": {"read": EVERYONE, "update": frozenset({ADMIN, NOC})},
     "wireless_towers": _m(write=NETWORK, delete=NETWORK),
     "wireless_sectors": _m(write=NETWORK, delete=NETWORK),
     "wireless_subscribers": _m(write={NOC, FIELD}, delete=NETWORK),
+    # record: POST /api/v1/wireless/leads (check an address for a caller and keep it; ispops.wireless.api)
+    "wireless_leads": {"read": frozenset({ADMIN, NOC, SUPPORT}), "record": frozenset({ADMIN, NOC, SUPPORT})},
+    # push: POST /api/v1/wireless/cpe-readings (a collector's token)
+    "wireless_cpe_readings": {"read": EVERYONE, "push": frozenset({ADMIN, NOC})},
+    "wireless_cpe_alarms": {"read": EVERYONE},
+    # GET/PUT /api/v1/wireless/settings: the caller's own tenant (ispops.wireless.api)
+    "wireless_settings": {"read": frozenset({ADMIN, NOC}), "update": frozenset({ADMIN})},
     "service_activations": {"read": frozenset({ADMIN, NOC, SUPPORT}), "create": frozenset({ADMIN, NOC, SUPPORT})},
+    # create also covers POST /api/v1/ansible_jobs/{id}/cancel and /retry (ispops.automation.api)
     "ansible_jobs": {"read": frozenset({ADMIN, NOC}), "create": frozenset({ADMIN, NOC})},
+    "automation_playbooks": {k: v for k, v in _m(read={NOC}).items() if k != "update"},
+    "automation_schedules": _m(read={NOC}, write=NETWORK, delete=NETWORK),
+    "automation_endpoints": _m(read={NOC}),
+    "netbox_syncs": {"read": frozenset({ADMIN, NOC}), "create": frozenset({ADMIN, NOC})},
+    "netbox_mappings": {"read": frozenset({ADMIN, NOC})},
     # GET/PATCH /api/v1/tenant/radius-policy: the caller's own tenant (ispops.tenancy.radius_policy)
     "tenant_radius_policy": {"read": frozenset({ADMIN, NOC}), "update": frozenset({ADMIN})},
 }

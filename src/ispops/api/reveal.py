@@ -19,7 +19,6 @@ from pydantic import Field, create_model
 
 from ispops.api import permissions
 from ispops.api.crud import Resource, load
-from ispops.audit.service import record
 from ispops.auth.deps import Scope
 
 ACTION = "reveal_secret"
@@ -46,14 +45,8 @@ def build(router: APIRouter, spec: Resource) -> None:
         async with scope.session() as s:
             obj = await load(s, spec, scope.tenant_id, key)
             values = {name: getattr(obj, name) for name in fields}
-            await record(
-                s,
-                principal=scope.principal,
-                meta=scope.meta,
-                entity=spec.name,
-                entity_id=str(getattr(obj, spec.key_column)),
-                action="action",
-                changes={"action": ACTION, "fields": list(fields)},
+            scope.audit(
+                s, spec.name, getattr(obj, spec.key_column), "action", {"action": ACTION, "fields": list(fields)}
             )
         body = model(**values).model_dump(mode="json")
         return JSONResponse(body, headers={"Cache-Control": "no-store"})

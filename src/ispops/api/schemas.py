@@ -217,29 +217,30 @@ def writable_columns(model: type[Base], *, exclude: Iterable[str]) -> list[Colum
     return [c for c in columns if c.name not in skip and c.computed is None and c.identity is None]
 
 
-def create_schema(
-    model: type[Base], *, exclude: Iterable[str] = (), extra: dict[str, Any] | None = None
+def _write_schema(
+    model: type[Base], suffix: str, exclude: Iterable[str], extra: dict[str, Any] | None, *, create: bool
 ) -> type[BaseModel]:
+    """The body of a create (required: NOT NULL columns without a default) or update (nothing required)."""
     table = cast(Table, model.__table__)
     fields: dict[str, Any] = {}
     for column in writable_columns(model, exclude=exclude):
         typ = python_type(table.name, column, mode="write")
-        required = not column.nullable and column.server_default is None
+        required = create and not column.nullable and column.server_default is None
         fields[column.key] = (typ, ...) if required else ((typ | None) if column.nullable else typ, None)
     fields.update(extra or {})
-    return create_model(_name(model, "Create"), __base__=WriteBase, **fields)
+    return create_model(_name(model, suffix), __base__=WriteBase, **fields)
+
+
+def create_schema(
+    model: type[Base], *, exclude: Iterable[str] = (), extra: dict[str, Any] | None = None
+) -> type[BaseModel]:
+    return _write_schema(model, "Create", exclude, extra, create=True)
 
 
 def update_schema(
     model: type[Base], *, exclude: Iterable[str] = (), extra: dict[str, Any] | None = None
 ) -> type[BaseModel]:
-    table = cast(Table, model.__table__)
-    fields: dict[str, Any] = {}
-    for column in writable_columns(model, exclude=exclude):
-        typ = python_type(table.name, column, mode="write")
-        fields[column.key] = ((typ | None) if column.nullable else typ, None)
-    fields.update(extra or {})
-    return create_model(_name(model, "Update"), __base__=WriteBase, **fields)
+    return _write_schema(model, "Update", exclude, extra, create=False)
 
 
 def filter_type(table: str, column: Column[Any]) -> Any:

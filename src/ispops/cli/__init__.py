@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ispops.cli import db, devices, ipam, platform, radius, radius_coa, tenant_radius, tenants, worker
+from ispops.cli import automation, db, devices, ipam, platform, radius, radius_coa, tenant_radius, tenants, worker
 
 app = typer.Typer(
     name="ispops",
@@ -26,6 +26,7 @@ app.add_typer(tenants.user_app, name="user")
 app.add_typer(tenants.operator_app, name="operator")
 app.add_typer(devices.app, name="devices")
 app.add_typer(ipam.app, name="ipam")
+app.add_typer(automation.app, name="automation")
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
+from ispops.audit.service import system_event
 from ispops.cli.common import console, fail, friendly_errors, open_database
-from ispops.models import AuditEvent
 from ispops.tenancy.radius_policy import RadiusPolicy, RadiusPolicyUpdate, update_policy
 
 
@@ -67,17 +67,7 @@ def radius_policy(
     with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         row, changes = update_policy(s, tenant, update)
         if changes:
-            s.add(
-                AuditEvent(
-                    tenant_id=tenant,
-                    actor_kind="system",
-                    actor_id="cli",
-                    entity="tenants",
-                    entity_id=tenant,
-                    action="update",
-                    changes=changes,
-                )
-            )
+            s.add(system_event(tenant, "cli", "tenants", tenant, "update", changes))
         policy = RadiusPolicy.model_validate(row)
     if as_json:
         console.print_json(json.dumps(policy.model_dump()))

@@ -2,6 +2,8 @@
 
 Partitions are named ``radacct_pYYYYMM`` and made only by the SQL function
 ``ispops_radacct_ensure_partition`` (migration 0003), which also gives each its own RLS policy.
+The same run keeps the FTTH optical readings and rollups (``ispops.ftth.optics_maintenance``, migration
+0029): their partitions ahead and past retention, the rollups of closed hours, rows in their DEFAULTs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from ispops.db.session import Database
+from ispops.ftth import optics_maintenance
 from ispops.tenancy.service import list_tenant_ids
 
 PARTITION_NAME = re.compile(r"^radacct_p(?P<year>\d{4})(?P<month>\d{2})$")
@@ -39,6 +42,7 @@ class MaintenanceReport:
     existing: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     default_rows: int = 0
+    optics_hours_rolled_up: int = 0
 
     @property
     def ok(self) -> bool:
@@ -66,6 +70,8 @@ def maintain(
     months_ahead: int = 3,
     retention_months: int = 24,
     today: date | None = None,
+    cpe_days_ahead: int = 7,
+    cpe_retention_days: int = 90,
 ) -> MaintenanceReport:
     """Create partitions up to ``months_ahead``, drop those older than the retention, report DEFAULT rows.
 
@@ -105,9 +111,36 @@ def maintain(
         # by hand needs this).
         conn.execute(text("select ispops_radacct_build_router()"))
         report.existing = [p for p in list_partitions(conn) if p != DEFAULT_PARTITION]
+        # CPE radio readings (migration 0030): daily partitions, each with its own RLS policy.
+        for action, name, detail in conn.execute(
+            text("select action, partition_name, detail from ispops_wireless_readings_maintain(:ahead, :keep)"),
+            {"ahead": cpe_days_ahead, "keep": cpe_retention_days},
+        ):
+            {"created": report.created, "dropped": report.dropped}.get(action, report.problems).append(
+                str(name if action != "problem" else detail)
+            )
+        # FTTH optical readings and rollups (migration 0029): daily/monthly partitions, retention.
+        optics = optics_maintenance.maintain_partitions(conn, today=today)
+        report.created += optics.created
+        report.dropped += optics.dropped
+        report.problems += optics.problems
 
     add_default_rows(db, report)
+    add_optics_rollups(db, report)
     return report
+
+
+def add_optics_rollups(db: Database, report: MaintenanceReport) -> None:
+    """Roll up each tenant's closed hours of optical readings; rows in the optics DEFAULTs are a problem."""
+    for tenant_id in list_tenant_ids(db):
+        with db.tenant(tenant_id, enforce_status=False) as session:
+            report.optics_hours_rolled_up += len(optics_maintenance.rollup(session, tenant_id).hours)
+            stray = optics_maintenance.default_rows(session, tenant_id)
+        if stray:
+            report.problems.append(
+                f"{stray} optical reading/rollup row(s) of tenant {tenant_id} are in a DEFAULT partition: "
+                "their time has no partition (partitions not created far enough ahead)"
+            )
 
 
 def add_default_rows(db: Database, report: MaintenanceReport) -> None:

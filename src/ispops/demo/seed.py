@@ -22,6 +22,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ispops.db.session import Database
+from ispops.demo import ftth as demo_ftth
+from ispops.demo import ftth_plant, wireless
 from ispops.models import (
     AnsibleJob,
     BandwidthProfile,
@@ -85,6 +87,7 @@ DEMO_ISPS = [
     DemoIsp("ridgeline-wireless", "Ridgeline Wireless", 40.0150, -105.2705, 20, "RDG", "starter", "198.51.100.2"),
 ]
 FTTH_PER_ISP = 8
+WISP = "ridgeline-wireless"  # the wireless ISP: a second tower, CPE readings, its public coverage page
 WIRELESS_PER_ISP = 4
 
 
@@ -256,16 +259,7 @@ def _seed_ftth_plant(session: Session, isp: DemoIsp, t: str) -> tuple[Olt, list[
         location_lat=Decimal(str(isp.lat)),
         location_lng=Decimal(str(isp.lng)),
     )
-    olt, _ = get_or_create(
-        session,
-        Olt,
-        {"tenant_id": t, "device_id": olt_device.id},
-        olt_type="gpon",
-        max_pon_ports=16,
-        active_pon_ports=1,
-        total_onu_capacity=2048,
-        management_protocol="snmp",
-    )
+    olt = demo_ftth.seed_olt(session, t, olt_device.id)
     fdh_lat, fdh_lng = _offset(isp, 1)
     fdh, _ = get_or_create(
         session,
@@ -471,11 +465,7 @@ def _seed_isp(db: Database, isp: DemoIsp) -> dict[str, int]:
                     splitter_port=1 + i // 2,
                     vendor="Huawei",
                     model="HG8145V5",
-                    pon_port=0,
-                    onu_id=i,
-                    status="active",
-                    admin_status="enabled",
-                    operational_status="up",
+                    **demo_ftth.onu_values(session, t, olt, i),
                     rx_power_dbm=Decimal("-19.5") - Decimal(i) / 4,
                     tx_power_dbm=Decimal("2.10"),
                     distance_meters=1200 + 90 * i,
@@ -507,6 +497,15 @@ def _seed_isp(db: Database, isp: DemoIsp) -> dict[str, int]:
                     ip_address=f"203.0.113.{1 + i // 5}",
                     status="active",
                 )
+        created += ftth_plant.seed_plant(session, t)  # after the OLTs and ONUs: traces them
+        created += wireless.seed_wireless(  # after the sectors and CPEs: wedges, predictions, readings
+            session,
+            t,
+            portal_name=isp.name if isp.slug == WISP else None,
+            wisp=isp.slug == WISP,
+            lat=isp.lat,
+            lng=isp.lng,
+        )
     return {"created": created}
 
 

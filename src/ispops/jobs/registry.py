@@ -50,6 +50,8 @@ class JobSpec:
                    seconds (n = 1, 2, …); 0 means no retry.
     ``unique``     at most one job of this name (per tenant) waits in the queue: deferring another while
                    one waits is a no-op. Right for "process whatever is pending" jobs.
+    ``serial``     jobs of this name for one tenant never run at the same time (a procrastinate lock).
+                   Off for jobs that limit their own concurrency (``automation.run_job``).
     """
 
     name: str
@@ -62,6 +64,7 @@ class JobSpec:
     queue: str = DEFAULT_QUEUE
     priority: int = 0
     description: str = ""
+    serial: bool = True
 
     def __post_init__(self) -> None:
         if not NAME.match(self.name) or len(self.name) > 100:
@@ -92,8 +95,11 @@ class JobSpec:
         except (ImportError, ValueError):  # a parent package is missing
             return False
 
-    def lock_for(self, tenant_id: str | None) -> str:
-        """Jobs with the same lock never run at the same time: one per job name and tenant."""
+    def lock_for(self, tenant_id: str | None) -> str | None:
+        """Jobs with the same lock never run at the same time: one per job name and tenant (none when
+        the job is not ``serial``)."""
+        if not self.serial:
+            return None
         return f"{self.name}:{tenant_id}" if tenant_id else self.name
 
 
@@ -150,6 +156,48 @@ CATALOGUE: tuple[JobSpec, ...] = (
         cron="* * * * *",
         unique=True,
         description="send pending CoA/Disconnect requests",
+    ),
+    JobSpec(
+        "ftth.run_job",
+        "ispops.ftth.jobs:run_job",
+        retries=2,
+        description="run one OLT driver job (authorise, deauthorise, reboot, replace, move, discover, poll)",
+    ),
+    JobSpec(
+        "ftth.poll_tenant",
+        "ispops.ftth.jobs:poll_tenant",
+        cron="*/5 * * * *",
+        retries=1,
+        unique=True,
+        description="read ONU states and light levels from the tenant's OLTs",
+    ),
+    JobSpec(
+        "ftth.discover_tenant",
+        "ispops.ftth.jobs:discover_tenant",
+        cron="*/15 * * * *",
+        retries=1,
+        unique=True,
+        description="record the ONUs the tenant's OLTs auto-found",
+    ),
+    JobSpec(
+        "automation.run_job",
+        "ispops.automation.jobs:run_job",
+        retries=0,
+        serial=False,
+        description="run one Ansible job (ansible-runner or AWX); the tenant's concurrency limit is its own",
+    ),
+    JobSpec(
+        "automation.run_schedules",
+        "ispops.automation.jobs:run_schedules",
+        cron="* * * * *",
+        unique=True,
+        description="launch the Ansible jobs whose schedule has come round",
+    ),
+    JobSpec(
+        "automation.netbox_sync",
+        "ispops.automation.jobs:netbox_sync",
+        retries=0,
+        description="import from or export to the tenant's NetBox (or only compute the diff)",
     ),
 )
 

@@ -1,8 +1,26 @@
 """ORM models of the ispops schema. The migrations own the schema; these mirror it column for column."""
 
-from ispops.models.automation import AnsibleJob, ServiceActivation
+from ispops.models.automation import (
+    AnsibleJob,
+    AnsibleJobEvent,
+    AutomationEndpoint,
+    AutomationPlaybook,
+    AutomationSchedule,
+    NetboxMapping,
+    NetboxSync,
+    ServiceActivation,
+)
 from ispops.models.base import Base
-from ispops.models.ftth import FiberCable, Olt, Onu, Splitter
+from ispops.models.ftth import FiberCable, FtthSettings, Olt, OltPonPort, Onu, Splitter
+from ispops.models.ftth_optics import (
+    FtthAlarm,
+    OnuOpticalDaily,
+    OnuOpticalDirtyHour,
+    OnuOpticalHourly,
+    OnuOpticalReading,
+)
+from ispops.models.ftth_plant import FiberClosure, FiberConnector, FiberLink, FiberSplice, FiberStrand
+from ispops.models.ftth_provisioning import OnuProvisioningJob
 from ispops.models.identity import (
     AuditEvent,
     IpLoginFailure,
@@ -25,25 +43,52 @@ from ispops.models.radius import (
 )
 from ispops.models.subscribers import BandwidthProfile, Subscriber
 from ispops.models.tenancy import Customer, Tenant, User
-from ispops.models.wireless import WirelessSector, WirelessSubscriber, WirelessTower
+from ispops.models.wireless import (
+    WirelessCpeAlarm,
+    WirelessCpeReading,
+    WirelessLead,
+    WirelessSector,
+    WirelessSettings,
+    WirelessSubscriber,
+    WirelessTower,
+)
 
 __all__ = [
     "AnsibleJob",
+    "AnsibleJobEvent",
     "AuditEvent",
+    "AutomationEndpoint",
+    "AutomationPlaybook",
+    "AutomationSchedule",
     "BandwidthProfile",
     "Base",
     "Customer",
     "Device",
     "DeviceInterface",
     "FiberCable",
+    "FiberClosure",
+    "FiberConnector",
+    "FiberLink",
+    "FiberSplice",
+    "FiberStrand",
+    "FtthAlarm",
+    "FtthSettings",
     "IpAllocation",
     "IpLoginFailure",
     "IpPool",
     "IpPoolFree",
     "LoginFailure",
     "Nas",
+    "NetboxMapping",
+    "NetboxSync",
     "Olt",
+    "OltPonPort",
     "Onu",
+    "OnuOpticalDaily",
+    "OnuOpticalDirtyHour",
+    "OnuOpticalHourly",
+    "OnuOpticalReading",
+    "OnuProvisioningJob",
     "OperatorRefreshToken",
     "PlatformAuditEvent",
     "PlatformOperator",
@@ -61,7 +106,11 @@ __all__ = [
     "Tenant",
     "User",
     "VpnTunnel",
+    "WirelessCpeAlarm",
+    "WirelessCpeReading",
+    "WirelessLead",
     "WirelessSector",
+    "WirelessSettings",
     "WirelessSubscriber",
     "WirelessTower",
 ]

@@ -101,14 +101,21 @@ CREATE OR REPLACE TRIGGER olts_count_current_olts
     FOR EACH ROW
     EXECUTE FUNCTION ispops_bump_counter('tenants', 'tenant_id', 'current_olts', 'deleted_at IS NULL');
 
+CREATE OR REPLACE TRIGGER olt_pon_ports_count_active_pon_ports
+    AFTER INSERT OR DELETE OR UPDATE ON olt_pon_ports
+    FOR EACH ROW
+    EXECUTE FUNCTION ispops_bump_counter('olts', 'olt_id', 'active_pon_ports', 'status = ''active''');
+
+-- ONUs: only the columns a counter depends on fire it (migration 0029: the optical ingest updates every
+-- polled ONU's current values, which must not run the counters).
 CREATE OR REPLACE TRIGGER onus_count_active_onus
-    AFTER INSERT OR DELETE OR UPDATE ON onus
+    AFTER INSERT OR DELETE OR UPDATE OF olt_id, status, deleted_at ON onus
     FOR EACH ROW
     EXECUTE FUNCTION ispops_bump_counter('olts', 'olt_id', 'active_onus',
-        'deleted_at IS NULL AND status = ''active''');
+        'deleted_at IS NULL AND status = ''online''');
 
 CREATE OR REPLACE TRIGGER onus_count_ports_used
-    AFTER INSERT OR DELETE OR UPDATE ON onus
+    AFTER INSERT OR DELETE OR UPDATE OF splitter_id, deleted_at ON onus
     FOR EACH ROW
     EXECUTE FUNCTION ispops_bump_counter('splitters', 'splitter_id', 'ports_used', 'deleted_at IS NULL');
 
