@@ -1,7 +1,7 @@
 """Fixed wireless over HTTP: towers, sectors, CPEs, leads, CPE readings and alarms as generic resources,
 and the wireless routes — serviceability (staff, and the public rate-limited "check my address" page),
 link budgets, utilisation, channel overlaps, coverage recomputation, the tenant's wireless settings, the
-CPE readings push and a CPE's health. docs/wireless.md."""
+CPE readings push and a CPE's health, and the tenant's CPE SNMP credentials (write-only). docs/wireless.md."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from ispops.api import permissions
 from ispops.api.crud import Resource
@@ -28,6 +29,7 @@ from ispops.models import (
     WirelessTower,
 )
 from ispops.models.wireless import CpeReadingSource, LeadSource
+from ispops.secrets import runtime as secret_runtime
 from ispops.wireless import leads, service, serviceability, settings, telemetry
 from ispops.wireless.budget import Budget
 from ispops.wireless.geometry import bearing_and_distance
@@ -45,7 +47,7 @@ from ispops.wireless.schemas import (
 )
 from ispops.wireless.service import Overlap, Utilisation
 from ispops.wireless.serviceability import Answer
-from ispops.wireless.settings import Band, Rules
+from ispops.wireless.settings import Band, CpeSnmpCredentials, CpeSnmpState, Rules
 
 COVERAGE = frozenset(
     {
@@ -349,6 +351,55 @@ async def put_settings(body: SettingsBody, scope: Scope) -> SettingsBody:
         row = (await s.scalars(select(WirelessSettings.id).where(WirelessSettings.tenant_id == scope.tenant_id))).one()
         scope.audit(s, "wireless_settings", row, "update", data)
     return _body(rules)
+
+
+@router.get(
+    "/api/v1/wireless/cpe-snmp",
+    response_model=CpeSnmpState,
+    operation_id="wireless_cpe_snmp",
+    summary="Whether the tenant's CPE SNMP credentials are set (never the credentials)",
+)
+async def get_cpe_snmp(scope: Scope) -> CpeSnmpState:
+    permissions.require(scope.principal, "wireless_settings", "read")
+    creds = await run_in_threadpool(settings.load_cpe_snmp, secret_runtime.current(), scope.tenant_id)
+    return (
+        CpeSnmpState(configured=False)
+        if creds is None
+        else CpeSnmpState(configured=True, version=creds.version, port=creds.port)
+    )
+
+
+@router.put(
+    "/api/v1/wireless/cpe-snmp",
+    status_code=204,
+    response_class=Response,
+    operation_id="wireless_cpe_snmp_put",
+    summary="Store the CPE SNMP credentials the poller uses, in the secret store (write-only)",
+)
+async def put_cpe_snmp(body: CpeSnmpCredentials, scope: Scope) -> Response:
+    permissions.require(scope.principal, "wireless_settings", "update")
+    async with scope.session() as s:
+        # The audit event first: the secret is written only once the event is in the transaction.
+        scope.audit(s, "wireless_settings", scope.tenant_id, "update", {"cpe_snmp": sorted(body.model_fields_set)})
+        await s.flush()
+        await run_in_threadpool(settings.save_cpe_snmp, secret_runtime.current(), scope.tenant_id, body)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/api/v1/wireless/cpe-snmp",
+    status_code=204,
+    response_class=Response,
+    operation_id="wireless_cpe_snmp_delete",
+    summary="Forget the CPE SNMP credentials (the poller then skips the tenant)",
+)
+async def delete_cpe_snmp(scope: Scope) -> Response:
+    permissions.require(scope.principal, "wireless_settings", "update")
+    async with scope.session() as s:
+        scope.audit(s, "wireless_settings", scope.tenant_id, "update", {"cpe_snmp": None})
+        await s.flush()
+        await run_in_threadpool(settings.forget_cpe_snmp, secret_runtime.current(), scope.tenant_id)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -5,6 +5,10 @@ outside any transaction (threads of the event loop, at most ``CONCURRENCY`` at o
 answered as readings (source ``snmp``) through :func:`ispops.wireless.telemetry.ingest` in one transaction:
 history, latest values and alarms, as for pushed readings. The OIDs are a profile because every vendor
 has its own MIB; ``AIRMAX`` is Ubiquiti's airMAX (UBNT-AirMAX-MIB, ``ubntWlStat*`` of the first radio).
+
+:func:`poll_tenant` is the worker's periodic job (``wireless.poll_tenant``): it reads the tenant's CPE SNMP
+credentials from the secret store (``settings.cpe_snmp_path``: the tenant's own prefix, so one tenant's
+credentials are never used for another's CPEs) and polls; a tenant without credentials is skipped.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, SnmpEngine, UdpTransportTarget, get_cmd
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 from sqlalchemy import func, select, text
@@ -23,9 +30,14 @@ from ispops.db.session import Database, set_context, translated_errors
 from ispops.devices.snmp import SnmpCredentials, SnmpFailure
 from ispops.models import WirelessSubscriber
 from ispops.models.wireless import CpeReadingSource
-from ispops.wireless import service, telemetry
+from ispops.secrets import SecretStore
+from ispops.secrets import runtime as secret_runtime
+from ispops.wireless import service, settings, telemetry
+
+log = structlog.get_logger(__name__)
 
 CONCURRENCY = 32
+Results = dict[uuid.UUID, telemetry.Reading | str]
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ AIRMAX = OidProfile(
 
 @dataclass
 class PollReport:
+    skipped: str | None = None  # why nothing was polled (no credentials)
     polled: int = 0
     answered: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # CPE id -> why
@@ -159,13 +172,53 @@ def poll_cpes(
     report = PollReport(polled=len(targets))
     if not targets:
         return report
-    results = asyncio.run(_read_all(targets, port, credentials, profile, timeout, retries))
+    results = _run_blocking(_read_all(targets, port, credentials, profile, timeout, retries))
     readings = [r for r in results.values() if isinstance(r, telemetry.Reading)]
     report.failed = {str(k): v for k, v in results.items() if isinstance(v, str)}
     report.answered = len(readings)
     if readings:
         with db.tenant(tenant_id, enforce_status=False) as session:
             report.ingest = telemetry.ingest(session, tenant_id, readings, source=CpeReadingSource.SNMP)
+    return report
+
+
+def _run_blocking(coro: Coroutine[Any, Any, Results]) -> Results:
+    """Run the reads to completion, also from a thread that already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def poll_tenant(
+    db: Database,
+    tenant_id: str,
+    *,
+    store: SecretStore | None = None,
+    profile: OidProfile = AIRMAX,
+    timeout: float = 2.0,
+    retries: int = 1,
+) -> PollReport:
+    """The worker's ``wireless.poll_tenant``: poll the tenant's CPEs with the tenant's CPE SNMP credentials
+    (``PUT /api/v1/wireless/cpe-snmp``). Without credentials the tenant is skipped and logged, not failed;
+    a store that is down or a malformed secret fails the job (retried)."""
+    creds = settings.load_cpe_snmp(store or secret_runtime.current(), tenant_id)
+    if creds is None:
+        log.info("wireless.poll_skipped", tenant=tenant_id, reason="no CPE SNMP credentials")
+        return PollReport(skipped="no CPE SNMP credentials")
+    report = poll_cpes(
+        db, tenant_id, credentials=creds.snmp(), port=creds.port, profile=profile, timeout=timeout, retries=retries
+    )
+    log.info(
+        "wireless.poll",
+        tenant=tenant_id,
+        polled=report.polled,
+        answered=report.answered,
+        failed=len(report.failed),
+        alarms_raised=len(report.ingest.raised) if report.ingest else 0,
+    )
     return report
 
 

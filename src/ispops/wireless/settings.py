@@ -1,4 +1,5 @@
-"""A tenant's wireless rules (``wireless_settings``), with the defaults a tenant without a row gets.
+"""A tenant's wireless rules (``wireless_settings``), with the defaults a tenant without a row gets, and
+the tenant's CPE SNMP credentials (in the secret store, never in the database).
 
 The defaults are here only: the table has no column defaults, and ``PUT /api/v1/wireless/settings``
 writes every column.
@@ -6,15 +7,19 @@ writes every column.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, Self
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ispops.devices.snmp import SnmpCredentials
 from ispops.errors import ValidationFailed
 from ispops.models import WirelessSettings
+from ispops.secrets import SecretNotFound, SecretStore, tenant_path
 from ispops.wireless.radio import RadioFamily, families
 
 
@@ -140,3 +145,84 @@ def save(session: Session, tenant_id: str, rules: Rules) -> Rules:
             setattr(row, key, value)
     session.flush()
     return rules
+
+
+class CpeSnmpCredentials(BaseModel):
+    """How the worker reads the tenant's CPE radios over SNMP: one set for all of them (as UISP does), kept
+    as one JSON object in the secret store at :func:`cpe_snmp_path`. v1/v2c need ``community``; v3 needs
+    ``user`` (keys optional: noAuthNoPriv, authNoPriv, authPriv)."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    version: Literal["v1", "v2c", "v3"] = "v2c"
+    port: int = Field(161, ge=1, le=65535, description="the CPEs' SNMP port")
+    community: str | None = Field(None, min_length=1, max_length=255, repr=False, json_schema_extra={"writeOnly": True})
+    user: str | None = Field(None, min_length=1, max_length=255)
+    auth_protocol: str = Field("sha", pattern=r"^(md5|sha|sha224|sha256|sha384|sha512)$")
+    auth_key: str | None = Field(None, min_length=8, max_length=255, repr=False, json_schema_extra={"writeOnly": True})
+    priv_protocol: str = Field("aes", pattern=r"^(des|3des|aes|aes128|aes192|aes256)$")
+    priv_key: str | None = Field(None, min_length=8, max_length=255, repr=False, json_schema_extra={"writeOnly": True})
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.version == "v3":
+            if not self.user:
+                raise ValueError("user: required for SNMP v3")
+            if self.priv_key and not self.auth_key:
+                raise ValueError("auth_key: required with priv_key (SNMP v3 has no privacy without authentication)")
+        elif not self.community:
+            raise ValueError(f"community: required for SNMP {self.version}")
+        return self
+
+    def snmp(self) -> SnmpCredentials:
+        return SnmpCredentials(
+            version=self.version,
+            community=self.community,
+            user=self.user,
+            auth_protocol=self.auth_protocol,
+            auth_key=self.auth_key,
+            priv_protocol=self.priv_protocol,
+            priv_key=self.priv_key,
+        )
+
+
+class CpeSnmpState(BaseModel):
+    """What a read shows of the CPE SNMP credentials: whether they are set, never the secrets."""
+
+    configured: bool
+    version: str | None = None
+    port: int | None = None
+
+
+def cpe_snmp_path(tenant_id: str) -> str:
+    """Where the tenant's CPE SNMP credentials live: under the tenant's own prefix, one path per tenant."""
+    return tenant_path(tenant_id, "wireless", "cpe-snmp")
+
+
+def save_cpe_snmp(store: SecretStore, tenant_id: str, credentials: CpeSnmpCredentials) -> None:
+    store.put(cpe_snmp_path(tenant_id), credentials.model_dump_json(exclude_none=True).encode("utf-8"))
+
+
+def load_cpe_snmp(store: SecretStore, tenant_id: str) -> CpeSnmpCredentials | None:
+    """The tenant's CPE SNMP credentials; None when none are set. A secret that is not a credentials object
+    is a ``ValidationFailed`` naming ``cpe_snmp``; a store that fails raises its own error."""
+    try:
+        raw = store.get(cpe_snmp_path(tenant_id))
+    except SecretNotFound:
+        return None
+    try:
+        return CpeSnmpCredentials.model_validate(json.loads(raw.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
+        raise ValidationFailed(
+            f"cpe_snmp: the secret at {cpe_snmp_path(tenant_id)} is not a credentials object ({type(exc).__name__})",
+            field="cpe_snmp",
+        ) from None
+
+
+def forget_cpe_snmp(store: SecretStore, tenant_id: str) -> bool:
+    """Delete the tenant's CPE SNMP credentials; whether there were any."""
+    path = cpe_snmp_path(tenant_id)
+    if not store.exists(path):
+        return False
+    store.delete(path)
+    return True
