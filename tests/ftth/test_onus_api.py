@@ -29,8 +29,9 @@ def driver_calls() -> Iterator[list[tuple[str, str, Any]]]:
     """What the routes hand to the driver hook (provisioning replaces the hook; here it records)."""
     calls: list[tuple[str, str, Any]] = []
 
-    def record(session: Session, tenant_id: str, action: service.DriverAction) -> None:
+    def record(session: Session, tenant_id: str, action: service.DriverAction) -> uuid.UUID:
         calls.append((tenant_id, action.action, action.onu.onu_id))
+        return uuid.uuid4()  # as if a driver job was queued
 
     saved = service.on_driver_action
     service.on_driver_action = record

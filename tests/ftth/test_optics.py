@@ -21,9 +21,11 @@ from ispops.db.schema_check import check_schema
 from ispops.db.server import Server
 from ispops.db.session import Database
 from ispops.errors import NotFound, ValidationFailed
+from ispops.ftth import jobs as ftth_jobs
 from ispops.ftth import optics_maintenance
 from ispops.ftth.optics import OpticalReading, history, ingest_readings
 from ispops.jobs.maintenance import optics_maintenance as optics_maintenance_job
+from ispops.jobs.registry import get_spec
 from tests.factories import make_tenant
 from tests.ftth import onu_world
 from tests.ftth.conftest import OpticsWorld, add_online_onus
@@ -321,3 +323,26 @@ def test_telemetry_updates_run_no_counter_but_status_changes_still_count(
     ]
     _, drifts = check_counters(db)
     assert drifts == []
+
+
+def test_the_hourly_job_rolls_up_closed_hours(
+    db: Database, optics_world: OpticsWorld, admin: psycopg.Connection[Any]
+) -> None:
+    spec = get_spec("ftth.rollup_optics")
+    assert (spec.scope, spec.cron) == ("tenant", "12 * * * *")
+    onu = optics_world.onus[0]
+    hour = (NOW - timedelta(hours=3)).replace(minute=0, second=0)
+    later = hour + timedelta(hours=1)
+    ingest(db, optics_world.tenant, [reading(onu, hour + timedelta(minutes=m), rx) for m, rx in ((0, -20), (5, -24))])
+    ingest(db, optics_world.tenant, [reading(onu, later + timedelta(minutes=5), -21.0)])
+    # At :12 of the next hour: the first hour is closed (10 min grace), the second still open.
+    at = (later + timedelta(minutes=12)).isoformat()
+    done = ftth_jobs.rollup_optics(db, optics_world.tenant, now=at)
+    assert done == {"hours": [hour.isoformat()], "hourly_rows": 1, "daily_rows": 1}
+    hourly = admin.execute(
+        "select hour, samples, rx_avg_dbm from onu_optical_hourly where onu_id = %s", (onu,)
+    ).fetchall()
+    assert [(h, n, float(a)) for h, n, a in hourly] == [(hour, 2, -22.0)]
+    assert ftth_jobs.rollup_optics(db, optics_world.tenant, now=at)["hours"] == []  # a rerun finds nothing
+    nxt = ftth_jobs.rollup_optics(db, optics_world.tenant, now=(later + timedelta(hours=1, minutes=12)).isoformat())
+    assert nxt["hours"] == [later.isoformat()]

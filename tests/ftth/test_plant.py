@@ -302,9 +302,9 @@ def test_a_cable_end_is_at_one_place(world: World, client: TestClient, admin_hea
 def test_a_link_names_its_hop_and_a_strand_carries_one(
     world: World, client: TestClient, admin_headers: dict[str, str]
 ) -> None:
-    strand = client.post(
-        "/api/v1/fiber_strands", json={"cable_id": world.ids["F"], "strand_number": 3}, headers=admin_headers
-    ).json()
+    strand = client.get(
+        f"/api/v1/fiber_strands?cable_id={world.ids['F']}&strand_number=2", headers=admin_headers
+    ).json()["items"][0]
     neither = client.post("/api/v1/fiber_links", json={"strand_id": strand["id"]}, headers=admin_headers)
     assert neither.status_code == 422 and neither.json()["field"] == "splitter_id", neither.text
     again = client.post(
@@ -313,3 +313,35 @@ def test_a_link_names_its_hop_and_a_strand_carries_one(
         headers=admin_headers,
     )
     assert again.status_code == 409 and again.json()["field"] == "strand_id", again.text
+
+
+def test_a_strand_is_a_fibre_of_its_cable_and_a_drop_leaves_the_onus_own_splitter(
+    world: World, client: TestClient, admin_headers: dict[str, str], admin: psycopg.Connection[Any]
+) -> None:
+    before = (_count(admin, "fiber_strands"), _count(admin, "fiber_links"))
+    for number in (3, 0):  # cable F has 2 fibres
+        r = client.post(
+            "/api/v1/fiber_strands", json={"cable_id": world.ids["F"], "strand_number": number}, headers=admin_headers
+        )
+        assert r.status_code == 422 and r.json()["field"] == "strand_number", r.text
+    # A drop cable of 2 fibres: strand 2 is free. ONU A1 hangs off L1, not L2.
+    spare = client.get(
+        f"/api/v1/fiber_strands?cable_id={world.ids['D2']}&strand_number=2", headers=admin_headers
+    ).json()["items"][0]
+    wrong = client.post(
+        "/api/v1/fiber_links",
+        json={"strand_id": spare["id"], "onu_id": world.ids["A1"], "splitter_id": world.ids["L2"], "seq": 2},
+        headers=admin_headers,
+    )
+    assert wrong.status_code == 422 and wrong.json()["field"] == "splitter_id", wrong.text
+    assert (_count(admin, "fiber_strands"), _count(admin, "fiber_links")) == before  # nothing written
+    right = client.post(
+        "/api/v1/fiber_links",
+        json={"strand_id": spare["id"], "onu_id": world.ids["A1"], "splitter_id": world.ids["L1"], "seq": 2},
+        headers=admin_headers,
+    )
+    assert right.status_code == 201, right.text
+    moved = client.patch(
+        f"/api/v1/fiber_links/{right.json()['id']}", json={"splitter_id": world.ids["L2"]}, headers=admin_headers
+    )
+    assert moved.status_code == 422 and moved.json()["field"] == "splitter_id", moved.text

@@ -370,3 +370,40 @@ def test_a_real_worker_runs_the_queued_job(
     assert [(r[0], r[1]) for r in queue(admin)] == [("ftth.run_job", "succeeded")]
     assert only_job(client, onu, noc)["status"] == "succeeded"
     assert client.get(f"/api/v1/onus/{onu}", headers=noc).json()["status"] == "authorised"
+
+
+def test_an_olt_without_a_driver_is_provisioned_by_hand(
+    client: TestClient, db: Database, olt_world: OltWorld, noc: Headers, admin: psycopg.Connection[Any]
+) -> None:
+    # olts.driver is NULL: each action completes at once, in the request's transaction, and says so.
+    queued = "select count(*) from procrastinate.procrastinate_jobs where task_name = 'ftth.run_job'"
+    before = admin.execute(queued).fetchone()
+    onu = discovered(client, olt_world, noc)
+    r = client.post(f"/api/v1/onus/{onu}/authorise", json=CONFIG, headers=noc)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["status"], body["onu_id"], body["provisioning"], body["job_id"]) == ("authorised", 0, "manual", None)
+    assert body["authorised_at"] is not None
+    r = client.post(f"/api/v1/onus/{onu}/reboot", json={}, headers=noc)
+    assert (r.status_code, r.json()["status"], r.json()["provisioning"]) == (200, "authorised", "manual"), r.text
+    r = client.post(f"/api/v1/onus/{onu}/replace", json={"serial_number": "HWTC99999999"}, headers=noc)
+    assert (r.status_code, r.json()["status"], r.json()["provisioning"]) == (200, "authorised", "manual"), r.text
+    r = client.post(f"/api/v1/onus/{onu}/deauthorise", json={}, headers=noc)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["onu_id"], r.json()["provisioning"]) == ("discovered", None, "manual")
+    r = client.post(f"/api/v1/onus/{onu}/retire", json={}, headers=noc)
+    assert (r.status_code, r.json()["status"], r.json()["provisioning"]) == (200, "retired", None), r.text
+    assert admin.execute("select count(*) from onu_provisioning_jobs").fetchone() == (0,)
+    assert admin.execute(queued).fetchone() == before  # nothing queued
+    done = admin.execute(
+        "select changes->>'action', changes->>'provisioning' from audit_events where entity = 'onus' "
+        "and entity_id = %s and action = 'action' order by id",
+        (onu,),
+    ).fetchall()
+    assert done[-5:] == [
+        ("authorise", "manual"),
+        ("reboot", "manual"),
+        ("replace", "manual"),
+        ("deauthorise", "manual"),
+        ("retire", None),
+    ]

@@ -37,7 +37,7 @@ from ispops.db.session import Database
 from ispops.devices import service as devices
 from ispops.devices.service import DeviceCredentials
 from ispops.errors import IspopsError, NotFound, ValidationFailed
-from ispops.ftth import alarms, optics, service
+from ispops.ftth import alarms, optics, optics_maintenance, service
 from ispops.ftth.drivers import NotConfigured, build
 from ispops.ftth.drivers.base import (
     Authorisation,
@@ -499,3 +499,17 @@ def poll_tenant(db: Database, tenant_id: str, *, timeout: float | None = None) -
 def discover_tenant(db: Database, tenant_id: str, *, timeout: float | None = None) -> dict[str, Any]:
     """Auto-find on every OLT of the tenant that has a driver (the periodic job ``ftth.discover_tenant``)."""
     return _each_olt(db, tenant_id, discover_olt, timeout or get_settings().olt_timeout_seconds)
+
+
+def rollup_optics(db: Database, tenant_id: str, *, now: str | None = None) -> dict[str, Any]:
+    """The hourly and daily optical rollups of the tenant's closed hours (the periodic job
+    ``ftth.rollup_optics``, hourly at :12, after ``optics_maintenance.GRACE`` for late polls). ``now``: an
+    ISO timestamp standing for the current time (tests, a replay). Idempotent: a rerun finds no marked hour."""
+    at = dt.datetime.fromisoformat(now) if now is not None else None
+    with db.tenant(tenant_id, enforce_status=False) as s:
+        done = optics_maintenance.rollup(s, tenant_id, now=at)
+    return {
+        "hours": [h.isoformat() for h in done.hours],
+        "hourly_rows": done.hourly_rows,
+        "daily_rows": done.daily_rows,
+    }

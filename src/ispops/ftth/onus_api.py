@@ -3,17 +3,19 @@ class settings (``GET/PUT /api/v1/ftth/settings/classes``).
 
 Each action runs one service function of ``ispops.ftth.service`` in the request's unit of work, then calls
 ``service.on_driver_action`` (the hook provisioning replaces with the driver job), and records an audit
-event; a refusal writes nothing. Another tenant's OLT or ONU in the path is a 404; a reference in the body a
-422 naming the field.
+event. The answer is the ONU with ``provisioning`` (``job`` and its ``job_id``, or ``manual`` when the OLT
+has no driver and the action was done by hand, completing at once); a refusal writes nothing. Another
+tenant's OLT or ONU in the path is a 404; a reference in the body a 422 naming the field.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field, create_model
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -34,11 +36,25 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
+class HowProvisioned(BaseModel):
+    """What an ONU action's answer adds to the ONU: how its OLT was told."""
+
+    provisioning: Literal["job", "manual"] | None = Field(
+        None,
+        description="job: a driver job was queued (follow it by job_id); manual: the OLT has no driver, the "
+        "action was done by hand and completed at once; null: the OLT is not involved (retire)",
+    )
+    job_id: uuid.UUID | None = Field(None, description="the provisioning job queued, if any")
+
+
 def register(router: APIRouter, onus: Resource) -> None:
     """The routes; ``onus`` is the generic resource, whose read schema the answers use."""
 
     def onu_read(obj: Onu) -> Any:
         return onus.read_model.model_validate(serialize_row(onus, row_of(obj)))
+
+    # The answer of an action: the ONU, and how the OLT was told.
+    action_model: Any = create_model("OnuActionResult", __base__=(onus.read_model, HowProvisioned))
 
     async def act(
         scope: Scope,
@@ -49,16 +65,19 @@ def register(router: APIRouter, onus: Resource) -> None:
         permissions.require(scope.principal, "onus", "update")
         async with scope.session() as s:
 
-            def work(session: Session) -> Onu:
+            def work(session: Session) -> tuple[Onu, str | None, uuid.UUID | None]:
                 onu, driver = run(session)
-                if driver is not None:
-                    service.on_driver_action(session, scope.tenant_id, driver)
-                return onu
+                if driver is None:
+                    return onu, None, None
+                job_id = service.on_driver_action(session, scope.tenant_id, driver)
+                return onu, "manual" if job_id is None else "job", job_id
 
-            onu = await s.run_sync(work)
+            onu, how, job_id = await s.run_sync(work)
             await s.refresh(onu)
-            scope.audit(s, "onus", onu.id, "action", {"action": action, **changes})
-            return onu_read(onu)
+            scope.audit(s, "onus", onu.id, "action", {"action": action, **changes, "provisioning": how})
+            return action_model.model_validate(
+                {**serialize_row(onus, row_of(onu)), "provisioning": how, "job_id": job_id}
+            )
 
     async def authorise_new(body: AuthoriseNew, scope: Scope) -> Any:
         def run(session: Session) -> tuple[Onu, service.DriverAction]:
@@ -203,13 +222,13 @@ def register(router: APIRouter, onus: Resource) -> None:
 
     onu_read_model = onus.read_model
     actions: list[tuple[str, Any, str, Any, str]] = [
-        ("/api/v1/onus/authorise", authorise_new, "POST", onu_read_model, "Authorise an ONU by serial or LOID"),
-        ("/api/v1/onus/{key}/authorise", authorise, "POST", onu_read_model, "Authorise a discovered ONU"),
-        ("/api/v1/onus/{key}/deauthorise", deauthorise, "POST", onu_read_model, "Remove the ONU from its OLT"),
-        ("/api/v1/onus/{key}/reboot", reboot, "POST", onu_read_model, "Reboot the ONU"),
-        ("/api/v1/onus/{key}/replace", replace, "POST", onu_read_model, "New hardware, same configuration"),
-        ("/api/v1/onus/{key}/move", move, "POST", onu_read_model, "Move the ONU to another PON port"),
-        ("/api/v1/onus/{key}/retire", retire, "POST", onu_read_model, "Take the ONU out of service"),
+        ("/api/v1/onus/authorise", authorise_new, "POST", action_model, "Authorise an ONU by serial or LOID"),
+        ("/api/v1/onus/{key}/authorise", authorise, "POST", action_model, "Authorise a discovered ONU"),
+        ("/api/v1/onus/{key}/deauthorise", deauthorise, "POST", action_model, "Remove the ONU from its OLT"),
+        ("/api/v1/onus/{key}/reboot", reboot, "POST", action_model, "Reboot the ONU"),
+        ("/api/v1/onus/{key}/replace", replace, "POST", action_model, "New hardware, same configuration"),
+        ("/api/v1/onus/{key}/move", move, "POST", action_model, "Move the ONU to another PON port"),
+        ("/api/v1/onus/{key}/retire", retire, "POST", action_model, "Take the ONU out of service"),
         (
             "/api/v1/olts/{key}/unconfigured",
             unconfigured,

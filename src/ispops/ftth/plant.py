@@ -1,5 +1,7 @@
 """The fibre plant's own rules that the database cannot say: a cable's route (a GeoJSON LineString, checked
-strictly), its length (geodesic along the route on WGS84, unless measured) and its strands.
+strictly), its length (geodesic along the route on WGS84, unless measured) and its strands; a strand's
+number within its cable's ``fiber_count``; a link that names an ONU and a splitter names the ONU's own
+splitter (the splitter its drop leaves from).
 
 The tree rules (one child per splitter port, no cycles, ports that exist, ``ports_used``) are the
 database's: ``ftth/sql/splitter_ports.sql``, ``ftth/sql/splitter_tree.sql`` and the counter triggers.
@@ -12,11 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from pyproj import Geod
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ispops.errors import ValidationFailed
-from ispops.models import FiberCable, FiberStrand
+from ispops.models import FiberCable, FiberLink, FiberStrand, Onu
 
 GEOD = Geod(ellps="WGS84")
 # TIA-598-C fibre colours, in order, twelve to a tube.
@@ -139,3 +141,34 @@ def create_cable(session: Session, tenant_id: str, data: dict[str, Any]) -> Fibe
 def check_cable_change(cable: FiberCable, data: dict[str, Any]) -> None:
     """Before a PATCH of a cable is applied: validate the route and settle the length, in ``data``."""
     data.update(prepare_cable(data, cable))
+
+
+def check_strand(session: Session, tenant_id: str, strand: FiberStrand) -> None:
+    """A strand's number is one of its cable's fibres (1..``fiber_count``): else a 422 naming
+    ``strand_number``. Another tenant's cable is not looked at (the reference check refuses it)."""
+    count = session.scalar(
+        select(FiberCable.fiber_count).where(FiberCable.tenant_id == tenant_id, FiberCable.id == strand.cable_id)
+    )
+    if count is not None and not 1 <= strand.strand_number <= count:
+        raise ValidationFailed(
+            f"fiber_strands.strand_number: {strand.strand_number} is not a fibre of the cable (1..{count})",
+            table="fiber_strands",
+            field="strand_number",
+        )
+
+
+def check_link(session: Session, tenant_id: str, link: FiberLink) -> None:
+    """A link naming both an ONU and a splitter is that ONU's drop from its own splitter: a splitter that is
+    not the ONU's (``onus.splitter_id``) is a 422 naming ``splitter_id``."""
+    if link.onu_id is None or link.splitter_id is None:
+        return
+    found = session.execute(
+        select(Onu.splitter_id).where(Onu.tenant_id == tenant_id, Onu.id == link.onu_id, Onu.deleted_at.is_(None))
+    ).first()
+    if found is not None and found[0] != link.splitter_id:
+        own = f"its splitter is {found[0]}" if found[0] is not None else "it is on no splitter"
+        raise ValidationFailed(
+            f"fiber_links.splitter_id: {link.splitter_id} is not the splitter of ONU {link.onu_id} ({own})",
+            table="fiber_links",
+            field="splitter_id",
+        )

@@ -36,6 +36,14 @@ async def _create_cable(session: AsyncSession, tenant_id: str, body: BaseModel) 
     return cable
 
 
+async def _strand_written(session: AsyncSession, tenant_id: str, obj: Any, changed: frozenset[str] | None) -> None:
+    await session.run_sync(lambda s: plant.check_strand(s, tenant_id, obj))
+
+
+async def _link_written(session: AsyncSession, tenant_id: str, obj: Any, changed: frozenset[str] | None) -> None:
+    await session.run_sync(lambda s: plant.check_link(s, tenant_id, obj))
+
+
 RESOURCES: list[Resource] = [
     Resource(
         "splitters",
@@ -77,7 +85,8 @@ RESOURCES: list[Resource] = [
         sort=("created_at", "name"),
     ),
     Resource(
-        # Made with their cable (fiber_count of them), or added to it; never deleted on their own.
+        # Made with their cable (fiber_count of them), or one of those numbers given back after being removed
+        # by hand; never deleted on their own; a number outside 1..fiber_count is a 422 (plant.check_strand).
         "fiber_strands",
         FiberStrand,
         tag="ftth",
@@ -86,6 +95,7 @@ RESOURCES: list[Resource] = [
         default_sort="strand_number",
         create_only=frozenset({"cable_id", "strand_number"}),
         verbs=frozenset({"list", "get", "create", "update"}),
+        before_write=_strand_written,
     ),
     Resource(
         "fiber_links",
@@ -93,6 +103,7 @@ RESOURCES: list[Resource] = [
         tag="ftth",
         filters=("strand_id", "splitter_id", "onu_id"),
         sort=("created_at", "seq"),
+        before_write=_link_written,
     ),
     Resource(
         "fiber_splices",

@@ -6,9 +6,10 @@ The ONU action routes (``POST /api/v1/onus/{id}/authorise`` … in ``onus_api``)
 call ``service.on_driver_action``; this module sets that hook to :func:`defer_driver_job`, which checks the
 OLT can be driven (a management address for its ``driver``: else a 422 naming the field, and nothing is
 written), renders the job and queues ``ftth.run_job`` in the same transaction. An OLT without a driver is
-provisioned by hand: nothing is queued and the ONU stays ``authorising`` until completed. The job's progress and its
-whole transcript are read here. Reading needs ``onus.read``; starting discovery or a poll ``olts.update``;
-changing a CPE ``onus.update``.
+provisioned by hand: nothing is queued and the action completes at once (``authorised``, ``discovered``
+after a deauthorisation; a reboot is only recorded); the answer says ``provisioning: manual``. The job's
+progress and its whole transcript are read here. Reading needs ``onus.read``; starting discovery or a poll
+``olts.update``; changing a CPE ``onus.update``.
 """
 
 import datetime as dt
@@ -42,12 +43,15 @@ def _queue(session: Session, job: OnuProvisioningJob) -> OnuProvisioningJob:
     return job
 
 
-def defer_driver_job(session: Session, tenant_id: str, action: service.DriverAction) -> None:
-    """The driver hook: a job for ``action`` queued in the request's transaction. A move to another OLT
-    becomes two jobs: remove it from the old OLT (no lifecycle effect) and authorise it on the new one."""
+def defer_driver_job(session: Session, tenant_id: str, action: service.DriverAction) -> uuid.UUID | None:
+    """The driver hook: a job for ``action`` queued in the request's transaction; returns its id. A move to
+    another OLT becomes two jobs: remove it from the old OLT (no lifecycle effect) and authorise it on the
+    new one (whose id is returned). An OLT without a driver is provisioned by hand: the action completes at
+    once (``service.complete_by_hand``), nothing is queued, and None is returned."""
     onu, previous = action.onu, action.previous
     if service.get_olt(session, tenant_id, onu.olt_id, field=None).driver is None:
-        return  # an OLT without a driver is provisioned by hand: the record changes, nothing is queued
+        service.complete_by_hand(session, tenant_id, action)
+        return None
     if action.action == "move" and previous is not None:
         old_olt = session.scalar(
             select(OltPonPort.olt_id).where(OltPonPort.tenant_id == tenant_id, OltPonPort.id == previous[0])
@@ -61,10 +65,11 @@ def defer_driver_job(session: Session, tenant_id: str, action: service.DriverAct
                 }
                 _queue(session, leave)
             previous = None
-    _queue(
+    job = _queue(
         session,
         jobs.create_job(session, tenant_id, olt_id=onu.olt_id, action=action.action, onu=onu, previous=previous),
     )
+    return job.id
 
 
 service.on_driver_action = defer_driver_job

@@ -20,9 +20,10 @@ the ONU back to ``authorising``: the OLT must be told, as for a first authorisat
 
 Who calls what. The routes of ``ftth/api.py`` (``POST /api/v1/onus/{id}/authorise``, ``…/deauthorise``,
 ``…/reboot``, ``…/replace``, ``…/move``, ``…/retire``) change the records here and then call
-:data:`on_driver_action` (the hook): today it does nothing, and the ONU stays in ``authorising`` /
-``deauthorising`` until something completes it. The provisioning part (``ftth/provision_api.py``,
-``ftth/drivers``) replaces that hook with one that defers the driver job in the same transaction; the job
+:data:`on_driver_action` (the hook). For an OLT without a driver (provisioned by hand) the action completes
+at once in the same transaction (:func:`complete_by_hand`). The provisioning part (``ftth/provision_api.py``,
+``ftth/drivers``) replaces that hook with one that, for an OLT with a driver, defers the driver job in the
+same transaction (the ONU stays ``authorising`` / ``deauthorising`` until the job ends); the job
 calls :func:`complete_authorisation` / :func:`fail_authorisation` (or the deauthorisation pair) in its own
 transaction. Optical ingest calls :func:`set_link_state` / :func:`set_link_states`; OLT auto-find calls
 :func:`record_discovered`.
@@ -89,13 +90,29 @@ class DriverAction:
     previous: tuple[uuid.UUID, int | None] | None = None
 
 
-def _no_driver(session: Session, tenant_id: str, action: DriverAction) -> None:
-    """The default hook: no driver (the ONU stays in authorising/deauthorising until completed)."""
+def complete_by_hand(session: Session, tenant_id: str, action: DriverAction) -> Onu:
+    """An OLT without a driver (``olts.driver`` NULL) is provisioned by hand: the engineer has done (or does)
+    the work on the OLT, so the action completes at once, in the caller's transaction. ``authorise``,
+    ``replace`` and ``move`` end ``authorised``; ``deauthorise`` ends ``discovered`` (its id freed);
+    ``reboot`` is only recorded (:func:`request_reboot` already did)."""
+    if action.action in ("authorise", "replace", "move"):
+        return complete_authorisation(session, tenant_id, action.onu.id)
+    if action.action == "deauthorise":
+        return complete_deauthorisation(session, tenant_id, action.onu.id)
+    return action.onu
 
 
-# The hook the action routes call after the change, in the same transaction. Provisioning replaces it
-# (``ispops.ftth.provision_api``) with one that defers the driver job on the request's own connection.
-on_driver_action: Callable[[Session, str, DriverAction], None] = _no_driver
+def _no_driver(session: Session, tenant_id: str, action: DriverAction) -> uuid.UUID | None:
+    """The default hook, before provisioning is installed: every OLT is provisioned by hand."""
+    complete_by_hand(session, tenant_id, action)
+    return None
+
+
+# The hook the action routes call after the change, in the same transaction; it returns the id of the
+# driver job it queued, or None when the action was done by hand (completed in the transaction).
+# Provisioning replaces it (``ispops.ftth.provision_api``) with one that defers the driver job on the
+# request's own connection when the OLT has a driver, and calls :func:`complete_by_hand` when it has none.
+on_driver_action: Callable[[Session, str, DriverAction], uuid.UUID | None] = _no_driver
 
 
 def _now() -> dt.datetime:

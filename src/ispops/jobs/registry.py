@@ -144,6 +144,14 @@ CATALOGUE: tuple[JobSpec, ...] = (
         description="back up the configuration of the tenant's devices",
     ),
     JobSpec(
+        "wireless.poll_tenant",
+        "ispops.wireless.jobs:poll_tenant",
+        cron="*/5 * * * *",
+        retries=1,
+        unique=True,
+        description="SNMP-poll the tenant's CPE radios (skipped without CPE SNMP credentials)",
+    ),
+    JobSpec(
         "radius.close_stale_sessions",
         "ispops.radius.sessions:close_stale_job",
         cron="*/5 * * * *",
@@ -178,6 +186,13 @@ CATALOGUE: tuple[JobSpec, ...] = (
         retries=1,
         unique=True,
         description="record the ONUs the tenant's OLTs auto-found",
+    ),
+    JobSpec(
+        "ftth.rollup_optics",
+        "ispops.ftth.jobs:rollup_optics",
+        cron="12 * * * *",
+        unique=True,
+        description="hourly and daily optical rollups of the closed hours that received readings",
     ),
     JobSpec(
         "automation.run_job",
