@@ -315,15 +315,10 @@ def test_a_link_names_its_hop_and_a_strand_carries_one(
     assert again.status_code == 409 and again.json()["field"] == "strand_id", again.text
 
 
-def test_a_strand_is_a_fibre_of_its_cable_and_a_drop_leaves_the_onus_own_splitter(
+def test_a_drop_link_leaves_the_onus_own_splitter(
     world: World, client: TestClient, admin_headers: dict[str, str], admin: psycopg.Connection[Any]
 ) -> None:
     before = (_count(admin, "fiber_strands"), _count(admin, "fiber_links"))
-    for number in (3, 0):  # cable F has 2 fibres
-        r = client.post(
-            "/api/v1/fiber_strands", json={"cable_id": world.ids["F"], "strand_number": number}, headers=admin_headers
-        )
-        assert r.status_code == 422 and r.json()["field"] == "strand_number", r.text
     # A drop cable of 2 fibres: strand 2 is free. ONU A1 hangs off L1, not L2.
     spare = client.get(
         f"/api/v1/fiber_strands?cable_id={world.ids['D2']}&strand_number=2", headers=admin_headers

@@ -143,20 +143,6 @@ def check_cable_change(cable: FiberCable, data: dict[str, Any]) -> None:
     data.update(prepare_cable(data, cable))
 
 
-def check_strand(session: Session, tenant_id: str, strand: FiberStrand) -> None:
-    """A strand's number is one of its cable's fibres (1..``fiber_count``): else a 422 naming
-    ``strand_number``. Another tenant's cable is not looked at (the reference check refuses it)."""
-    count = session.scalar(
-        select(FiberCable.fiber_count).where(FiberCable.tenant_id == tenant_id, FiberCable.id == strand.cable_id)
-    )
-    if count is not None and not 1 <= strand.strand_number <= count:
-        raise ValidationFailed(
-            f"fiber_strands.strand_number: {strand.strand_number} is not a fibre of the cable (1..{count})",
-            table="fiber_strands",
-            field="strand_number",
-        )
-
-
 def check_link(session: Session, tenant_id: str, link: FiberLink) -> None:
     """A link naming both an ONU and a splitter is that ONU's drop from its own splitter: a splitter that is
     not the ONU's (``onus.splitter_id``) is a 422 naming ``splitter_id``."""
