@@ -16,11 +16,13 @@ from ispops.audit import api as audit
 from ispops.auth import api as auth
 from ispops.auth.tokens import jwt_secret_for
 from ispops.automation import api as automation
+from ispops.billing import api as billing
 from ispops.config import Settings, get_settings
 from ispops.db.async_session import AsyncDatabase
 from ispops.db.migrate import head_revision
 from ispops.db.server import Server, open_server
 from ispops.devices import api as devices
+from ispops.events import api as events
 from ispops.ftth import api as ftth
 from ispops.ipam import api as ipam
 from ispops.lifecycle import api as lifecycle
@@ -52,6 +54,8 @@ DOMAINS: tuple[Domain, ...] = (
     wireless,
     lifecycle,
     automation,
+    events,
+    billing,
     audit,
 )
 RESOURCES = domains.resources(DOMAINS)

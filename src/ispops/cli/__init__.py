@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from ispops.cli import automation, db, devices, ipam, platform, radius, radius_coa, tenant_radius, tenants, worker
+from ispops.cli import (
+    automation,
+    billing,
+    db,
+    devices,
+    imports,
+    ipam,
+    orders,
+    platform,
+    radius,
+    radius_coa,
+    tenant_radius,
+    tenants,
+    worker,
+)
 
 app = typer.Typer(
     name="ispops",
@@ -27,6 +41,9 @@ app.add_typer(tenants.operator_app, name="operator")
 app.add_typer(devices.app, name="devices")
 app.add_typer(ipam.app, name="ipam")
 app.add_typer(automation.app, name="automation")
+app.add_typer(orders.app, name="orders")
+app.add_typer(billing.app, name="billing")
+app.add_typer(imports.app, name="import")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Console pages, one module per area; each exposes ``router`` (an APIRouter) and ``NAV`` (menu items)."""

@@ -1,0 +1,1 @@
+"""Domain events: the transactional outbox and webhook delivery (issue 18)."""
