@@ -283,6 +283,58 @@ ROWS += [
         "insert into ftth_alarms (tenant_id, kind, severity, olt_id, onu_id) "
         "values (:t, 'rx_low', 'warning', cast(:olts as uuid), cast(:onus as uuid)) returning id::text",
     ),
+    (
+        "event_outbox",
+        "insert into event_outbox (tenant_id, event_type, payload) "
+        "values (:t, 'subscriber.activated', '{}'::jsonb) returning id::text",
+    ),
+    (
+        "webhook_endpoints",
+        "insert into webhook_endpoints (tenant_id, url, event_types, secret_vault_path) "
+        "values (:t, 'https://hooks.example/in', '[\"subscriber.activated\"]'::jsonb, "
+        "'tenants/' || cast(:t as varchar) || '/webhooks/e1/secret') returning id::text",
+    ),
+    (
+        "webhook_deliveries",
+        "insert into webhook_deliveries (tenant_id, endpoint_id, event_id, event_type) "
+        "values (:t, cast(:webhook_endpoints as uuid), cast(:event_outbox as uuid), 'subscriber.activated') "
+        "returning id::text",
+    ),
+    (
+        "webhook_delivery_attempts",
+        "insert into webhook_delivery_attempts (tenant_id, delivery_id, endpoint_id, attempt, status_code) "
+        "values (:t, cast(:webhook_deliveries as uuid), cast(:webhook_endpoints as uuid), 1, 200) "
+        "returning id::text",
+    ),
+]
+
+# Billing (migration 0035): the subscriber's first service period is written by the subscribers trigger.
+ROWS += [
+    (
+        "subscriber_plan_history",
+        "select id::text from subscriber_plan_history "
+        "where tenant_id = :t and subscriber_id = cast(:subscribers as uuid)",
+    ),
+    ("billing_settings", "insert into billing_settings (tenant_id) values (:t) returning id::text"),
+    (
+        "billing_cycles",
+        "insert into billing_cycles (tenant_id, cycle, billing_day, starts_at, ends_at) "
+        "values (:t, '2026-11-01', 1, '2026-11-01 00:00+00', '2026-12-01 00:00+00') returning id::text",
+    ),
+    (
+        "billing_pushes",
+        "insert into billing_pushes (tenant_id, kind, cycle, subscriber_id, idempotency_key, payload_sha256) "
+        "values (:t, 'usage', '2026-11-01', cast(:subscribers as uuid), :email, repeat('0', 64)) "
+        "returning id::text",
+    ),
+]
+
+# Subscriber imports (migration 0037).
+ROWS += [
+    (
+        "subscriber_imports",
+        "insert into subscriber_imports (tenant_id, filename, total_rows) values (:t, 's.csv', 1) returning id::text",
+    ),
 ]
 
 TENANT_TABLES = [table for table, _ in ROWS]

@@ -42,6 +42,8 @@ def _concrete(path: str, ids: dict[str, str], tenant: str) -> str:
     if "{" not in path:
         return path
     table = path.split("/")[3]
+    table = {"orders": "service_activations"}.get(table, table)  # lifecycle orders are service_activations rows
+    table = {"billing": "subscribers"}.get(table, table)  # /billing/subscribers/{id}/…; a cycle is refused later
     return re.sub(r"\{[^}]+\}", ids[table], path)
 
 

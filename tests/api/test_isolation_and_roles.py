@@ -54,7 +54,9 @@ def two_tenants(client: TestClient, db: Database, admin: psycopg.Connection[Any]
 NOT_CRUD = {
     "ftth_class_settings",
     "ftth_loss_settings",  # tests/ftth/test_budget.py
+    "orders",  # tests/lifecycle/test_orders_api.py
     "tenant_radius_policy",  # tests/tenancy/test_radius_policy.py
+    "webhook_endpoints",  # tests/events/test_webhooks_api.py
     "wireless_settings",
 }
 

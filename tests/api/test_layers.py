@@ -32,6 +32,8 @@ DOMAIN_PACKAGES = (
     "wireless",
     "lifecycle",
     "automation",
+    "events",
+    "billing",
     "auth",
     "audit",
 )

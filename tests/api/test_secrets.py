@@ -31,6 +31,7 @@ NOT_SECRETS = {
     "public_key",
     "server_public_key",
     "radius_password_type",
+    "idempotency_key",  # a billing push's Idempotency-Key header (cycle and subscriber), no credential
 }
 SECRET_NAME = re.compile(r"secret|password|passwd|community|psk|private_key|_key$|token", re.IGNORECASE)
 

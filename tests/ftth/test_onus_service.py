@@ -241,6 +241,36 @@ def test_eight_concurrent_authorisations_on_one_port_get_eight_lowest_ids(db: Da
     assert sorted(v for v in got.values() if v is not None) == list(range(8))
 
 
+def test_concurrent_authorisations_of_new_serials_on_one_port_queue_without_deadlock(
+    db: Database, olt_world: OltWorld
+) -> None:
+    # New ONUs (no discovered row): the ONU row's key to the port must not be written before the port is locked,
+    # or two transactions holding its share lock deadlock taking the port's lock.
+    serials = [f"ZTEG0000010{i}" for i in range(6)]
+    start = threading.Barrier(len(serials))
+    got: dict[str, int | None] = {}
+    errors: list[BaseException] = []
+
+    def authorise(serial: str) -> None:
+        try:
+            start.wait()
+            with db.tenant("isp-a") as s:
+                onu = service.reserve_authorisation(
+                    s, "isp-a", olt_id=olt_world.olt, pon_port_id=olt_world.port, serial_number=serial
+                )
+                got[serial] = onu.onu_id
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=authorise, args=(serial,)) for serial in serials]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(v for v in got.values() if v is not None) == list(range(len(serials)))
+
+
 def test_the_database_refuses_two_onus_on_one_port_and_id_whatever_the_path(db: Database, olt_world: OltWorld) -> None:
     insert = text(
         "insert into onus (tenant_id, olt_id, pon_port_id, serial_number, onu_id) values ('isp-a', :o, :p, :s, 5)"

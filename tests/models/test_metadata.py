@@ -73,6 +73,15 @@ MIGRATION_TABLES = {
     "onu_optical_daily",
     "onu_optical_dirty_hours",
     "ftth_alarms",
+    "subscriber_plan_history",
+    "billing_settings",
+    "billing_cycles",
+    "billing_pushes",
+    "event_outbox",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_delivery_attempts",
+    "subscriber_imports",
 }
 GLOBAL_TABLES = set(schema_check.GLOBAL_TABLES)
 

@@ -7,7 +7,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB, UUID
 from sqlalchemy.types import TypeEngine
 
@@ -27,6 +38,7 @@ UDT = {
     INET: "inet",
     CIDR: "cidr",
     JSONB: "jsonb",
+    LargeBinary: "bytea",
 }
 
 

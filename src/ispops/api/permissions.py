@@ -91,7 +91,10 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "wireless_cpe_alarms": {"read": EVERYONE},
     # GET/PUT /api/v1/wireless/settings: the caller's own tenant (ispops.wireless.api)
     "wireless_settings": {"read": frozenset({ADMIN, NOC}), "update": frozenset({ADMIN})},
-    "service_activations": {"read": frozenset({ADMIN, NOC, SUPPORT}), "create": frozenset({ADMIN, NOC, SUPPORT})},
+    # the orders' rows, read through the generic routes; they are made, cancelled and retried as "orders"
+    "service_activations": {"read": frozenset({ADMIN, NOC, SUPPORT})},
+    # /api/v1/orders (ispops.lifecycle.api): create = submit, cancel and retry
+    "orders": {"read": frozenset({ADMIN, NOC, SUPPORT}), "create": frozenset({ADMIN, NOC, SUPPORT})},
     # create also covers POST /api/v1/ansible_jobs/{id}/cancel and /retry (ispops.automation.api)
     "ansible_jobs": {"read": frozenset({ADMIN, NOC}), "create": frozenset({ADMIN, NOC})},
     "automation_playbooks": {k: v for k, v in _m(read={NOC}).items() if k != "update"},
@@ -99,6 +102,19 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "automation_endpoints": _m(read={NOC}),
     "netbox_syncs": {"read": frozenset({ADMIN, NOC}), "create": frozenset({ADMIN, NOC})},
     "netbox_mappings": {"read": frozenset({ADMIN, NOC})},
+    # Billing hand-off (ispops.billing.api). read also covers the cycle exports (usage, plan-history) and a
+    # subscriber's cycle; push: POST /api/v1/billing/cycles/{cycle}/push; configure: GET/PUT
+    # /api/v1/billing/settings (PUT) and /api/v1/billing/endpoint (the URL and token of the billing system)
+    "subscriber_plan_history": {"read": frozenset({ADMIN, NOC, SUPPORT})},
+    "billing_cycles": {
+        "read": frozenset({ADMIN, SUPPORT}),
+        "push": frozenset({ADMIN}),
+        "configure": frozenset({ADMIN}),
+    },
+    "billing_pushes": {"read": frozenset({ADMIN})},
+    # /api/v1/webhook_endpoints, webhook_deliveries, webhook_dead_letters, events, event_types (ispops.events.api):
+    # manage = create, update, delete, rotate a secret, replay
+    "webhook_endpoints": {"read": frozenset({ADMIN}), "manage": frozenset({ADMIN})},
     # GET/PATCH /api/v1/tenant/radius-policy: the caller's own tenant (ispops.tenancy.radius_policy)
     "tenant_radius_policy": {"read": frozenset({ADMIN, NOC}), "update": frozenset({ADMIN})},
 }

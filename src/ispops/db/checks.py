@@ -327,6 +327,12 @@ RULES: dict[str, Rule] = {
     "ck_wireless_towers__height_meters": Rule(gt=0),
     "ck_wireless_towers__latitude": LATITUDE,
     "ck_wireless_towers__longitude": LONGITUDE,
+    "ck_billing_cycles__billing_day": Rule(ge=1, le=28),
+    "ck_billing_settings__close_after_hours": Rule(ge=0, le=720),
+    "ck_event_outbox__event_type": Rule(pattern=r"^[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)+$"),
+    "ck_webhook_deliveries__attempts": Rule(ge=0),
+    "ck_webhook_deliveries__replays": Rule(ge=0),
+    "ck_webhook_delivery_attempts__attempt": Rule(ge=1),
 }
 
 # The rules that are not simple, in words (the column leads, as in RULES' words).
@@ -400,6 +406,15 @@ WORDS: dict[str, str] = {
     "ck_wireless_sectors__coverage_area_geojson": "coverage_area_geojson must be a GeoJSON Polygon or MultiPolygon",
     "ck_wireless_sectors__current_subscribers": (
         "current_subscribers must be at least 0 and at most max_subscribers (the sector is full)"
+    ),
+    "ck_subscriber_plan_history__valid_to": "valid_to must be after valid_from",
+    "ck_billing_settings__endpoint_vault_path": "endpoint_vault_path must be under tenants/<the row's tenant>/",
+    "ck_billing_cycles__cycle": "cycle must be the first day of a month",
+    "ck_billing_cycles__ends_at": "ends_at must be after starts_at",
+    "ck_webhook_endpoints__event_types": "event_types must be a JSON array",
+    "ck_webhook_endpoints__secret_vault_path": "secret_vault_path must be under tenants/<the row's tenant>/",
+    "ck_webhook_endpoints__previous_secret_vault_path": (
+        "previous_secret_vault_path must be under tenants/<the row's tenant>/"
     ),
 }
 

@@ -35,6 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ispops.errors import NotFound
+from ispops.events.outbox import emit
 from ispops.ftth.settings import OltProfile, load_classes
 
 FIBRE_CAUSES = ("los", "losi", "lofi")
@@ -250,9 +251,14 @@ def _apply(
         ).scalar_one()
         changes.raised += 1
         changes.ids.append(alarm_id)
+        onu, olt = reading.onu_id, reading.olt_id
+        _event(session, "onu.alarm_raised", f"onus/{onu}", alarm_id=alarm_id, kind=kind, severity=severity,
+               onu_id=onu, olt_id=olt, value_dbm=value, threshold_dbm=limit)  # fmt: skip
     elif current is not None and severity is None:
         session.execute(CLEAR, {"t": tenant_id, "id": current[0], "at": reading.measured_at, "value": value})
         changes.cleared += 1
+        onu = reading.onu_id
+        _event(session, "onu.alarm_cleared", f"onus/{onu}", alarm_id=current[0], kind=kind, onu_id=onu, value_dbm=value)
     elif current is not None and severity != current[1]:
         session.execute(
             UPDATE, {"t": tenant_id, "id": current[0], "severity": severity, "value": value, "threshold": limit}
@@ -375,11 +381,11 @@ def _storm(group: list[Any], window: timedelta) -> list[Any]:
 
 
 def _raise_onu(session: Session, tenant_id: str, r: Any, kind: str, severity: str, at: datetime) -> None:
-    session.execute(
+    alarm_id = session.execute(
         text(
             "insert into ftth_alarms (tenant_id, kind, severity, olt_id, pon_port, onu_id, splitter_id, cause, "
             "raised_at, members) values (:t, :kind, :severity, :olt, :pon, :onu, :splitter, :cause, :at, "
-            "cast(:members as jsonb))"
+            "cast(:members as jsonb)) returning id"
         ),
         {
             "t": tenant_id,
@@ -393,7 +399,9 @@ def _raise_onu(session: Session, tenant_id: str, r: Any, kind: str, severity: st
             "at": r.down_at if r.down_at <= at else at,
             "members": json.dumps([str(r.id)]),
         },
-    )
+    ).scalar_one()
+    _event(session, "onu.alarm_raised", f"onus/{r.id}", alarm_id=alarm_id, kind=kind, severity=severity,
+           onu_id=r.id, olt_id=r.olt_id, cause=r.last_down_cause)  # fmt: skip
 
 
 def _raise_event(
@@ -407,11 +415,11 @@ def _raise_event(
     """One power event for the storm; the members' own dying-gasp alarms fold into it."""
     _fold(session, tenant_id, [r.id for r in storm], onu_alarm, at)
     first = storm[0]
-    session.execute(
+    alarm_id = session.execute(
         text(
             "insert into ftth_alarms (tenant_id, kind, severity, olt_id, pon_port, splitter_id, cause, raised_at, "
             "onu_count, members, detail) values (:t, 'power_event', 'warning', :olt, :pon, :splitter, "
-            "'dying_gasp', :at, :n, cast(:members as jsonb), :detail)"
+            "'dying_gasp', :at, :n, cast(:members as jsonb), :detail) returning id"
         ),
         {
             "t": tenant_id,
@@ -423,7 +431,10 @@ def _raise_event(
             "members": json.dumps(sorted(str(r.id) for r in storm)),
             "detail": f"{len(storm)} ONUs under one splitter sent dying gasp: a power cut, not fibre faults",
         },
-    )
+    ).scalar_one()
+    _event(session, "onu.alarm_raised", f"splitters/{splitter_id}", alarm_id=alarm_id, kind="power_event",
+           severity="warning", splitter_id=splitter_id, olt_id=first.olt_id,
+           onu_ids=sorted(str(r.id) for r in storm))  # fmt: skip
 
 
 def _grow_event(
@@ -456,13 +467,22 @@ def _fold(
 
 
 def _clear(session: Session, tenant_id: str, alarm_id: uuid.UUID, at: datetime, detail: str | None = None) -> None:
-    session.execute(
+    row = session.execute(
         text(
             "update ftth_alarms set cleared_at = :at, detail = coalesce(:detail, detail) "
-            "where tenant_id = :t and id = :id and cleared_at is null"
+            "where tenant_id = :t and id = :id and cleared_at is null returning kind, onu_id, splitter_id"
         ),
         {"t": tenant_id, "id": alarm_id, "at": at, "detail": detail},
-    )
+    ).one_or_none()
+    if row is not None:
+        subject = f"onus/{row.onu_id}" if row.onu_id else f"splitters/{row.splitter_id}"
+        _event(session, "onu.alarm_cleared", subject, alarm_id=alarm_id, kind=row.kind, onu_id=row.onu_id,
+               splitter_id=row.splitter_id)  # fmt: skip
+
+
+def _event(session: Session, event_type: str, subject: str, **payload: Any) -> None:
+    """An ``onu.alarm_raised`` / ``onu.alarm_cleared`` domain event, in the alarm's transaction (docs/events.md)."""
+    emit(session, event_type=event_type, subject=subject, payload=payload)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -267,6 +267,9 @@ def reserve_authorisation(
         where = lookup.pon_port(
             session, tenant_id, olt_id=olt.id, pon_port_id=pon_port_id, frame=frame, slot=slot, port=port
         )
+        # Lock the port before a new ONU row can be written: the row's key to the port takes a share lock on
+        # it, and two authorisations holding that share lock would deadlock taking the port's lock below.
+        where = lookup.lock_port(session, tenant_id, where)
         existing = _serial_taken(session, tenant_id, serial, other_than=None)
         if existing is not None and existing.status not in (S.DISCOVERED, S.RETIRED):
             raise Conflict(

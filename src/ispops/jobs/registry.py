@@ -214,6 +214,66 @@ CATALOGUE: tuple[JobSpec, ...] = (
         retries=0,
         description="import from or export to the tenant's NetBox (or only compute the diff)",
     ),
+    JobSpec(
+        "lifecycle.advance",
+        "ispops.lifecycle.jobs:advance",
+        serial=False,
+        description="run a service order on: its next steps or compensations (the saga engine)",
+    ),
+    JobSpec(
+        "lifecycle.resume_stalled",
+        "ispops.lifecycle.jobs:resume_stalled",
+        cron="* * * * *",
+        unique=True,
+        description="queue lifecycle.advance for open, due orders that have no live job",
+    ),
+    JobSpec(
+        "events.dispatch",
+        "ispops.events.jobs:dispatch",
+        retries=3,
+        description="fan new domain events out to webhook deliveries and send the due ones (queued by emit)",
+    ),
+    JobSpec(
+        "events.sweep",
+        "ispops.events.jobs:dispatch",
+        cron="* * * * *",
+        unique=True,
+        description="the safety net of events.dispatch: due webhook retries, anything emitted while no worker ran",
+    ),
+    JobSpec(
+        "events.session_events",
+        "ispops.events.jobs:session_events",
+        cron="* * * * *",
+        unique=True,
+        description="session.started / session.stopped events from new radacct starts and stops",
+    ),
+    JobSpec(
+        "events.prune",
+        "ispops.events.jobs:prune",
+        cron="37 3 * * *",
+        unique=True,
+        description="delete dispatched events (and their deliveries) older than the retention",
+    ),
+    JobSpec(
+        "billing.close_cycles",
+        "ispops.billing.jobs:close_cycles",
+        cron="7 * * * *",
+        unique=True,
+        description="close billing cycles ended close_after_hours ago: totals, billing.cycle_closed, push if set",
+    ),
+    JobSpec(
+        "billing.push_cycle",
+        "ispops.billing.jobs:push_cycle",
+        retries=6,
+        backoff=3,
+        description="push a closed cycle's usage records and its event to the tenant's billing endpoint",
+    ),
+    JobSpec(
+        "subscribers.import",
+        "ispops.subscribers.bulk_import:run_import_job",
+        retries=0,
+        description="import a validated subscriber CSV (subscriber_imports row): all rows or none",
+    ),
 )
 
 _declared: dict[str, JobSpec] = {}

@@ -11,6 +11,8 @@ from ispops.models.automation import (
     ServiceActivation,
 )
 from ispops.models.base import Base
+from ispops.models.billing import BillingCycle, BillingPush, BillingSettings, SubscriberPlanHistory
+from ispops.models.events import OutboxEvent, WebhookDelivery, WebhookDeliveryAttempt, WebhookEndpoint
 from ispops.models.ftth import FiberCable, FtthSettings, Olt, OltPonPort, Onu, Splitter
 from ispops.models.ftth_optics import (
     FtthAlarm,
@@ -30,6 +32,7 @@ from ispops.models.identity import (
     PlatformOperator,
     RefreshToken,
 )
+from ispops.models.imports import ImportStatus, SubscriberImport
 from ispops.models.network import Device, DeviceInterface, IpAllocation, IpPool, IpPoolFree, VpnTunnel
 from ispops.models.radius import (
     Nas,
@@ -62,6 +65,9 @@ __all__ = [
     "AutomationSchedule",
     "BandwidthProfile",
     "Base",
+    "BillingCycle",
+    "BillingPush",
+    "BillingSettings",
     "Customer",
     "Device",
     "DeviceInterface",
@@ -73,6 +79,7 @@ __all__ = [
     "FiberStrand",
     "FtthAlarm",
     "FtthSettings",
+    "ImportStatus",
     "IpAllocation",
     "IpLoginFailure",
     "IpPool",
@@ -90,6 +97,7 @@ __all__ = [
     "OnuOpticalReading",
     "OnuProvisioningJob",
     "OperatorRefreshToken",
+    "OutboxEvent",
     "PlatformAuditEvent",
     "PlatformOperator",
     "RadAcct",
@@ -102,10 +110,15 @@ __all__ = [
     "ServiceActivation",
     "Splitter",
     "Subscriber",
+    "SubscriberImport",
+    "SubscriberPlanHistory",
     "SubscriberUsageDaily",
     "Tenant",
     "User",
     "VpnTunnel",
+    "WebhookDelivery",
+    "WebhookDeliveryAttempt",
+    "WebhookEndpoint",
     "WirelessCpeAlarm",
     "WirelessCpeReading",
     "WirelessLead",

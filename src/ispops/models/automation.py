@@ -26,6 +26,7 @@ class ActivationType(StrEnum):
     RELOCATION = "relocation"
     SUSPENSION = "suspension"
     TERMINATION = "termination"
+    RESUMPTION = "resumption"
 
 
 class WorkflowStatus(StrEnum):
@@ -34,6 +35,16 @@ class WorkflowStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
+    SCHEDULED = "scheduled"
+    COMPENSATING = "compensating"
+    CANCELLED = "cancelled"
+
+
+class OrderPhase(StrEnum):
+    """Which way a lifecycle order runs: its steps forward, or their compensations backward."""
+
+    FORWARD = "forward"
+    COMPENSATING = "compensating"
 
 
 class AnsibleJobType(StrEnum):
@@ -130,6 +141,19 @@ class ServiceActivation(TenantMixin, AuditMixin, Base):
     error_step: Mapped[str | None] = mapped_column(String(100))
     retry_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     requested_by: Mapped[str | None] = mapped_column(String(255))
+    # lifecycle orders (migration 0033, ispops.lifecycle.saga)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    phase: Mapped[str] = mapped_column(String(20), server_default=text("'forward'"))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    pivot_passed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    compensations: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"), info={"json": "list"})
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    waiting_reason: Mapped[str | None] = mapped_column(Text)
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AnsibleJob(TenantMixin, AuditMixin, Base):

@@ -6,11 +6,14 @@ from enum import StrEnum
 
 from ispops.models import (
     automation,
+    billing,
+    events,
     ftth,
     ftth_optics,
     ftth_plant,
     ftth_provisioning,
     identity,
+    imports,
     network,
     radius,
     subscribers,
@@ -56,6 +59,7 @@ COLUMN_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("onus", "mode"): ftth.OnuMode,
     ("olts", "driver"): ftth_provisioning.OltDriverName,
     ("onu_provisioning_jobs", "action"): ftth_provisioning.ProvisioningAction,
+    ("subscriber_imports", "status"): imports.ImportStatus,
     ("onu_provisioning_jobs", "driver"): ftth_provisioning.OltDriverName,
     ("onu_provisioning_jobs", "status"): ftth_provisioning.ProvisioningStatus,
     ("onu_provisioning_jobs", "error_kind"): ftth_provisioning.ProvisioningErrorKind,
@@ -80,6 +84,7 @@ COLUMN_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("wireless_subscribers", "status"): wireless.WirelessSubscriberStatus,
     ("service_activations", "activation_type"): automation.ActivationType,
     ("service_activations", "workflow_status"): automation.WorkflowStatus,
+    ("service_activations", "phase"): automation.OrderPhase,
     ("ansible_jobs", "job_type"): automation.AnsibleJobType,
     ("ansible_jobs", "status"): automation.AnsibleJobStatus,
     ("ansible_jobs", "trigger_source"): automation.AnsibleTriggerSource,
@@ -104,4 +109,6 @@ COLUMN_ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("radacct", "closed_by"): radius.RadacctClosedBy,
     ("ftth_alarms", "kind"): ftth_optics.AlarmKind,
     ("ftth_alarms", "severity"): ftth_optics.AlarmSeverity,
+    ("billing_pushes", "kind"): billing.BillingPushKind,
+    ("webhook_deliveries", "status"): events.DeliveryStatus,
 }

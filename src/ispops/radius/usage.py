@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ispops.db.session import Database
+from ispops.events.outbox import emit
 
 GB = 1_000_000_000
 RECENT_STOPS = "interval '2 days'"
@@ -172,6 +173,18 @@ def rollup_tenant(session: Session, tenant_id: str, *, now: dt.datetime | None =
             text(AUDIT),
             {"t": tenant_id, "id": str(sub_id), "action": action, "until": until.isoformat() if until else None},
         )
+        # Domain events (docs/events.md): the cap reached; and the status changes made here, not by change_status.
+        subject, cap = f"subscribers/{sub_id}", {"subscriber_id": sub_id, "reason": CAP_REASON}
+        if action in ("throttle", "suspend"):
+            emit(
+                session,
+                event_type="usage.cap_reached",
+                subject=subject,
+                payload={**cap, "action": action, "until": until},
+            )
+        if action in ("suspend", "resume"):
+            status_event = "subscriber.suspended" if action == "suspend" else "subscriber.resumed"
+            emit(session, event_type=status_event, subject=subject, payload=cap)
     counts = {
         a: sum(1 for _, action, _ in changes if action == a) for a in ("throttle", "unthrottle", "suspend", "resume")
     }

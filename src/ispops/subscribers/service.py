@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ispops.audit import service as audit
 from ispops.auth.principal import Principal, RequestMeta
 from ispops.errors import Conflict, NotFound
+from ispops.events.outbox import emit
 from ispops.models import Subscriber
 
 Action = Literal["activate", "suspend", "resume", "terminate"]
@@ -35,6 +36,12 @@ TRANSITIONS: dict[Action, Transition] = {
     "suspend": Transition(frozenset({"active"}), "suspended"),
     "resume": Transition(frozenset({"suspended"}), "active"),
     "terminate": Transition(frozenset({"pending", "active", "suspended", "on_hold"}), "terminated"),
+}
+STATUS_EVENTS: dict[Action, str] = {
+    "activate": "subscriber.activated",
+    "suspend": "subscriber.suspended",
+    "resume": "subscriber.resumed",
+    "terminate": "subscriber.terminated",
 }
 
 
@@ -88,5 +95,12 @@ def change_status(
             action="action",
             changes={"action": action, "status": [before, transition.target], "reason": reason},
         )
+    )
+    # The one place the subscriber status events are emitted (docs/events.md): the lifecycle's steps call here.
+    emit(
+        session,
+        event_type=STATUS_EVENTS[action],
+        subject=f"subscribers/{sub.id}",
+        payload={"subscriber_id": sub.id, "status": [before, transition.target], "reason": reason, "by": principal.id},
     )
     return sub

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 from ispops.errors import ValidationFailed
+from ispops.events.outbox import emit
 from ispops.models import BandwidthProfile, Subscriber, WirelessCpeAlarm, WirelessSector, WirelessSubscriber
 from ispops.models.wireless import CpeAlarmKind, CpeReadingSource
 from ispops.wireless.settings import Rules, load
@@ -368,6 +369,38 @@ def _alarms(
     if clear_rows:
         session.execute(CLEAR, clear_rows)
         report.cleared = len(clear_rows)
+        for row in clear_rows:  # cpe.signal_alarm events (docs/events.md): only changes, not every reading
+            emit(
+                session,
+                event_type="cpe.signal_alarm",
+                subject=f"wireless_subscribers/{row['cpe']}",
+                payload={"state": "cleared", "wireless_subscriber_id": row["cpe"], "kind": row["kind"]},
+            )
     if raise_rows:
+        already = {
+            (cpe_id, str(kind))
+            for cpe_id, kind in session.execute(
+                select(WirelessCpeAlarm.wireless_subscriber_id, WirelessCpeAlarm.kind).where(
+                    WirelessCpeAlarm.tenant_id == tenant_id,
+                    WirelessCpeAlarm.cleared_at.is_(None),
+                    WirelessCpeAlarm.wireless_subscriber_id.in_({row["cpe"] for row in raise_rows}),
+                )
+            )
+        }
         session.execute(RAISE, raise_rows)
         report.raised = [{k: v for k, v in row.items() if k != "t"} for row in raise_rows]
+        for row in raise_rows:
+            if (row["cpe"], row["kind"]) not in already:
+                emit(
+                    session,
+                    event_type="cpe.signal_alarm",
+                    subject=f"wireless_subscribers/{row['cpe']}",
+                    payload={
+                        "state": "raised",
+                        "wireless_subscriber_id": row["cpe"],
+                        "kind": row["kind"],
+                        "detail": row["detail"],
+                        "measured": row["measured"],
+                        "expected": row["expected"],
+                    },
+                )
