@@ -73,10 +73,13 @@ CREATE OR REPLACE TRIGGER subscribers_radius_delete
     FOR EACH STATEMENT
     EXECUTE FUNCTION ispops_radius_subscribers_changed();
 
+-- A subscriber import renders its new subscribers' rows itself, from ispops_radius_rows (the same rows;
+-- ispops.subscribers.bulk_import and tests/subscribers/test_bulk_import.py).
 CREATE OR REPLACE TRIGGER subscribers_radius_insert
     AFTER INSERT ON subscribers
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT
+    WHEN (current_setting('ispops.subscriber_import', true) IS DISTINCT FROM 'on')
     EXECUTE FUNCTION ispops_radius_subscribers_changed();
 
 CREATE OR REPLACE TRIGGER subscribers_radius_update
