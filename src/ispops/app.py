@@ -18,6 +18,7 @@ from ispops.auth.tokens import jwt_secret_for
 from ispops.automation import api as automation
 from ispops.billing import api as billing
 from ispops.config import Settings, get_settings
+from ispops.console import app as console
 from ispops.db.async_session import AsyncDatabase
 from ispops.db.migrate import head_revision
 from ispops.db.server import Server, open_server
@@ -104,4 +105,5 @@ def create_app(settings: Settings | None = None, *, server: Server | None = None
         app.add_middleware(TrustedProxies, networks=cfg.trusted_proxy_networks)
     app.include_router(ops.router)
     app.include_router(domains.router(DOMAINS))
+    console.mount(app, RESOURCES)  # the web console under /console (ispops.console)
     return app

@@ -1,5 +1,7 @@
 """Demo OLT and ONUs: a GPON OLT (class B+) with PON ports 0/1/0 to 0/1/3 and the subscribers' ONUs
-authorised and online on 0/1/0 with their ids 1, 2, ... Idempotent: what exists is left as it is.
+authorised and online on 0/1/0 with their ids 1, 2, ...; one unconfigured ONU found on 0/1/1 (for the
+authorise form) and two hours of light readings per ONU (for the optical charts). Idempotent: what exists
+is left as it is.
 
 The plant (splitters, cables, the trace) is ``demo/ftth_plant.py``'s.
 """
@@ -7,14 +9,14 @@ The plant (splitters, cables, the trace) is ``demo/ftth_plant.py``'s.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from ispops.ftth import service
-from ispops.models import Olt, OltPonPort
+from ispops.ftth import optics, service
+from ispops.models import Olt, OltPonPort, Onu, OnuOpticalReading
 
 PORTS = [(0, 1, p) for p in range(4)]
 SUBSCRIBERS_PORT = (0, 1, 0)
@@ -65,3 +67,33 @@ def onu_values(session: Session, t: str, olt: Olt, i: int) -> dict[str, Any]:
         "admin_status": "enabled",
         "operational_status": "up",
     }
+
+
+def seed_activity(session: Session, t: str, olt: Olt, serial: str) -> int:
+    """One unconfigured ONU ``serial`` found on 0/1/1, and readings every 10 minutes over the last two hours for
+    the tenant's authorised ONUs (each a little weaker than its recorded level). Returns rows created."""
+    created = 0
+    if session.scalars(select(Onu.id).where(Onu.tenant_id == t, Onu.serial_number == serial)).first() is None:
+        service.record_discovered(
+            session, t, olt_id=olt.id, serial_number=serial, frame=0, slot=1, port=1, vendor="Huawei", model="HG8145V5"
+        )
+        created += 1
+    if session.scalar(select(exists().where(OnuOpticalReading.tenant_id == t))):
+        return created
+    onus = session.execute(
+        select(Onu.id, Onu.rx_power_dbm).where(Onu.tenant_id == t, Onu.olt_id == olt.id, Onu.status == "online")
+    ).all()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    readings = [
+        optics.OpticalReading(
+            onu_id=onu_id,
+            measured_at=now - timedelta(minutes=10 * step),
+            rx_dbm=float(rx or -20) - step / 40,
+            tx_dbm=2.1,
+            olt_rx_dbm=float(rx or -20) - 3.5,
+        )
+        for onu_id, rx in onus
+        for step in range(12)
+    ]
+    optics.ingest_readings(session, tenant_id=t, readings=readings)
+    return created + len(readings)

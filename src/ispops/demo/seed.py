@@ -498,6 +498,7 @@ def _seed_isp(db: Database, isp: DemoIsp) -> dict[str, int]:
                     status="active",
                 )
         created += ftth_plant.seed_plant(session, t)  # after the OLTs and ONUs: traces them
+        created += demo_ftth.seed_activity(session, t, olt, f"HWTC{isp.prefix}NEW01")
         created += wireless.seed_wireless(  # after the sectors and CPEs: wedges, predictions, readings
             session,
             t,
