@@ -22,7 +22,16 @@ from tests.api.conftest import SECRET
 from tests.factories import populate
 
 EXAMPLES = int(os.environ.get("ISPOPS_FUZZ_EXAMPLES", "12"))
-OUTBOUND = ("poll_device", "backup_device")
+# Operations that send packets to an address taken from the data: SNMP to a device and SSH for a backup, and
+# the URL checks of a webhook endpoint and of the billing endpoint, which resolve the host name (a DNS query to
+# the system's resolver). Their own tests use snmpd/sshd on loopback and IP literals.
+OUTBOUND = (
+    "poll_device",
+    "backup_device",
+    "create_webhook_endpoint",
+    "update_webhook_endpoint",
+    "billing_endpoint_put",
+)
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,9 @@ def outbox(admin: psycopg.Connection[Any], tenant: str) -> list[tuple[str, str, 
     return [
         (r[0], r[1], r[2])
         for r in admin.execute(
-            "select event_type, subject, payload from event_outbox where tenant_id = %s order by seq", (tenant,)
+            "select event_type, subject, payload from event_outbox where tenant_id = %s "
+            "and event_type not like 'session.%%' order by seq",  # radacct's own events (migration 0038)
+            (tenant,),
         ).fetchall()
     ]
 

@@ -68,6 +68,7 @@ LIVE_UNIQUE: dict[str, set[tuple[str, ...]]] = {
     "wireless_subscribers": {("tenant_id", "lower(cpe_mac::text)")},
     "wireless_leads": set(),  # no natural key: every enquiry is its own
     "automation_endpoints": set(),  # no natural key: a tenant may register several AWX or NetBox endpoints
+    "webhook_endpoints": set(),  # no natural key: a tenant may send the same events to several URLs
     "platform_operators": {("lower(email::text)",)},
 }
 # Technical keys, not natural ones: the primary key and what composite tenant foreign keys point at.

@@ -16,7 +16,7 @@ from ispops.db.server import Server, libpq_dsn
 from ispops.errors import ConfigurationError
 
 # Seed phases 0001-0007, identity 0008, then one revision per capability (issues 4 and 5).
-PHASES = [f"{n:04d}" for n in range(1, 38)]
+PHASES = [f"{n:04d}" for n in range(1, 40)]
 
 
 def public_objects(server: Server) -> tuple[set[str], set[str]]:

@@ -285,6 +285,31 @@ def test_a_malformed_route_is_422_naming_geojson_path_and_nothing_is_written(
     assert patched.status_code == 422 and "geojson_path" in patched.text
 
 
+@pytest.mark.parametrize("count", [0, 6913, 230_706_611])
+def test_a_fiber_count_beyond_the_largest_cable_is_422_naming_it_and_nothing_is_written(
+    count: int, world: World, client: TestClient, admin_headers: dict[str, str], admin: psycopg.Connection[Any]
+) -> None:
+    # A cable is made with all its strands: an unbounded count once asked for 230 million rows (API fuzz).
+    before = (_count(admin, "fiber_cables"), _count(admin, "fiber_strands"))
+    response = client.post(
+        "/api/v1/fiber_cables", json={"cable_name": "HUGE", "fiber_count": count}, headers=admin_headers
+    )
+    assert response.status_code == 422, response.text
+    assert "fiber_count" in response.text
+    assert (_count(admin, "fiber_cables"), _count(admin, "fiber_strands")) == before
+
+
+def test_the_largest_cable_has_all_its_strands(
+    world: World, client: TestClient, admin_headers: dict[str, str], admin: psycopg.Connection[Any]
+) -> None:
+    response = client.post(
+        "/api/v1/fiber_cables", json={"cable_name": "MAX", "fiber_count": 6912}, headers=admin_headers
+    )
+    assert response.status_code == 201, response.text
+    row = admin.execute("select count(*) from fiber_strands where cable_id = %s", (response.json()["id"],)).fetchone()
+    assert row == (6912,)
+
+
 def test_a_cable_end_is_at_one_place(world: World, client: TestClient, admin_headers: dict[str, str]) -> None:
     response = client.post(
         "/api/v1/fiber_cables",

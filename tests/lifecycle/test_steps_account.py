@@ -120,7 +120,7 @@ def test_billing_and_notify_write_their_events_once(db: Database, world: World, 
     assert notify == Done({"event": "subscriber.plan_changed", "emitted": False})
     rows = admin.execute(
         "select event_type, payload->>'plan', payload->>'order_id' from event_outbox where subject = %s "
-        "order by event_type",
+        "and event_type not like 'session.%%' order by event_type",  # radacct's own events (migration 0038)
         (f"subscribers/{sub}",),
     ).fetchall()
     assert rows == [("billing.service_started", "50M", str(order)), ("subscriber.plan_changed", "50M", str(order))]

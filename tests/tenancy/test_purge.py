@@ -47,7 +47,12 @@ def test_purge_deletes_the_tenants_secrets_and_no_one_elses(
     populate(db, "isp-a", 1)
     populate(db, "isp-b", 2)
     store = FileSecretStore(tmp_path / "secrets", os.urandom(32))
-    mine = ["tenants/isp-a/devices/d1/credentials", "tenants/isp-a/vpn/t1/private_key"]
+    # the two set below, and the webhook endpoint's signing secret that tests/factories.py's row names
+    mine = [
+        "tenants/isp-a/devices/d1/credentials",
+        "tenants/isp-a/vpn/t1/private_key",
+        "tenants/isp-a/webhooks/e1/secret",
+    ]
     theirs = "tenants/isp-b/devices/d2/credentials"
     for path in [*mine, theirs]:
         store.put(path, b"s3cret")
@@ -66,5 +71,5 @@ def test_purge_deletes_the_tenants_secrets_and_no_one_elses(
     report = purge_tenant(db, "isp-a", store)
 
     assert report.secrets_deleted == sorted(mine) and report.secret_problems == []
-    assert [store.exists(p) for p in mine] == [False, False]
+    assert [store.exists(p) for p in mine] == [False, False, False]
     assert store.get(theirs) == b"s3cret"

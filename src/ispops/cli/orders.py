@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from ispops.cli.common import console, fail, friendly_errors, open_database
 from ispops.lifecycle import orders, saga
@@ -118,7 +118,15 @@ def list_orders(
     with open_database() as db, db.tenant(tenant, enforce_status=False) as s:
         rows, total = orders.listing(s, tenant, subscriber_id=sub, status=status, limit=limit)
         items = [summary(r) for r in rows]
-    table = Table("id", "type", "subscriber", "status", "step", "requested")
+    # The order id whole (it is what `show`, `retry` and `cancel` take), whatever the terminal's width.
+    table = Table(
+        Column("id", no_wrap=True, min_width=36),
+        "type",
+        Column("subscriber", overflow="fold"),
+        "status",
+        "step",
+        Column("requested", overflow="fold"),
+    )
     for o in items:
         table.add_row(
             str(o.id), o.type, str(o.subscriber_id), o.status, o.current_step or "", o.requested_at.isoformat()

@@ -136,6 +136,7 @@ def _serve(settings: Settings, server: Server) -> None:
     if settings.api_workers > 1:
         # Each worker process builds the app from the same settings and attaches to the same database.
         console.print(f"API: http://{host}:{port} (OpenAPI at /docs), {settings.api_workers} workers")
+        console.print(f"Console: http://{host}:{port}/console/")
         console.print("Running. Press Ctrl-C (or send SIGTERM) to stop.")
         uvicorn.run(
             "ispops.app:create_app",
@@ -164,6 +165,7 @@ def _serve(settings: Settings, server: Server) -> None:
         if api.started:  # uvicorn's own signal handlers are in place from here on
             what = "the API and the embedded PostgreSQL" if server.embedded else "the API"
             console.print(f"API: http://{host}:{port} (OpenAPI at http://{host}:{port}/docs)")
+            console.print(f"Console: http://{host}:{port}/console/")
             console.print(f"Running. Press Ctrl-C (or send SIGTERM) to stop {what}.")
         await task
 

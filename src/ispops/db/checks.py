@@ -223,7 +223,7 @@ RULES: dict[str, Rule] = {
     "ck_devices__sys_uptime_seconds": Rule(ge=0),
     "ck_fiber_cables__end_location_lat": LATITUDE,
     "ck_fiber_cables__end_location_lng": LONGITUDE,
-    "ck_fiber_cables__fiber_count": Rule(gt=0),
+    "ck_fiber_cables__fiber_count": Rule(ge=1, le=6912),
     "ck_fiber_cables__length_meters": Rule(ge=0),
     "ck_fiber_cables__start_location_lat": LATITUDE,
     "ck_fiber_cables__start_location_lng": LONGITUDE,

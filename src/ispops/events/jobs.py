@@ -3,7 +3,6 @@
 - ``events.dispatch`` (queued by ``emit``, once per emitting transaction) and ``events.sweep`` (every minute,
   the safety net): ``dispatch`` — fan new events out to deliveries, send the due ones, record the results,
   in rounds until nothing is due; the HTTP runs outside any transaction, ``concurrency`` POSTs at once.
-- ``events.session_events`` (every minute): ``session.started`` / ``session.stopped`` from radacct.
 - ``events.prune`` (daily): dispatched events older than the retention go, with their deliveries and log.
 """
 
@@ -13,14 +12,13 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import text
 
 from ispops.db.session import Database
 from ispops.events import delivery
 from ispops.events import dispatch as dispatching
-from ispops.events.outbox import DISPATCH_JOB, emit_once
+from ispops.events.outbox import DISPATCH_JOB
 from ispops.events.settings import WebhookSettings
 from ispops.secrets import runtime as secret_runtime
 from ispops.secrets.store import SecretNotFound, SecretStore
@@ -105,69 +103,6 @@ def dispatch(
 
             defer_in(s, DISPATCH_JOB, schedule_at=due)
     return totals
-
-
-# --- session.started / session.stopped from radacct -------------------------------------------------
-
-_STARTS = text(
-    "SELECT acctuniqueid, acctsessionid, username, subscriber_id, nasipaddress::text AS nas, "
-    "       framedipaddress::text AS ip, acctstarttime "
-    "FROM radacct WHERE tenant_id = :t AND acctstarttime >= now() - make_interval(secs => :window)"
-)
-_STOPS = text(
-    "SELECT acctuniqueid, acctsessionid, username, subscriber_id, nasipaddress::text AS nas, "
-    "       framedipaddress::text AS ip, acctstarttime, acctstoptime, acctterminatecause, acctsessiontime, "
-    "       acctinputoctets, acctoutputoctets "
-    "FROM radacct WHERE tenant_id = :t AND acctstoptime >= now() - make_interval(secs => :window)"
-)
-
-
-def _session(row: Any) -> dict[str, Any]:
-    return {
-        "acct_unique_id": row.acctuniqueid,
-        "acct_session_id": row.acctsessionid,
-        "username": row.username,
-        "subscriber_id": row.subscriber_id,
-        "nas_ip": row.nas,
-        "framed_ip": row.ip,
-        "started_at": row.acctstarttime,
-    }
-
-
-def session_events(db: Database, tenant_id: str, *, window_seconds: int = 600) -> dict[str, int]:
-    """Emit ``session.started`` for sessions started, and ``session.stopped`` for sessions stopped, in the
-    last ``window_seconds``; each at most once (dedupe key ``radacct:<acctuniqueid>:start|stop``), so the
-    overlapping windows of successive runs are harmless."""
-    started = stopped = 0
-    with db.tenant(tenant_id, enforce_status=False) as s:
-        params = {"t": tenant_id, "window": window_seconds}
-        for row in s.execute(_STARTS, params).all():
-            subject = f"subscribers/{row.subscriber_id}" if row.subscriber_id else None
-            started += emit_once(
-                s,
-                event_type="session.started",
-                payload=_session(row),
-                subject=subject,
-                dedupe_key=f"radacct:{row.acctuniqueid}:start",
-            )
-        for row in s.execute(_STOPS, params).all():
-            subject = f"subscribers/{row.subscriber_id}" if row.subscriber_id else None
-            payload = {
-                **_session(row),
-                "stopped_at": row.acctstoptime,
-                "terminate_cause": row.acctterminatecause,
-                "session_time": row.acctsessiontime,
-                "input_octets": row.acctinputoctets,
-                "output_octets": row.acctoutputoctets,
-            }
-            stopped += emit_once(
-                s,
-                event_type="session.stopped",
-                payload=payload,
-                subject=subject,
-                dedupe_key=f"radacct:{row.acctuniqueid}:stop",
-            )
-    return {"started": started, "stopped": stopped}
 
 
 # --- retention ---------------------------------------------------------------------------------------

@@ -241,13 +241,6 @@ CATALOGUE: tuple[JobSpec, ...] = (
         description="the safety net of events.dispatch: due webhook retries, anything emitted while no worker ran",
     ),
     JobSpec(
-        "events.session_events",
-        "ispops.events.jobs:session_events",
-        cron="* * * * *",
-        unique=True,
-        description="session.started / session.stopped events from new radacct starts and stops",
-    ),
-    JobSpec(
         "events.prune",
         "ispops.events.jobs:prune",
         cron="37 3 * * *",
