@@ -105,9 +105,11 @@ def _need_chromium() -> None:
         pytest.skip(f"{CHROMIUM} is not installed")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless chromium through Playwright's sync API (one per xdist worker)."""
+    """Headless chromium through Playwright's sync API, one per test module: Playwright's event loop runs in
+    the main thread while it is open, so a session-wide one broke every later test of the same xdist worker
+    that calls ``asyncio.run``."""
     _need_chromium()
     from playwright.sync_api import sync_playwright
 
