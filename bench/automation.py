@@ -39,7 +39,7 @@ import uuid
 from pathlib import Path
 
 import ansible_runner
-from proc_cpu import host
+from proc_cpu import run_main
 from sqlalchemy import text
 
 from ispops.automation import runtime, service
@@ -198,18 +198,7 @@ def main() -> int:
     p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
     p.add_argument("--smoke", action="store_true", help="tiny run in a scratch data dir (removed): checks only")
     args = p.parse_args()
-    if args.smoke:
-        args.__dict__.update(SMOKE)
-        args.data_dir = Path(tempfile.mkdtemp(prefix="ispops-bench-automation-"))
-        print(f"smoke: scratch data in {args.data_dir}", flush=True)
-        for name in ("ISPOPS_DATABASE_URL", "ISPOPS_APP_DATABASE_URL"):
-            os.environ.pop(name, None)
-    print(f"host: {host()}", flush=True)
-    try:
-        return run(args)
-    finally:
-        if args.smoke:
-            shutil.rmtree(args.data_dir, ignore_errors=True)
+    return run_main(args, run, smoke=SMOKE, prefix="automation")
 
 
 def run(args: argparse.Namespace) -> int:

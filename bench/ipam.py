@@ -52,11 +52,9 @@ import argparse
 import itertools
 import multiprocessing as mp
 import os
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -65,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from proc_cpu import host, machine_seconds, proc_stat, tree_seconds
+from proc_cpu import host, machine_seconds, proc_stat, run_main, tree_seconds
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -401,18 +399,7 @@ def main() -> int:
     p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
     p.add_argument("--smoke", action="store_true", help="tiny pools in a scratch data dir (removed): checks only")
     args = p.parse_args()
-    if args.smoke:  # checks that the benchmark runs and its checks pass; the figures mean nothing
-        args.__dict__.update(SMOKE)
-        args.data_dir = Path(tempfile.mkdtemp(prefix="ispops-bench-ipam-"))
-        print(f"smoke: scratch data in {args.data_dir}", flush=True)
-        for name in ("ISPOPS_DATABASE_URL", "ISPOPS_APP_DATABASE_URL"):  # always its own embedded server
-            os.environ.pop(name, None)
-    print(f"host: {host()}", flush=True)
-    try:
-        return run(args)
-    finally:
-        if args.smoke:
-            shutil.rmtree(args.data_dir, ignore_errors=True)
+    return run_main(args, run, smoke=SMOKE, prefix="ipam")
 
 
 def run(args: argparse.Namespace) -> int:

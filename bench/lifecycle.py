@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -43,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from queue import Empty, Queue
 
-from proc_cpu import host
+from proc_cpu import run_main
 from sqlalchemy import text
 
 from ispops.auth.principal import Principal, RequestMeta
@@ -456,18 +454,7 @@ def main() -> int:
     p.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
     p.add_argument("--smoke", action="store_true", help="20 orders in a scratch data dir (removed): checks only")
     args = p.parse_args()
-    if args.smoke:  # checks that the benchmark runs and its checks pass; the figures mean nothing
-        args.__dict__.update(SMOKE)
-        args.data_dir = Path(tempfile.mkdtemp(prefix="ispops-bench-lifecycle-"))
-        print(f"smoke: scratch data in {args.data_dir}", flush=True)
-        for name in ("ISPOPS_DATABASE_URL", "ISPOPS_APP_DATABASE_URL"):  # always its own embedded server
-            os.environ.pop(name, None)
-    print(f"host: {host()}", flush=True)
-    try:
-        return run(args)
-    finally:
-        if args.smoke:
-            shutil.rmtree(args.data_dir, ignore_errors=True)
+    return run_main(args, run, smoke=SMOKE, prefix="lifecycle")
 
 
 if __name__ == "__main__":

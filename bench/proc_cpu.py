@@ -6,7 +6,11 @@ Imported by the scripts next to it (``python bench/<script>.py`` puts this folde
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -77,3 +81,21 @@ def host() -> str:
     except OSError:
         pass
     return f"{model}, {os.cpu_count()} cores"
+
+
+def run_main(args: Any, run: Callable[[Any], int], *, smoke: Mapping[str, Any], prefix: str) -> int:
+    """The end of a benchmark's ``main()``: with ``--smoke``, its tiny ``smoke`` settings and a scratch data
+    directory (``ispops-bench-<prefix>-…``) for an embedded server of its own, removed afterwards; the host
+    line first; then ``run(args)``."""
+    if args.smoke:  # checks that the benchmark runs and its checks pass; the figures mean nothing
+        args.__dict__.update(smoke)
+        args.data_dir = Path(tempfile.mkdtemp(prefix=f"ispops-bench-{prefix}-"))
+        print(f"smoke: scratch data in {args.data_dir}", flush=True)
+        for name in ("ISPOPS_DATABASE_URL", "ISPOPS_APP_DATABASE_URL"):  # always its own embedded server
+            os.environ.pop(name, None)
+    print(f"host: {host()}", flush=True)
+    try:
+        return run(args)
+    finally:
+        if args.smoke:
+            shutil.rmtree(args.data_dir, ignore_errors=True)

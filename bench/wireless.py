@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -44,7 +41,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import psycopg
-from proc_cpu import host
+from proc_cpu import host, run_main
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -262,18 +259,7 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".bench-data")
     parser.add_argument("--smoke", action="store_true", help="tiny plant in a scratch data dir (removed): checks only")
     args = parser.parse_args()
-    if args.smoke:  # checks that the benchmark runs and its checks pass; the figures mean nothing
-        args.__dict__.update(SMOKE)
-        args.data_dir = Path(tempfile.mkdtemp(prefix="ispops-bench-wireless-"))
-        print(f"smoke: scratch data in {args.data_dir}", flush=True)
-        for name in ("ISPOPS_DATABASE_URL", "ISPOPS_APP_DATABASE_URL"):  # always its own embedded server
-            os.environ.pop(name, None)
-    print(f"host: {host()}", flush=True)
-    try:
-        return run(args)
-    finally:
-        if args.smoke:
-            shutil.rmtree(args.data_dir, ignore_errors=True)
+    return run_main(args, run, smoke=SMOKE, prefix="wireless")
 
 
 if __name__ == "__main__":
